@@ -1,0 +1,104 @@
+// Builds the Fastify app: shared plugins, the faces, admin and health. No I/O at import time;
+// main.ts (or a test) hands in the database.
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Db } from './db/pool.ts';
+import { UsersService } from './domain/users.ts';
+import { TeamsService } from './domain/teams.ts';
+import { PgUsersRepo } from './store/users.ts';
+import { PgTeamsRepo } from './store/teams.ts';
+import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
+import { KeyResolver } from './http/auth.ts';
+import { junctionFace } from './http/junction/index.ts';
+import { adminApi } from './http/admin/index.ts';
+import { healthRoutes } from './http/health.ts';
+import type { Services } from './http/services.ts';
+
+export interface AppOptions {
+  db: Db;
+  /** Connection string of `db`, for the LISTEN connection that carries key revocations. */
+  databaseUrl: string;
+  logLevel?: string;
+  adminToken?: string | null;
+  sandboxUserCap?: number;
+  bodyLimitBytes?: number;
+  /** Where log lines go (default stdout). Tests pass a stream to read them. */
+  logStream?: NodeJS.WritableStream;
+  now?: () => Date;
+}
+
+export interface BuiltApp {
+  app: FastifyInstance;
+  services: Services;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
+
+export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
+  const level = opts.logLevel ?? 'info';
+  const app = Fastify({
+    logger: level === 'silent' ? false : {
+      level,
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+      // Never log bodies, headers or query strings: they carry keys and health data. Fastify's own
+      // request logging (which would) is off; the onResponse hook writes one safe line instead.
+      redact: ['req.headers', 'headers', 'authorization', '*.authorization', '*["x-vital-api-key"]'],
+    },
+    // One line per request is written by the onResponse hook below, not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes ?? 1_048_576,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    connectionTimeout: 0,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+  });
+
+  const now = opts.now ?? (() => new Date());
+  const users = new UsersService({ repo: new PgUsersRepo(opts.db.kysely), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
+  const teams = new TeamsService(new PgTeamsRepo(opts.db.kysely), now);
+  const keys = new KeyResolver(teams);
+  const services: Services = {
+    users,
+    teams,
+    keys,
+    async revokeKey(keyId) {
+      const { hash } = await teams.revokeKey(keyId);
+      keys.evict(hash.toString('hex'));
+      await publishKeyRevoked(opts.db.kysely, hash.toString('hex'));
+    },
+  };
+  const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
+    req.log.info({ method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
+  });
+  app.decorateRequest('principal', null as never);
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/json').send({ detail: 'Not Found' });
+  });
+
+  await app.register(healthRoutes, { db: opts.db });
+  await app.register(async (scope) => junctionFace(scope, services));
+  if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
+
+  return {
+    app,
+    services,
+    async close() {
+      await app.close();
+      await sub.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// The `roster` command. Works whether or not a server runs on the same DATA_DIR / DATABASE_URL:
+// with embedded storage it reuses a running server's database, else starts one for the command.
+import { Command, Option } from 'commander';
+import { loadConfig, ConfigError, type Config } from '../config.ts';
+import { openDatabase, type OpenedDb } from '../db/open.ts';
+import { TeamsService, type KeyRole, type TeamMode } from '../domain/teams.ts';
+import { UsersService } from '../domain/users.ts';
+import { PgTeamsRepo } from '../store/teams.ts';
+import { PgUsersRepo } from '../store/users.ts';
+import { publishKeyRevoked } from '../store/key-events.ts';
+import { isDomainError } from '../domain/errors.ts';
+import { parseUuid } from '../domain/ids.ts';
+import { serve } from '../server.ts';
+
+const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
+
+async function withDb<T>(config: Config, fn: (o: OpenedDb) => Promise<T>): Promise<T> {
+  const o = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, role: 'client' });
+  try {
+    return await fn(o);
+  } finally {
+    await o.close();
+  }
+}
+
+const teamsOf = (o: OpenedDb) => new TeamsService(new PgTeamsRepo(o.db.kysely));
+
+function uuidArg(v: string, what: string): string {
+  const u = parseUuid(v);
+  if (!u) throw new CliError(`${what} must be a UUID (got "${v}")`);
+  return u;
+}
+
+class CliError extends Error {}
+
+export function buildCli(config: () => Config): Command {
+  const program = new Command('roster').description('Roster: a self-hostable user registry that speaks Junction\'s v2 Users API').showHelpAfterError();
+
+  program.command('serve').description('start the HTTP server (same as npm start)').action(async () => {
+    await serve(config());
+  });
+
+  program.command('migrate').description('apply pending database migrations').action(async () => {
+    await withDb(config(), async (o) => out({ applied: o.applied }));
+  });
+
+  const team = program.command('team').description('manage teams');
+  team.command('create').description('create a team and print its first API key (shown once)')
+    .requiredOption('--name <name>', 'team name')
+    .addOption(new Option('--mode <mode>', 'sandbox or production').choices(['sandbox', 'production']).default('sandbox'))
+    .action(async (opts: { name: string; mode: TeamMode }) => {
+      await withDb(config(), async (o) => {
+        const r = await teamsOf(o).createTeam(opts.name, opts.mode);
+        out({ team_id: r.team.id, name: r.team.name, mode: r.team.mode, key_id: r.key.id, api_key: r.apiKey });
+      });
+    });
+  team.command('list').description('list teams (one JSON object per line)').action(async () => {
+    await withDb(config(), async (o) => {
+      for (const t of await teamsOf(o).listTeams()) out({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys });
+    });
+  });
+
+  const key = program.command('key').description('manage API keys');
+  key.command('create').description('create an API key for a team (shown once)')
+    .requiredOption('--team <team_id>', 'team id')
+    .addOption(new Option('--role <role>', 'full or read_only').choices(['full', 'read_only']).default('full'))
+    .action(async (opts: { team: string; role: KeyRole }) => {
+      const teamId = uuidArg(opts.team, '--team');
+      await withDb(config(), async (o) => {
+        const r = await teamsOf(o).createKey(teamId, opts.role);
+        out({ key_id: r.key.id, team_id: r.key.teamId, role: r.key.role, prefix: r.key.prefix, api_key: r.apiKey });
+      });
+    });
+  key.command('list').description('list a team\'s keys (prefixes only)').requiredOption('--team <team_id>', 'team id').action(async (opts: { team: string }) => {
+    const teamId = uuidArg(opts.team, '--team');
+    await withDb(config(), async (o) => {
+      for (const k of await teamsOf(o).listKeys(teamId)) out({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null });
+    });
+  });
+  key.command('revoke').description('revoke an API key; it stops working at once on every instance').argument('<key_id>').action(async (keyId: string) => {
+    const id = uuidArg(keyId, 'key_id');
+    await withDb(config(), async (o) => {
+      const { hash } = await teamsOf(o).revokeKey(id);
+      await publishKeyRevoked(o.db.kysely, hash.toString('hex'));
+      out({ key_id: id, revoked: true });
+    });
+  });
+
+  program.command('purge').description('hard-delete users whose 7-day undo window has passed').action(async () => {
+    await withDb(config(), async (o) => {
+      const users = new UsersService({ repo: new PgUsersRepo(o.db.kysely) });
+      out({ purged: await users.purgeExpired() });
+    });
+  });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildCli(() => loadConfig()).parseAsync(argv);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof CliError) process.stderr.write(`roster: ${e.message}\n`);
+    else if (isDomainError(e)) process.stderr.write(`roster: ${e.message}\n`);
+    else process.stderr.write(`roster: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

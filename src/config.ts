@@ -1,0 +1,47 @@
+// Environment → typed config, read once in main.ts and handed down as values.
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  logLevel: string;
+  bootstrapApiKey: string | null;
+  adminToken: string | null;
+  sandboxUserCap: number;
+  dbPoolMax: number;
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  return Number(raw);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const adminToken = env.ROSTER_ADMIN_TOKEN || null;
+  if (adminToken !== null && adminToken.length < 16) throw new ConfigError('ROSTER_ADMIN_TOKEN must be at least 16 characters');
+  const bootstrapApiKey = env.ROSTER_BOOTSTRAP_API_KEY || null;
+  if (bootstrapApiKey !== null && bootstrapApiKey.length < 16) throw new ConfigError('ROSTER_BOOTSTRAP_API_KEY must be at least 16 characters');
+  return {
+    port: int(env, 'PORT', 8000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || null,
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    logLevel,
+    bootstrapApiKey,
+    adminToken,
+    sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
+    dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
+    bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+  };
+}

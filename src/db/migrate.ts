@@ -1,0 +1,55 @@
+// Forward-only SQL migrations: src/db/migrations/NNNN_name.sql, applied in order, each in its own
+// transaction, under an advisory lock so several instances starting at once apply each file once.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+/** Arbitrary constant: the advisory lock id that serialises migration runs. */
+const LOCK_ID = 7_301_955_001;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
+  const out: Migration[] = [];
+  for (const file of files) {
+    out.push({ version: Number(file.slice(0, 4)), name: file.replace(/\.sql$/, ''), sql: await readFile(path.join(dir, file), 'utf8') });
+  }
+  return out;
+}
+
+/** Applies pending migrations; returns the names applied by this call. */
+export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<string[]> {
+  const all = migrations ?? (await loadMigrations());
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
+    await client.query(`create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null)`);
+    const done = new Set((await client.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
+    for (const m of all) {
+      if (done.has(m.version)) continue;
+      await client.query('begin');
+      try {
+        await client.query(m.sql);
+        await client.query('insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)', [m.version, m.name, new Date()]);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback');
+        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+      }
+      applied.push(m.name);
+    }
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => {});
+    client.release();
+  }
+  return applied;
+}

@@ -1,0 +1,69 @@
+// Admin API: teams and keys over HTTP. Off unless ROSTER_ADMIN_TOKEN is set; then
+// `Authorization: Bearer <token>`, compared in constant time.
+import type { FastifyInstance, FastifyError } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { validatorCompiler } from '../validation.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import { isUnavailable } from '../../store/errors.ts';
+import type { Services } from '../services.ts';
+import { parseUuid } from '../../domain/ids.ts';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+function sendError(reply: { code(n: number): { type(t: string): { send(b: unknown): unknown } } }, status: number, code: string, message: string) {
+  return reply.code(status).type('application/json').send({ error: { code, message } });
+}
+
+const TeamBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200, format: 'safe-text' }),
+  mode: Type.Optional(Type.Union([Type.Literal('sandbox'), Type.Literal('production')])),
+});
+const KeyBody = Type.Object({ role: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('read_only')])) });
+const TeamParams = Type.Object({ team_id: Type.String({ format: 'uuid' }) });
+const KeyParams = Type.Object({ key_id: Type.String({ format: 'uuid' }) });
+
+export async function adminApi(app: FastifyInstance, services: Services, token: string) {
+  const a = app.withTypeProvider<TypeBoxTypeProvider>();
+  a.setValidatorCompiler(validatorCompiler);
+  const want = digest(token);
+  a.addHook('onRequest', async (req, reply) => {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer (.+)$/i.exec(h);
+    if (!m || !timingSafeEqual(digest(m[1]!), want)) return sendError(reply, 401, 'UNAUTHORIZED', 'Missing or invalid admin token (Authorization: Bearer <ROSTER_ADMIN_TOKEN>)');
+  });
+  a.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation) return sendError(reply, 400, 'VALIDATION_FAILED', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring)/, '')}`);
+    if (isDomainError(err)) {
+      const status = err.code === 'team_not_found' || err.code === 'key_not_found' ? 404 : 400;
+      return sendError(reply, status, err.code.toUpperCase(), err.message);
+    }
+    if (isUnavailable(err)) return sendError(reply, 503, 'UNAVAILABLE', 'database not reachable');
+    if (err.statusCode && err.statusCode < 500) return sendError(reply, err.statusCode, 'BAD_REQUEST', err.message);
+    req.log.error({ err }, 'admin error');
+    return sendError(reply, 500, 'INTERNAL', 'Internal Server Error');
+  });
+  a.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'NOT_FOUND', 'Not Found'));
+
+  a.post('/teams', { schema: { body: TeamBody } }, async (req, reply) => {
+    const { team, apiKey, key } = await services.teams.createTeam(req.body.name, req.body.mode ?? 'sandbox');
+    return reply.code(201).send({ team_id: team.id, name: team.name, mode: team.mode, key_id: key.id, api_key: apiKey });
+  });
+  a.get('/teams', async () => {
+    const teams = await services.teams.listTeams();
+    return { teams: teams.map((t) => ({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys })) };
+  });
+  a.get('/teams/:team_id/keys', { schema: { params: TeamParams } }, async (req) => {
+    const keys = await services.teams.listKeys(parseUuid(req.params.team_id)!);
+    return { keys: keys.map((k) => ({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null })) };
+  });
+  a.post('/teams/:team_id/keys', { schema: { params: TeamParams, body: Type.Optional(KeyBody) } }, async (req, reply) => {
+    const { apiKey, key } = await services.teams.createKey(parseUuid(req.params.team_id)!, req.body?.role ?? 'full');
+    return reply.code(201).send({ key_id: key.id, team_id: key.teamId, role: key.role, prefix: key.prefix, api_key: apiKey });
+  });
+  a.delete('/keys/:key_id', { schema: { params: KeyParams } }, async (req, reply) => {
+    await services.revokeKey(parseUuid(req.params.key_id)!);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,86 @@
+// The server's lifecycle: database (embedded or DATABASE_URL), migrations, listen, purge sweep, signals.
+import pino from 'pino';
+import { loadConfig, type Config } from './config.ts';
+import { openDatabase } from './db/open.ts';
+import { buildApp } from './app.ts';
+import { displayPrefix } from './domain/teams.ts';
+
+const PURGE_EVERY_MS = 60 * 60 * 1000;
+const SHUTDOWN_BOUND_MS = 15_000;
+
+export async function serve(config: Config = loadConfig()): Promise<void> {
+  const log = pino({ level: config.logLevel });
+  const started = Date.now();
+  const opened = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    role: 'serve',
+    poolMax: config.dbPoolMax,
+    log: (level, msg) => log[level]({ component: 'postgres' }, msg),
+  });
+  if (opened.applied.length) log.info({ migrations: opened.applied }, 'migrations applied');
+
+  const built = await buildApp({
+    db: opened.db,
+    databaseUrl: opened.url,
+    logLevel: config.logLevel,
+    adminToken: config.adminToken,
+    sandboxUserCap: config.sandboxUserCap,
+    bodyLimitBytes: config.bodyLimitBytes,
+  });
+  const { services } = built;
+
+  let bootstrapLine = '';
+  if (config.bootstrapApiKey) {
+    const r = await services.teams.ensureBootstrap(config.bootstrapApiKey);
+    bootstrapLine = `bootstrap key ${displayPrefix(config.bootstrapApiKey)}… ${r.created ? 'added to' : 'already in'} team "default" (${r.teamId})`;
+  }
+
+  const purge = async () => {
+    try {
+      const n = await services.users.purgeExpired();
+      if (n) log.info({ purged: n }, 'purged users past their undo window');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
+    }
+  };
+  await purge();
+  const purgeTimer = setInterval(purge, PURGE_EVERY_MS);
+  purgeTimer.unref();
+
+  const address = await built.app.listen({ port: config.port, host: config.host });
+  const teams = await services.teams.listTeams();
+  const where = opened.embedded ? `embedded PostgreSQL, data in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL';
+  const lines = [
+    `Roster listening on ${address} (${where}), ready in ${Date.now() - started} ms`,
+    teams.length === 0
+      ? 'No teams yet. Create one and get its API key (shown once):  npx roster team create --name my-team'
+      : `${teams.length} team(s). New team and key (shown once): npx roster team create --name NAME   ·   list: npx roster team list`,
+    'Send the key as the x-vital-api-key header, e.g.  curl -H "x-vital-api-key: $KEY" ' + address + '/v2/user',
+  ];
+  if (bootstrapLine) lines.push(bootstrapLine);
+  if (config.adminToken) lines.push(`Admin API enabled at ${address}/admin (Authorization: Bearer $ROSTER_ADMIN_TOKEN)`);
+  process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => { log.error('shutdown bound exceeded; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS);
+    force.unref();
+    clearInterval(purgeTimer);
+    try {
+      await built.close();      // stops accepting, waits for in-flight requests
+      await opened.close();     // pool, then the embedded database last
+      log.info('stopped cleanly');
+      process.exit(0);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+

@@ -1,0 +1,210 @@
+// PostgreSQL implementation of the domain's UsersRepo. Queries only; rules live in src/domain.
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, UsersTable, ConnectionRow } from '../db/schema.ts';
+import type { User, UsersRepo, UndoTarget, TeamMetrics } from '../domain/users.ts';
+import type { Connection } from '../domain/connections.ts';
+import { isUniqueViolation, withRetry } from './errors.ts';
+
+const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
+
+export function toUser(r: Selectable<UsersTable>): User {
+  return {
+    teamId: r.team_id,
+    id: r.id,
+    clientUserId: r.client_user_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deletedAt: r.deleted_at,
+    fallbackTimeZone: r.fallback_time_zone !== null ? { value: r.fallback_time_zone, source: r.fallback_time_zone_source ?? 'manual', updatedAt: r.fallback_time_zone_updated_at ?? r.updated_at } : null,
+    fallbackBirthDate: r.fallback_birth_date !== null ? { value: r.fallback_birth_date, source: r.fallback_birth_date_source ?? 'manual', updatedAt: r.fallback_birth_date_updated_at ?? r.updated_at } : null,
+    ingestionStart: r.ingestion_start,
+    ingestionEnd: r.ingestion_end,
+  };
+}
+
+function fromUser(u: User) {
+  return {
+    team_id: u.teamId,
+    id: u.id,
+    client_user_id: u.clientUserId,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt,
+    deleted_at: u.deletedAt,
+    fallback_time_zone: u.fallbackTimeZone?.value ?? null,
+    fallback_time_zone_source: u.fallbackTimeZone?.source ?? null,
+    fallback_time_zone_updated_at: u.fallbackTimeZone?.updatedAt ?? null,
+    fallback_birth_date: u.fallbackBirthDate?.value ?? null,
+    fallback_birth_date_source: u.fallbackBirthDate?.source ?? null,
+    fallback_birth_date_updated_at: u.fallbackBirthDate?.updatedAt ?? null,
+    ingestion_start: u.ingestionStart,
+    ingestion_end: u.ingestionEnd,
+  };
+}
+
+export function toConnection(r: ConnectionRow): Connection {
+  return {
+    provider: r.provider,
+    status: r.status,
+    createdAt: r.created_at,
+    externalUserId: r.external_user_id,
+    error: r.error_type ? { type: r.error_type, message: r.error_message ?? '', at: r.errored_at ?? r.created_at } : null,
+    resources: r.resources as Connection['resources'],
+    demo: r.demo,
+  };
+}
+
+export class PgUsersRepo implements UsersRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(user: User, opts: { liveCap?: number }) {
+    const row = fromUser(user);
+    // The partial unique index decides who wins a race on client_user_id; ON CONFLICT DO NOTHING
+    // turns the loser into "no row" instead of an aborted statement.
+    const attempt = async (db: Kysely<Database>) =>
+      db.insertInto('users').values(row)
+        .onConflict((oc) => oc.columns(['team_id', 'client_user_id']).where('deleted_at', 'is', null).doNothing())
+        .returning('id').executeTakeFirst();
+
+    for (let i = 0; i < 5; i++) {
+      let inserted: { id: string } | undefined;
+      if (opts.liveCap) {
+        const cap = opts.liveCap;
+        // The sandbox cap is a count, so concurrent creates of one team are serialised by a
+        // transaction-scoped advisory lock on the team (sandbox teams only; production never waits).
+        const r = await withRetry(() => this.db.transaction().execute(async (tx) => {
+          await sql`select pg_advisory_xact_lock(hashtextextended(${user.teamId}, 0))`.execute(tx);
+          const { n } = await tx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('team_id', '=', user.teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
+          if (n >= cap) return 'cap' as const;
+          return attempt(tx);
+        }));
+        if (r === 'cap') return { ok: false as const, reason: 'cap' as const };
+        inserted = r;
+      } else {
+        inserted = await attempt(this.db);
+      }
+      if (inserted) return { ok: true as const };
+      const holder = await this.db.selectFrom('users').select(['id', 'created_at'])
+        .where('team_id', '=', user.teamId).where('client_user_id', '=', user.clientUserId).where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      // The holder may have been deleted between the two statements: try the insert again.
+      if (holder) return { ok: false as const, reason: 'taken' as const, existing: { userId: holder.id, createdAt: holder.created_at } };
+    }
+    throw new Error('create did not settle after 5 attempts');
+  }
+
+  async find(teamId: string, id: string) {
+    const r = await this.db.selectFrom('users').selectAll().where('team_id', '=', teamId).where('id', '=', id).executeTakeFirst();
+    return r ? toUser(r) : null;
+  }
+
+  async findLiveByClientId(teamId: string, clientUserId: string) {
+    const r = await this.db.selectFrom('users').selectAll()
+      .where('team_id', '=', teamId).where('client_user_id', '=', clientUserId).where('deleted_at', 'is', null).executeTakeFirst();
+    return r ? toUser(r) : null;
+  }
+
+  async listLive(teamId: string, offset: number, limit: number) {
+    const [rows, count] = await Promise.all([
+      limit === 0 ? Promise.resolve([]) : this.db.selectFrom('users').selectAll()
+        .where('team_id', '=', teamId).where('deleted_at', 'is', null)
+        .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).execute(),
+      this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('team_id', '=', teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
+    ]);
+    return { users: rows.map(toUser), total: count.n };
+  }
+
+  async update(teamId: string, id: string, apply: (u: User) => User) {
+    try {
+      return await withRetry(() => this.db.transaction().execute(async (tx) => {
+        const cur = await tx.selectFrom('users').selectAll()
+          .where('team_id', '=', teamId).where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
+        if (!cur) return null;
+        const next = apply(toUser(cur));
+        const { team_id: _t, id: _i, created_at: _c, deleted_at: _d, ...set } = fromUser(next);
+        await tx.updateTable('users').set(set).where('team_id', '=', teamId).where('id', '=', id).execute();
+        return next;
+      }));
+    } catch (e) {
+      if (isUniqueViolation(e, LIVE_CLIENT_ID_INDEX)) return 'taken' as const;
+      throw e;
+    }
+  }
+
+  async softDelete(teamId: string, id: string, now: Date) {
+    return withRetry(() => this.db.transaction().execute(async (tx) => {
+      const r = await tx.updateTable('users').set({ deleted_at: now, updated_at: now })
+        .where('team_id', '=', teamId).where('id', '=', id).where('deleted_at', 'is', null).returning('id').executeTakeFirst();
+      if (!r) return false;
+      await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', id).execute();
+      return true;
+    }));
+  }
+
+  async restore(teamId: string, target: UndoTarget, since: Date, now: Date) {
+    try {
+      const r = await this.db.updateTable('users').set({ deleted_at: null, updated_at: now })
+        .where('team_id', '=', teamId)
+        .where('id', '=', (eb) => {
+          let q = eb.selectFrom('users').select('id').where('team_id', '=', teamId).where('deleted_at', 'is not', null).where('deleted_at', '>', since);
+          q = 'userId' in target ? q.where('id', '=', target.userId) : q.where('client_user_id', '=', target.clientUserId);
+          return q.orderBy('deleted_at', 'desc').limit(1);
+        })
+        .where('deleted_at', 'is not', null)
+        .returning('id').executeTakeFirst();
+      return r ? ('ok' as const) : ('not_found' as const);
+    } catch (e) {
+      if (isUniqueViolation(e, LIVE_CLIENT_ID_INDEX)) return 'taken' as const;
+      throw e;
+    }
+  }
+
+  async connectionsOf(teamId: string, userIds: string[]) {
+    const out = new Map<string, Connection[]>();
+    if (userIds.length === 0) return out;
+    const rows = await this.db.selectFrom('connections').selectAll()
+      .where('team_id', '=', teamId).where('user_id', 'in', userIds).orderBy('created_at').orderBy('provider').execute();
+    for (const r of rows) {
+      const list = out.get(r.user_id);
+      if (list) list.push(toConnection(r)); else out.set(r.user_id, [toConnection(r)]);
+    }
+    return out;
+  }
+
+  async metrics(teamId: string, now: Date): Promise<TeamMetrics> {
+    const [users, conns, weeks] = await Promise.all([
+      this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('team_id', '=', teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
+      // Connections of soft-deleted users are removed with the delete, so no join is needed.
+      this.db.selectFrom('connections')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), sql<number>`count(*) filter (where status = 'error')`.as('errored')])
+        .where('team_id', '=', teamId).executeTakeFirstOrThrow(),
+      this.db.selectFrom('connections')
+        .select([sql<Date>`date_trunc('week', created_at at time zone 'UTC') at time zone 'UTC'`.as('week'), (eb) => eb.fn.countAll<number>().as('n')])
+        .where('team_id', '=', teamId).groupBy(sql`1`).orderBy(sql`1`).execute(),
+    ]);
+    return { users: users.n, connectedSources: conns.n, erroredConnectedSources: Number(conns.errored), weekly: weeklySeries(weeks, now) };
+  }
+
+  async purge(before: Date) {
+    const r = await this.db.deleteFrom('users').where('deleted_at', 'is not', null).where('deleted_at', '<=', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** Fills empty weeks between the first connection's week and now, with a running total. */
+function weeklySeries(weeks: { week: Date; n: number }[], now: Date): TeamMetrics['weekly'] {
+  if (weeks.length === 0) return [];
+  const counts = new Map(weeks.map((w) => [w.week.getTime(), w.n]));
+  const out: TeamMetrics['weekly'] = [];
+  let all = 0;
+  for (let t = weeks[0]!.week.getTime(); t <= now.getTime(); t += WEEK_MS) {
+    const value = counts.get(t) ?? 0;
+    all += value;
+    out.push({ week: new Date(t), value, all });
+  }
+  return out;
+}

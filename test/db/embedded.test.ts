@@ -1,0 +1,248 @@
+// Embedded PostgreSQL lifecycle, with real processes: init, restart, the DATA_DIR lock,
+// recovery after SIGKILL, and the root-only permission checks.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import {
+  EmbeddedLockedError,
+  connectOrStartEmbedded,
+  startEmbedded,
+  type EmbeddedServer,
+} from '../../src/db/embedded.ts';
+import { findNativePackage, postgresRunAs, usableNativeDir } from '../../src/db/embedded-os.ts';
+import { procState } from '../../src/db/embedded-proc.ts';
+
+const isRoot = process.getuid?.() === 0;
+const fixture = fileURLToPath(new URL('./fixtures/embedded-child.ts', import.meta.url));
+
+// Everything created here is removed at the end, servers first.
+const tempDirs: string[] = [];
+const servers: EmbeddedServer[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(servers.map((s) => s.stop()));
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory the postgres user can enter (mkdtemp makes it 0700). */
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-emb-'));
+  fs.chmodSync(dir, 0o755);
+  tempDirs.push(dir);
+  return dir;
+}
+
+async function start(dataDir: string): Promise<EmbeddedServer> {
+  const server = await startEmbedded({ dataDir });
+  servers.push(server);
+  return server;
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+function postmasterPid(dataDir: string): number {
+  return Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+async function elapsed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const value = await fn();
+  return [value, Math.round(performance.now() - t0)];
+}
+
+/** Runs the fixture (a stand-in for `roster serve`) on dataDir; resolves once it printed its url. */
+async function startChildRoster(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fixture did not start in 20 s: ${stderr}`)), 20_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fixture exited (${code}): ${stderr}`));
+    });
+  });
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('embedded PostgreSQL', { timeout: 60_000 }, () => {
+  test('starts on a fresh DATA_DIR, keeps data across stop/start, releases the lock', async (t) => {
+    const dataDir = path.join(tempDir(), 'data'); // does not exist yet
+    const [first, initMs] = await elapsed(() => start(dataDir));
+    t.diagnostic(`first start (initdb + start + create database): ${initMs} ms`);
+
+    assert.equal(first.owned, true);
+    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/roster$/);
+    assert.deepEqual(await query(first.url, 'select 1 as one, current_database() as db'), [{ one: 1, db: 'roster' }]);
+    assert.equal(fs.readFileSync(path.join(dataDir, 'roster.pid'), 'utf8').trim(), String(process.pid));
+    const secretsFile = path.join(dataDir, 'embedded.json');
+    assert.equal(fs.statSync(secretsFile).mode & 0o777, 0o600);
+    const secrets = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as { password: string; port: number };
+    assert.equal(first.url, `postgres://postgres:${encodeURIComponent(secrets.password)}@127.0.0.1:${secrets.port}/roster`);
+
+    await query(first.url, `create table kept (v text); insert into kept values ('still here')`);
+    await first.stop();
+    await first.stop(); // idempotent
+    assert.equal(fs.existsSync(path.join(dataDir, 'roster.pid')), false, 'stop() releases the lock');
+    assert.equal(fs.existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), false, 'postgres has shut down');
+    await assert.rejects(query(first.url, 'select 1'), /ECONNREFUSED/);
+
+    // A lock naming our own pid that we do not hold is stale: a previous Roster had the same
+    // pid (containers restart with the same pids).
+    fs.writeFileSync(path.join(dataDir, 'roster.pid'), `${process.pid}\n`);
+    const [second, warmMs] = await elapsed(() => start(dataDir));
+    t.diagnostic(`warm start: ${warmMs} ms`);
+    assert.deepEqual(await query(second.url, 'select v from kept'), [{ v: 'still here' }]);
+    await second.stop();
+  });
+
+  test('a second start on a running DATA_DIR is refused; connectOrStartEmbedded shares the server', async () => {
+    const dataDir = tempDir();
+    const owner = await start(dataDir);
+
+    await assert.rejects(startEmbedded({ dataDir }), (err) => {
+      assert.ok(err instanceof EmbeddedLockedError);
+      assert.equal(err.pid, process.pid);
+      assert.match(err.message, new RegExp(`DATA_DIR ${dataDir} is in use by another Roster process \\(pid ${process.pid}\\)`));
+      return true;
+    });
+
+    const guest = await connectOrStartEmbedded({ dataDir });
+    assert.equal(guest.owned, false);
+    assert.deepEqual(await query(guest.url, 'select current_database() as db'), [{ db: 'roster' }]);
+    await guest.stop(); // must not stop the owner's server
+    assert.deepEqual(await query(owner.url, 'select 1 as one'), [{ one: 1 }]);
+    assert.ok(fs.existsSync(path.join(dataDir, 'roster.pid')));
+
+    await owner.stop();
+    // Nobody holds the DATA_DIR now: connectOrStartEmbedded starts (and owns) the server itself.
+    const own = await connectOrStartEmbedded({ dataDir });
+    servers.push(own);
+    assert.equal(own.owned, true);
+    assert.deepEqual(await query(own.url, 'select 1 as one'), [{ one: 1 }]);
+    await own.stop();
+    assert.equal(fs.existsSync(path.join(dataDir, 'roster.pid')), false);
+  });
+
+  test('recovers after the Roster process is killed, its PostgreSQL left running', async (t) => {
+    const dataDir = tempDir();
+    const { child, url } = await startChildRoster(dataDir);
+    await query(url, `create table kept (v text); insert into kept values ('before the crash')`);
+    const orphan = postmasterPid(dataDir);
+
+    await killChild(child); // only Roster: postgres is in its own process group and survives
+    assert.equal(procState(orphan), 'running', 'the orphaned postgres is still running');
+
+    const [server, recoveryMs] = await elapsed(() => start(dataDir));
+    t.diagnostic(`recovery with an orphaned server (stop it, start ours): ${recoveryMs} ms`);
+    assert.ok(recoveryMs < 10_000, `recovered in ${recoveryMs} ms`);
+    assert.notEqual(procState(orphan), 'running', 'the orphan was stopped');
+    assert.deepEqual(await query(server.url, 'select v from kept'), [{ v: 'before the crash' }]);
+    await server.stop();
+  });
+
+  test('recovers after both Roster and PostgreSQL are killed (stale roster.pid and postmaster.pid)', async (t) => {
+    const dataDir = tempDir();
+    const { child, url } = await startChildRoster(dataDir);
+    await query(url, `create table kept (v text); insert into kept values ('before the crash')`);
+    const postmaster = postmasterPid(dataDir);
+
+    process.kill(postmaster, 'SIGKILL');
+    await killChild(child);
+    assert.ok(fs.existsSync(path.join(dataDir, 'roster.pid')), 'stale roster.pid left behind');
+    assert.ok(fs.existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), 'stale postmaster.pid left behind');
+
+    const [server, recoveryMs] = await elapsed(() => start(dataDir));
+    t.diagnostic(`recovery with stale lock files: ${recoveryMs} ms`);
+    assert.ok(recoveryMs < 10_000, `recovered in ${recoveryMs} ms`);
+    assert.deepEqual(await query(server.url, 'select v from kept'), [{ v: 'before the crash' }]);
+    await server.stop();
+  });
+
+  test('a DATA_DIR under a mode-0700 directory fails with a clear error', async (t) => {
+    if (!isRoot) {
+      t.skip('only meaningful as root (PostgreSQL then runs as the postgres user)');
+      return;
+    }
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-emb-closed-')); // mode 0700
+    tempDirs.push(closed);
+    const dataDir = path.join(closed, 'data');
+    await assert.rejects(startEmbedded({ dataDir }), (err: Error) => {
+      assert.match(err.message, new RegExp(`DATA_DIR ${dataDir} is not reachable by the 'postgres' user`));
+      assert.match(err.message, new RegExp(`because ${closed} is mode 0700`));
+      assert.match(err.message, /set DATA_DIR to a path under \/var\/lib or \/tmp/);
+      return true;
+    });
+    assert.equal(fs.existsSync(dataDir), false, 'nothing was created');
+  });
+
+  test('binaries the postgres user cannot reach are copied once to a cache dir', async (t) => {
+    if (!isRoot) {
+      t.skip('only meaningful as root');
+      return;
+    }
+    const runAs = postgresRunAs(() => {})!;
+    // The real package is reachable here: used in place.
+    const pkg = findNativePackage();
+    assert.equal(await usableNativeDir(pkg, runAs, () => {}, tempDir()), pkg.nativeDir);
+
+    // A small stand-in for native/ inside a 0700 directory, like a checkout under /root.
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-emb-closed-'));
+    tempDirs.push(closed);
+    const nativeDir = path.join(closed, 'native');
+    for (const sub of ['bin', 'lib', 'share']) fs.mkdirSync(path.join(nativeDir, sub), { recursive: true });
+    for (const bin of ['initdb', 'postgres']) fs.writeFileSync(path.join(nativeDir, 'bin', bin), '#!/bin/sh\necho ok\n', { mode: 0o700 });
+    fs.writeFileSync(path.join(nativeDir, 'lib', 'libx.so.1'), 'lib', { mode: 0o600 });
+    fs.symlinkSync('libx.so.1', path.join(nativeDir, 'lib', 'libx.so'));
+
+    const cacheRoot = tempDir();
+    const messages: string[] = [];
+    const copies = await Promise.all(
+      [1, 2, 3].map(() => usableNativeDir({ nativeDir, version: '0.0.0-test' }, runAs, (m) => messages.push(m), cacheRoot)),
+    );
+    const cached = path.join(cacheRoot, 'roster-embedded-pg-0.0.0-test');
+    assert.deepEqual(copies, [cached, cached, cached]);
+    assert.deepEqual(fs.readdirSync(cacheRoot), ['roster-embedded-pg-0.0.0-test'], 'no temporary copies left');
+    assert.equal(fs.readlinkSync(path.join(cached, 'lib', 'libx.so')), 'libx.so.1', 'symlinks kept');
+    assert.equal(fs.statSync(cached).mode & 0o777, 0o755);
+    assert.equal(fs.statSync(path.join(cached, 'bin', 'postgres')).mode & 0o777, 0o755);
+    assert.equal(fs.statSync(path.join(cached, 'lib', 'libx.so.1')).mode & 0o777, 0o644);
+    assert.ok(messages.length >= 1);
+
+    // Later starts reuse the copy.
+    messages.length = 0;
+    assert.equal(await usableNativeDir({ nativeDir, version: '0.0.0-test' }, runAs, (m) => messages.push(m), cacheRoot), cached);
+    assert.deepEqual(messages, []);
+  });
+});
