@@ -447,42 +447,49 @@ function newClient(port: number, password: string, database: string): pg.Client 
   return client;
 }
 
+/** Connects and checks, through data_directory, that the server is ours: after a port race another server may answer. */
+async function connectToOurs(ctx: StartContext, client: pg.Client): Promise<boolean> {
+  await client.connect();
+  const { rows } = await client.query<{ dir: string }>(`select current_setting('data_directory') as dir`);
+  return realpathOrSelf(rows[0]?.dir ?? '') === ctx.pgdataReal;
+}
+
 /**
- * Polls until a real connection succeeds to OUR server (checked through data_directory:
- * after a port race another server may answer). We do not wait for the "ready to accept
- * connections" log line, which depends on log settings. Resolves with the open client.
+ * Polls until a real connection to OUR server succeeds; resolves with the open client. We do
+ * not wait for the "ready to accept connections" log line, which depends on log settings.
+ * Every attempt is cut short if our server exits (after a port race the port's real owner may
+ * accept the connection and never answer).
  */
 async function waitUntilReady(ctx: StartContext, proc: Proc, port: number): Promise<pg.Client> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = 'none';
   for (;;) {
-    if (proc.hasEnded()) {
+    const client = newClient(port, ctx.password, 'postgres');
+    const attempt = connectToOurs(ctx, client).then(
+      (ours) => (ours ? 'ours' : 'foreign'),
+      (err: unknown) => err,
+    );
+    const outcome = await Promise.race([attempt, proc.ended.then(() => 'ended' as const)]);
+    if (outcome === 'ours') return client;
+    void client.end().catch(() => {});
+    if (outcome === 'ended' || proc.hasEnded()) {
       await proc.ended;
       throw new PostgresExitedError(String(proc.output), proc.endReason());
     }
-    const client = newClient(port, ctx.password, 'postgres');
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ dir: string }>(`select current_setting('data_directory') as dir`);
-      if (realpathOrSelf(rows[0]?.dir ?? '') === ctx.pgdataReal) return client;
+    if (outcome === 'foreign') {
       lastError = `127.0.0.1:${port} is answered by another PostgreSQL`;
-      await client.end();
-    } catch (err) {
-      await client.end().catch(() => {});
-      const code = (err as { code?: string }).code;
-      if (code === '28P01' || code === '28000') {
-        // Wrong password: either a foreign server took the port (ours will exit shortly,
-        // which we then retry) or embedded.json does not match the cluster.
-        await settlesWithin(proc.ended, 1000);
-        if (!proc.hasEnded()) {
-          throw new Error(
-            `PostgreSQL in ${ctx.lay.pgdata} rejected the password stored in ${ctx.lay.secrets}; ` +
-              `restore the matching embedded.json, or delete ${ctx.lay.pgdata} to start over with an empty database`,
-          );
-        }
-        continue;
+    } else if (['28P01', '28000'].includes((outcome as { code?: string }).code ?? '')) {
+      // Wrong password: either a foreign server took the port (ours will exit shortly,
+      // which we then retry) or embedded.json does not match the cluster.
+      if (!(await settlesWithin(proc.ended, 1000))) {
+        throw new Error(
+          `PostgreSQL in ${ctx.lay.pgdata} rejected the password stored in ${ctx.lay.secrets}; ` +
+            `restore the matching embedded.json, or delete ${ctx.lay.pgdata} to start over with an empty database`,
+        );
       }
-      lastError = (err as Error).message;
+      continue;
+    } else {
+      lastError = (outcome as Error).message;
     }
     if (Date.now() >= deadline) {
       throw new Error(
