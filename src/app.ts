@@ -7,6 +7,12 @@ import { UsersService } from './domain/users.ts';
 import { TeamsService } from './domain/teams.ts';
 import { PgUsersRepo } from './store/users.ts';
 import { PgTeamsRepo } from './store/teams.ts';
+import { PgConnectionsRepo } from './store/connections.ts';
+import { PgDemographicsRepo, PgInsuranceRepo } from './store/records.ts';
+import { ConnectionsService } from './domain/connections-service.ts';
+import { DemographicsService } from './domain/demographics.ts';
+import { InsuranceService } from './domain/insurance.ts';
+import type { Redis } from 'ioredis';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
 import { junctionFace } from './http/junction/index.ts';
@@ -25,6 +31,8 @@ export interface AppOptions {
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream;
   now?: () => Date;
+  /** Shared rate-limit state across instances (REDIS_URL); in-process when absent. */
+  redis?: Redis | null;
 }
 
 export interface BuiltApp {
@@ -68,6 +76,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     users,
     teams,
     keys,
+    connections: new ConnectionsService(new PgConnectionsRepo(opts.db.kysely), users, now),
+    demographics: new DemographicsService(new PgDemographicsRepo(opts.db.kysely), users, now),
+    insurance: new InsuranceService(new PgInsuranceRepo(opts.db.kysely), users, now),
+    redis: opts.redis ?? null,
     async revokeKey(keyId) {
       const { hash } = await teams.revokeKey(keyId);
       keys.evict(hash.toString('hex'));

@@ -53,11 +53,91 @@ export interface ConnectionsTable {
   created_at: Timestamp;
 }
 
+export interface DevicesTable {
+  team_id: string;
+  user_id: string;
+  id: string;
+  provider: string;
+  source_type: string;
+  app_id: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  version: string | null;
+  device_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface DemographicsTable {
+  team_id: string;
+  user_id: string;
+  id: string;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  key_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface InsurancesTable {
+  team_id: string;
+  user_id: string;
+  id: string;
+  is_primary: boolean;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  key_id: string | null;
+  created_at: Timestamp;
+}
+
+// Mobile SDK sign-in (0004_auth_tokens.sql, docs/sign-in-tokens.md).
+export interface AuthSigningKeysTable {
+  kid: string;
+  algorithm: 'RS256';
+  public_key: string;
+  private_key: string;
+  created_at: Timestamp;
+  retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface AuthSignInTokensTable {
+  team_id: string;
+  jti: string;
+  user_id: string;
+  kid: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface AuthSessionsTable {
+  team_id: string;
+  id: string;
+  user_id: string;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_reason: 'user_deleted' | 'refresh_token_reuse' | 'revoked' | null;
+}
+
+export interface AuthRefreshTokensTable {
+  team_id: string;
+  token_hash: Buffer;
+  session_id: string;
+  user_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface Database {
+  devices: DevicesTable;
+  demographics: DemographicsTable;
+  insurances: InsurancesTable;
   teams: TeamsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;
   connections: ConnectionsTable;
+  auth_signing_keys: AuthSigningKeysTable;
+  auth_sign_in_tokens: AuthSignInTokensTable;
+  auth_sessions: AuthSessionsTable;
+  auth_refresh_tokens: AuthRefreshTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

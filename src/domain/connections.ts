@@ -19,3 +19,38 @@ export interface Connection {
   resources: Record<string, ResourceAvailability>;
   demo: boolean;
 }
+
+export interface Device {
+  id: string;
+  userId: string;
+  provider: string;
+  sourceType: string;
+  appId: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  version: string | null;
+  deviceId: string | null;
+  createdAt: Date;
+}
+
+export interface NewConnection {
+  id: string;
+  provider: string;
+  status: 'connected' | 'error';
+  externalUserId: string | null;
+  resources: Record<string, ResourceAvailability>;
+  demo: boolean;
+  createdAt: Date;
+}
+
+export interface ConnectionsRepo {
+  /**
+   * Adds the connection and device for a live user unless that provider is already connected
+   * (then nothing changes). False when no live user has that id.
+   */
+  connect(teamId: string, userId: string, conn: NewConnection, device: Device | null): Promise<boolean>;
+  /** Removes the user's connection to `provider`; false when there was none. */
+  disconnect(teamId: string, userId: string, provider: string): Promise<boolean>;
+  listDevices(teamId: string, userId: string): Promise<Device[]>;
+  getDevice(teamId: string, userId: string, deviceId: string): Promise<Device | null>;
+}

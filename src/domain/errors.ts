@@ -34,7 +34,12 @@ export type DomainErrorCode =
   | 'undo_target_ambiguous'
   | 'team_not_found'
   | 'key_not_found'
-  | 'connection_not_found';
+  | 'connection_not_found'
+  | 'device_not_found'
+  | 'demographics_not_found'
+  | 'insurance_not_found'
+  | 'demo_not_in_sandbox'
+  | 'no_connections';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -260,6 +260,13 @@ export class UsersService {
     throw this.stateError(u);
   }
 
+  /** The user while live or inside its undo window (records stay readable until purge). */
+  async requireExisting(teamId: string, id: string): Promise<User> {
+    const u = await this.repo.find(teamId, id);
+    if (u && (u.deletedAt === null || u.deletedAt.getTime() > this.now().getTime() - UNDO_GRACE_MS)) return u;
+    throw new DomainError('user_not_found', 'User not found');
+  }
+
   private async withConnections(user: User): Promise<UserView> {
     const conns = await this.repo.connectionsOf(user.teamId, [user.id]);
     return { user, connections: present(user, conns.get(user.id) ?? [], this.now()) };

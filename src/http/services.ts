@@ -3,11 +3,20 @@
 import type { UsersService } from '../domain/users.ts';
 import type { TeamsService, Principal } from '../domain/teams.ts';
 import type { KeyResolver } from './auth.ts';
+import type { ConnectionsService } from '../domain/connections-service.ts';
+import type { DemographicsService } from '../domain/demographics.ts';
+import type { InsuranceService } from '../domain/insurance.ts';
+import type { Redis } from 'ioredis';
 
 export interface Services {
   users: UsersService;
   teams: TeamsService;
   keys: KeyResolver;
+  connections: ConnectionsService;
+  demographics: DemographicsService;
+  insurance: InsuranceService;
+  /** Shared state for rate limits across instances, when REDIS_URL is set. */
+  redis: Redis | null;
   /** Tells every instance a key was revoked (and evicts it here). */
   revokeKey(keyId: string): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { parseUuid } from '../domain/ids.ts';
 import { checkDate, isIanaTimeZone } from '../domain/dates.ts';
 import { checkClientUserId } from '../domain/users.ts';
 import { hasForbiddenChars } from '../domain/text.ts';
+import { emailProblem, isValidPersonName, isValidPhone } from '../domain/person.ts';
 
 export const FORMATS = {
   uuid: (s: string) => parseUuid(s) !== null,
@@ -14,6 +15,9 @@ export const FORMATS = {
   'client-user-id': (s: string) => checkClientUserId(s) === null,
   /** Any text PostgreSQL can store exactly (no U+0000, no unpaired surrogate). */
   'safe-text': (s: string) => !hasForbiddenChars(s),
+  'person-name': (s: string) => isValidPersonName(s),
+  phone: (s: string) => isValidPhone(s),
+  email: (s: string) => emailProblem(s) === null && !hasForbiddenChars(s),
 } as const;
 
 function makeAjv(coerce: boolean): Ajv {

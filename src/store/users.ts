@@ -48,9 +48,20 @@ export function toConnection(r: ConnectionRow): Connection {
     createdAt: r.created_at,
     externalUserId: r.external_user_id,
     error: r.error_type ? { type: r.error_type, message: r.error_message ?? '', at: r.errored_at ?? r.created_at } : null,
-    resources: r.resources as Connection['resources'],
+    resources: resourcesFromJson(r.resources),
     demo: r.demo,
   };
+}
+
+type StoredResource = { status: 'available' | 'unavailable'; scope_requirements?: { user_granted: { required: string[]; optional: string[] }; user_denied: { required: string[]; optional: string[] } } | null };
+
+function resourcesFromJson(j: Record<string, unknown>): Connection['resources'] {
+  const out: Connection['resources'] = {};
+  for (const [k, v] of Object.entries(j as Record<string, StoredResource>)) {
+    const s = v.scope_requirements;
+    out[k] = { status: v.status, scopeRequirements: s ? { userGranted: s.user_granted, userDenied: s.user_denied } : null };
+  }
+  return out;
 }
 
 export class PgUsersRepo implements UsersRepo {

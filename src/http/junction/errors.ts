@@ -5,6 +5,7 @@ import type { FieldIssue } from '../../domain/errors.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkClientUserId } from '../../domain/users.ts';
 import { checkDate } from '../../domain/dates.ts';
+import { emailProblem, PERSON_NAME_RULE } from '../../domain/person.ts';
 import { pathOf, valueAt, type AjvError } from '../validation.ts';
 import { isoTime } from './render.ts';
 
@@ -89,6 +90,10 @@ export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw
         break;
       }
       case 'type': {
+        if (input === null && path[path.length - 1] === 'phone_number') {
+          entry = { type: 'value_error', loc, msg: 'Value error, Phone number cannot be None', input, ctx: { error: {} } };
+          break;
+        }
         const t = (e.params as { type: string | string[] }).type;
         const expected = (Array.isArray(t) ? t : String(t).split(',')).find((x) => x !== 'null') ?? 'string';
         entry = typeEntry(expected, loc, input, part);
@@ -101,6 +106,12 @@ export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw
         else if (f === 'date') entry = issueEntry({ path, kind: 'invalid_date', input, reason: (checkDate(s) as { reason?: string }).reason ?? 'invalid date' }, part);
         else if (f === 'iana-time-zone') entry = issueEntry({ path, kind: 'invalid_time_zone', input }, part);
         else if (f === 'client-user-id') entry = issueEntry(checkClientUserId(s, path) ?? { path, kind: 'invalid', input }, part);
+        else if (f === 'person-name') entry = { type: 'value_error', loc, msg: `Value error, ${String(path[path.length - 1])} ${PERSON_NAME_RULE}`, input, ctx: { error: {} } };
+        else if (f === 'phone') entry = { type: 'value_error', loc, msg: `Value error, Invalid phone number: ${s}`, input, ctx: { error: {} } };
+        else if (f === 'email') {
+          const reason = emailProblem(s) ?? 'The email address contains invalid characters.';
+          entry = { type: 'value_error', loc, msg: `value is not a valid email address: ${reason}`, input, ctx: { reason } };
+        }
         else entry = issueEntry({ path, kind: 'invalid_chars', input }, part);
         break;
       }
@@ -191,6 +202,14 @@ export function sendDomainError(reply: FastifyReply, err: DomainError, texts: No
       return sendDetail(reply, 400, 'Nothing to patch');
     case 'connection_not_found':
       return sendDetail(reply, 404, 'Connection not found');
+    case 'device_not_found':
+      return sendDetail(reply, 404, 'Device not found');
+    case 'demographics_not_found':
+      return sendDetail(reply, 404, 'User demographics data not found');
+    case 'insurance_not_found':
+      return sendDetail(reply, 404, 'Insurance not found');
+    case 'demo_not_in_sandbox':
+      return sendDetail(reply, 400, 'Demo connections are only available in sandbox');
     default:
       return sendDetail(reply, 404, err.message);
   }

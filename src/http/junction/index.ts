@@ -16,6 +16,14 @@ import { deleteUser } from './routes/delete-user.ts';
 import { undoDelete } from './routes/undo-delete.ts';
 import { resolveUser } from './routes/resolve-user.ts';
 import { teamMetrics } from './routes/team-metrics.ts';
+import { getProviders } from './routes/get-providers.ts';
+import { deregisterProvider } from './routes/deregister-provider.ts';
+import { devices } from './routes/devices.ts';
+import { refreshUser } from './routes/refresh.ts';
+import { demoConnect } from './routes/demo-connect.ts';
+import { demographics } from './routes/demographics.ts';
+import { insurance } from './routes/insurance.ts';
+import rateLimit from '@fastify/rate-limit';
 
 export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
@@ -47,7 +55,14 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
 
   j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
 
-  for (const route of [teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser]) {
+  // Per-route limits (refresh: 8 per user per hour). The store is in-process unless a Redis client
+  // is handed in, so limits hold across instances.
+  await j.register(rateLimit, { global: false, ...(services.redis ? { redis: services.redis } : {}) });
+
+  for (const route of [
+    teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser,
+    getProviders, deregisterProvider, devices, refreshUser, demoConnect, demographics, insurance,
+  ]) {
     route(j, services);
   }
 }

@@ -1,7 +1,7 @@
 // Domain values → Junction's wire format (contract §3). Field names, `+00:00` timestamps, and
 // explicit nulls for unset optional fields all live here.
 import type { UserView } from '../../domain/users.ts';
-import type { Connection } from '../../domain/connections.ts';
+import type { Connection, Device } from '../../domain/connections.ts';
 import type { TeamMetrics } from '../../domain/users.ts';
 import { providerInfo } from '../../domain/providers.ts';
 
@@ -42,5 +42,34 @@ export function renderMetrics(teamId: string, m: TeamMetrics) {
     number_of_errored_connected_sources: m.erroredConnectedSources,
     number_of_ordered_tests: 0,
     number_of_connected_sources_by_week: m.weekly.map((w) => ({ date: isoTime(w.week), value: w.value, all: w.all })),
+  };
+}
+
+export function renderProviderWithStatus(c: Connection) {
+  const p = providerObject(c.provider);
+  return {
+    ...p,
+    created_on: isoTime(c.createdAt),
+    status: c.status,
+    external_user_id: c.externalUserId,
+    error_details: c.error ? { error_type: c.error.type, error_message: c.error.message, errored_at: isoTime(c.error.at) } : null,
+    resource_availability: Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, {
+      status: v.status,
+      scope_requirements: v.scopeRequirements ? { user_granted: v.scopeRequirements.userGranted, user_denied: v.scopeRequirements.userDenied } : null,
+    }])),
+  };
+}
+
+export function renderDevice(d: Device) {
+  return {
+    id: d.id,
+    user_id: d.userId,
+    provider: d.provider,
+    source_type: d.sourceType,
+    app_id: d.appId,
+    device_manufacturer: d.manufacturer,
+    device_model: d.model,
+    device_version: d.version,
+    device_id: d.deviceId,
   };
 }
