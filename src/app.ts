@@ -13,6 +13,9 @@ import { ConnectionsService } from './domain/connections-service.ts';
 import { DemographicsService } from './domain/demographics.ts';
 import { InsuranceService } from './domain/insurance.ts';
 import type { Redis } from 'ioredis';
+import { PortalService } from './domain/portal.ts';
+import { PgPortalRepo } from './store/portal.ts';
+import { portalPages } from './http/portal/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
 import { junctionFace } from './http/junction/index.ts';
@@ -33,6 +36,10 @@ export interface AppOptions {
   now?: () => Date;
   /** Shared rate-limit state across instances (REDIS_URL); in-process when absent. */
   redis?: Redis | null;
+  /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
+  portalTtl?: { launch: number; communications: number };
+  /** Base URL for links Roster hands out; default: the host each request came to. */
+  publicUrl?: string | null;
 }
 
 export interface BuiltApp {
@@ -72,12 +79,15 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const users = new UsersService({ repo: new PgUsersRepo(opts.db.kysely), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
   const teams = new TeamsService(new PgTeamsRepo(opts.db.kysely), now);
   const keys = new KeyResolver(teams);
+  const demographics = new DemographicsService(new PgDemographicsRepo(opts.db.kysely), users, now);
   const services: Services = {
     users,
     teams,
     keys,
     connections: new ConnectionsService(new PgConnectionsRepo(opts.db.kysely), users, now),
-    demographics: new DemographicsService(new PgDemographicsRepo(opts.db.kysely), users, now),
+    demographics,
+    portal: new PortalService(new PgPortalRepo(opts.db.kysely), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
+    publicUrl: opts.publicUrl ?? null,
     insurance: new InsuranceService(new PgInsuranceRepo(opts.db.kysely), users, now),
     redis: opts.redis ?? null,
     async revokeKey(keyId) {
@@ -103,6 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
 
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => junctionFace(scope, services));
+  await app.register(async (scope) => portalPages(scope, services));
   if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
 
   return {

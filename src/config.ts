@@ -12,6 +12,8 @@ export interface Config {
   sandboxUserCap: number;
   dbPoolMax: number;
   bodyLimitBytes: number;
+  portalLaunchTtlS: number;
+  portalCommunicationsTtlS: number;
 }
 
 export class ConfigError extends Error {}
@@ -43,5 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+    portalLaunchTtlS: int(env, 'ROSTER_PORTAL_LAUNCH_TTL_S', 600, 1, 31_536_000),
+    portalCommunicationsTtlS: int(env, 'ROSTER_PORTAL_COMMUNICATIONS_TTL_S', 1_209_600, 1, 31_536_000),
   };
 }

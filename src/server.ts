@@ -27,6 +27,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     adminToken: config.adminToken,
     sandboxUserCap: config.sandboxUserCap,
     bodyLimitBytes: config.bodyLimitBytes,
+    portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
   });
   const { services } = built;
 

@@ -126,7 +126,25 @@ export interface AuthRefreshTokensTable {
   rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+export interface ServerSecretsTable {
+  name: string;
+  value: Buffer;
+  created_at: Timestamp;
+}
+
+export interface PortalLinksTable {
+  code: string;
+  team_id: string;
+  user_id: string;
+  context: string;
+  order_id: string | null;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  server_secrets: ServerSecretsTable;
+  portal_links: PortalLinksTable;
   devices: DevicesTable;
   demographics: DemographicsTable;
   insurances: InsurancesTable;

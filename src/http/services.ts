@@ -6,6 +6,7 @@ import type { KeyResolver } from './auth.ts';
 import type { ConnectionsService } from '../domain/connections-service.ts';
 import type { DemographicsService } from '../domain/demographics.ts';
 import type { InsuranceService } from '../domain/insurance.ts';
+import type { PortalService } from '../domain/portal.ts';
 import type { Redis } from 'ioredis';
 
 export interface Services {
@@ -15,6 +16,9 @@ export interface Services {
   connections: ConnectionsService;
   demographics: DemographicsService;
   insurance: InsuranceService;
+  portal: PortalService;
+  /** Base URL for links Roster hands out (portal pages); null = the request's own host. */
+  publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */
   redis: Redis | null;
   /** Tells every instance a key was revoked (and evicts it here). */

@@ -23,6 +23,7 @@ import { refreshUser } from './routes/refresh.ts';
 import { demoConnect } from './routes/demo-connect.ts';
 import { demographics } from './routes/demographics.ts';
 import { insurance } from './routes/insurance.ts';
+import { portalUrl } from './routes/portal-url.ts';
 import rateLimit from '@fastify/rate-limit';
 
 export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -61,7 +62,7 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
 
   for (const route of [
     teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser,
-    getProviders, deregisterProvider, devices, refreshUser, demoConnect, demographics, insurance,
+    getProviders, deregisterProvider, devices, refreshUser, demoConnect, demographics, insurance, portalUrl,
   ]) {
     route(j, services);
   }
