@@ -16,6 +16,12 @@ import type { Redis } from 'ioredis';
 import { PortalService } from './domain/portal.ts';
 import { PgPortalRepo } from './store/portal.ts';
 import { portalPages } from './http/portal/index.ts';
+import { scopedKysely } from './db/request-tx.ts';
+import { PgAuditLog } from './store/audit.ts';
+import { installWritePath } from './http/write-path.ts';
+import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
+import { PgAuthTokensRepo } from './store/auth-tokens.ts';
+import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
 import { junctionFace } from './http/junction/index.ts';
@@ -40,6 +46,8 @@ export interface AppOptions {
   portalTtl?: { launch: number; communications: number };
   /** Base URL for links Roster hands out; default: the host each request came to. */
   publicUrl?: string | null;
+  /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
+  authTokens?: Partial<AuthTokenSettings>;
 }
 
 export interface BuiltApp {
@@ -76,20 +84,30 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
 
   const now = opts.now ?? (() => new Date());
-  const users = new UsersService({ repo: new PgUsersRepo(opts.db.kysely), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
-  const teams = new TeamsService(new PgTeamsRepo(opts.db.kysely), now);
+  // Repositories query through `db`, which follows a request's transaction when there is one.
+  const db = scopedKysely(opts.db.kysely);
+  const audit = new PgAuditLog(db, (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'));
+  const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
+  const teams = new TeamsService(new PgTeamsRepo(db), now);
   const keys = new KeyResolver(teams);
-  const demographics = new DemographicsService(new PgDemographicsRepo(opts.db.kysely), users, now);
+  const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
   const services: Services = {
     users,
     teams,
     keys,
-    connections: new ConnectionsService(new PgConnectionsRepo(opts.db.kysely), users, now),
+    connections: new ConnectionsService(new PgConnectionsRepo(db), users, now),
     demographics,
-    portal: new PortalService(new PgPortalRepo(opts.db.kysely), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
+    portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
-    insurance: new InsuranceService(new PgInsuranceRepo(opts.db.kysely), users, now),
+    authTokens: new AuthTokensService({
+      repo: new PgAuthTokensRepo(db),
+      settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...opts.authTokens },
+      requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
+      now,
+    }),
+    insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
     redis: opts.redis ?? null,
+    audit,
     async revokeKey(keyId) {
       const { hash } = await teams.revokeKey(keyId);
       keys.evict(hash.toString('hex'));
@@ -107,6 +125,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
+  installWritePath(app, { rootDb: opts.db.kysely, audit, now });
+
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json').send({ detail: 'Not Found' });
   });
@@ -114,6 +134,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => junctionFace(scope, services));
   await app.register(async (scope) => portalPages(scope, services));
+  await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
 
   return {
@@ -121,6 +142,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     services,
     async close() {
       await app.close();
+      await audit.flush();
       await sub.close();
     },
   };

@@ -14,6 +14,13 @@ export interface Config {
   bodyLimitBytes: number;
   portalLaunchTtlS: number;
   portalCommunicationsTtlS: number;
+  /** ROSTER_PUBLIC_URL: Roster's external base URL; null = the host each request came to. */
+  publicUrl: string | null;
+  /** Mobile SDK sign-in (docs/sign-in-tokens.md): token lifetimes in seconds, `iss` region. */
+  signInTokenTtlS: number;
+  accessTokenTtlS: number;
+  refreshTokenTtlS: number;
+  signInRegion: 'us' | 'eu';
 }
 
 export class ConfigError extends Error {}
@@ -47,5 +54,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     portalLaunchTtlS: int(env, 'ROSTER_PORTAL_LAUNCH_TTL_S', 600, 1, 31_536_000),
     portalCommunicationsTtlS: int(env, 'ROSTER_PORTAL_COMMUNICATIONS_TTL_S', 1_209_600, 1, 31_536_000),
+    publicUrl: publicUrl(env.ROSTER_PUBLIC_URL),
+    signInTokenTtlS: int(env, 'ROSTER_SIGN_IN_TOKEN_TTL_S', 3600, 1, 31_536_000),
+    accessTokenTtlS: int(env, 'ROSTER_ACCESS_TOKEN_TTL_S', 3600, 1, 31_536_000),
+    refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
+    signInRegion: region(env.ROSTER_SIGN_IN_REGION),
   };
+}
+
+/** An absolute http(s) URL without query or fragment; kept without a trailing slash. */
+function publicUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`ROSTER_PUBLIC_URL must be an absolute http(s) URL (got "${raw}")`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash) throw new ConfigError(`ROSTER_PUBLIC_URL must be an absolute http(s) URL without query or fragment (got "${raw}")`);
+  return raw.replace(/\/+$/, '');
+}
+
+function region(raw: string | undefined): 'us' | 'eu' {
+  if (!raw) return 'us';
+  if (raw !== 'us' && raw !== 'eu') throw new ConfigError(`ROSTER_SIGN_IN_REGION must be us or eu (got "${raw}")`);
+  return raw;
 }

@@ -28,6 +28,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     sandboxUserCap: config.sandboxUserCap,
     bodyLimitBytes: config.bodyLimitBytes,
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
+    publicUrl: config.publicUrl,
+    authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
   });
   const { services } = built;
 
@@ -41,6 +43,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     try {
       const n = await services.users.purgeExpired();
       if (n) log.info({ purged: n }, 'purged users past their undo window');
+      const t = await services.authTokens.purgeExpired();
+      if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }

@@ -36,6 +36,24 @@ export interface UsersTable {
   fallback_birth_date_updated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   ingestion_start: string | null;
   ingestion_end: string | null;
+  // Profile fields (0003_profile.sql, docs/faces.md). Birthday is fallback_birth_date above.
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  language: string | null;
+  measurement_unit: 'metric' | 'imperial' | null;
+  gender: 'male' | 'female' | 'other' | null;
+  height_cm: number | null;
+  weight_kg: number | null;
+  threshold_ftp: number | null;
+  threshold_lthr: number | null;
+  threshold_mhr: number | null;
+  location_lat: number | null;
+  location_lon: number | null;
+  coach_enabled: boolean | null;
+  tz_offset_seconds: number | null;
+  /** The basic face's integer userId; assigned by a trigger when an insert leaves it out. */
+  basic_id: ColumnType<number, number | undefined, number>;
 }
 
 export interface ConnectionsTable {
@@ -142,7 +160,50 @@ export interface PortalLinksTable {
   created_at: Timestamp;
 }
 
+// Per-team counters and Onvy sync state (0003_profile.sql).
+export interface TeamCountersTable {
+  team_id: string;
+  name: string;
+  value: number;
+}
+
+export interface DataSyncsTable {
+  team_id: string;
+  user_id: string;
+  provider: string;
+  data_type: string;
+  sync_type: string;
+  status: string;
+  updated_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  team_id: string;
+  key: string;
+  fingerprint: Buffer;
+  response_status: number | null;
+  response_headers: ColumnType<Record<string, string> | null, string | null, string | null>;
+  response_body: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface AuditEventsTable {
+  team_id: string;
+  id: string;
+  key_id: string | null;
+  action: string;
+  user_id: string | null;
+  request_id: string;
+  status: number;
+  at: Timestamp;
+}
+
 export interface Database {
+  idempotency_keys: IdempotencyKeysTable;
+  audit_events: AuditEventsTable;
+  team_counters: TeamCountersTable;
+  data_syncs: DataSyncsTable;
   server_secrets: ServerSecretsTable;
   portal_links: PortalLinksTable;
   devices: DevicesTable;

@@ -30,13 +30,11 @@ export interface AuthTokenSettings {
   accessTokenTtlS: number;
   /** Lifetime of a refresh token, renewed by each refresh (ROSTER_REFRESH_TOKEN_TTL_S). */
   refreshTokenTtlS: number;
-  /** This Roster's external base URL, no trailing slash (ROSTER_PUBLIC_URL). */
-  publicUrl: string;
   /** Region the iOS SDK reads from `iss` (ROSTER_SIGN_IN_REGION). */
   region: SdkRegion;
 }
 
-export const DEFAULT_AUTH_TOKEN_SETTINGS: Omit<AuthTokenSettings, 'publicUrl'> = {
+export const DEFAULT_AUTH_TOKEN_SETTINGS: AuthTokenSettings = {
   signInTokenTtlS: 3600,
   accessTokenTtlS: 3600,
   refreshTokenTtlS: 90 * 86_400,
@@ -353,6 +351,12 @@ export function userTokenOf(subject: string): string | null {
 }
 
 const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+const trimSlash = (u: string): string => u.replace(/\/+$/, '');
+
+/** Where the exchange and refresh are served: `{base}/auth/v1/token` (the sign-in token's `aud`). */
+export const tokenEndpoint = (baseUrl: string): string => `${trimSlash(baseUrl)}/auth/v1/token`;
+/** `iss` of access tokens: `{base}/auth`. */
+export const accessIssuer = (baseUrl: string): string => `${trimSlash(baseUrl)}/auth`;
 
 // ---------- service ----------
 
@@ -375,24 +379,18 @@ export class AuthTokensService {
 
   constructor(deps: AuthTokensDeps) {
     this.repo = deps.repo;
-    this.settings = { ...deps.settings, publicUrl: deps.settings.publicUrl.replace(/\/+$/, '') };
+    this.settings = { ...deps.settings };
     this.requireLiveUser = deps.requireLiveUser;
     this.now = deps.now ?? (() => new Date());
     this.keys = new KeyRing(this.repo, this.now, deps.keyCacheMs ?? 60_000);
   }
 
-  /** Where the exchange and refresh are served: `{publicUrl}/auth/v1/token`. */
-  get tokenEndpoint(): string {
-    return `${this.settings.publicUrl}/auth/v1/token`;
-  }
-
-  /** `iss` of access tokens: `{publicUrl}/auth`. */
-  get accessIssuer(): string {
-    return `${this.settings.publicUrl}/auth`;
-  }
-
-  /** U18: a new single-use sign-in token for a live user of the team. */
-  async issueSignInToken(team: { teamId: string; mode: TeamMode }, userId: string): Promise<IssuedSignInToken> {
+  /**
+   * U18: a new single-use sign-in token for a live user of the team. `baseUrl` is this Roster's
+   * external base URL (ROSTER_PUBLIC_URL, or the host the request came to): the token's `aud` is
+   * the exchange endpoint under it.
+   */
+  async issueSignInToken(team: { teamId: string; mode: TeamMode }, userId: string, baseUrl: string): Promise<IssuedSignInToken> {
     await this.requireLiveUser(team.teamId, userId);
     const key = await this.keys.signingKey();
     const now = this.now();
@@ -405,7 +403,7 @@ export class AuthTokensService {
       {
         iss,
         sub: iss,
-        aud: this.tokenEndpoint,
+        aud: tokenEndpoint(baseUrl),
         iat,
         exp,
         jti,
@@ -422,7 +420,7 @@ export class AuthTokensService {
   }
 
   /** Exchanges a sign-in token (the JWT, or the whole base64 token) for a new session. */
-  async exchange(subjectToken: string): Promise<TokenSet> {
+  async exchange(subjectToken: string, baseUrl: string): Promise<TokenSet> {
     const jwtText = userTokenOf(subjectToken);
     const jwt = jwtText ? decodeJwt(jwtText) : null;
     if (!jwt || jwt.header.alg !== 'RS256' || jwt.header.typ !== 'JWT' || typeof jwt.header.kid !== 'string') throw new AuthTokenError('malformed');
@@ -453,11 +451,11 @@ export class AuthTokensService {
       };
     });
     if (!decision.ok) throw new AuthTokenError(decision.reason);
-    return this.tokenSet(teamId, userId, decision.session.id, refreshToken, now);
+    return this.tokenSet(teamId, userId, decision.session.id, refreshToken, now, baseUrl);
   }
 
   /** Trades a refresh token for a new access token and a new refresh token (the old one stops working). */
-  async refresh(refreshToken: string): Promise<TokenSet> {
+  async refresh(refreshToken: string, baseUrl: string): Promise<TokenSet> {
     const parsed = parseRefreshToken(refreshToken.trim());
     if (!parsed) throw new AuthTokenError('malformed');
     const now = this.now();
@@ -471,7 +469,7 @@ export class AuthTokensService {
       return { ok: true, rotatedAt: now, next: { hash: hashToken(next), createdAt: now, expiresAt: new Date(now.getTime() + this.settings.refreshTokenTtlS * 1000) } };
     });
     if (!r.ok) throw new AuthTokenError(r.reason);
-    return this.tokenSet(parsed.teamId, r.userId!, r.sessionId!, next, now);
+    return this.tokenSet(parsed.teamId, r.userId!, r.sessionId!, next, now, baseUrl);
   }
 
   /** Checks an access token: signature, lifetime, and that its session and user are still alive. */
@@ -531,13 +529,13 @@ export class AuthTokensService {
     return this.repo.purge(new Date(this.now().getTime() - 86_400_000));
   }
 
-  private async tokenSet(teamId: string, userId: string, sessionId: string, refreshToken: string, now: Date): Promise<TokenSet> {
+  private async tokenSet(teamId: string, userId: string, sessionId: string, refreshToken: string, now: Date, baseUrl: string): Promise<TokenSet> {
     const key = await this.keys.signingKey();
     const iat = seconds(now);
     const accessToken = signRs256(
       { alg: 'RS256', typ: 'JWT', kid: key.record.kid },
       {
-        iss: this.accessIssuer,
+        iss: accessIssuer(baseUrl),
         aud: ACCESS_TOKEN_AUDIENCE,
         sub: userId,
         uid: userId,

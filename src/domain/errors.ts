@@ -39,7 +39,8 @@ export type DomainErrorCode =
   | 'demographics_not_found'
   | 'insurance_not_found'
   | 'demo_not_in_sandbox'
-  | 'no_connections';
+  | 'no_connections'
+  | 'email_taken';     // profiles: another live user of the team has this e-mail (any case)
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -46,8 +46,19 @@ export function decodeJwt(token: string): DecodedJwt | null {
   return { header: header as JwtHeader, claims, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
 }
 
+/**
+ * JSON whose base64url form never holds `-` or `_`, so a standard-base64 decoder reads it too.
+ * Junction's iOS SDK decodes JWT segments with `Data(base64Encoded:)` (standard alphabet only), so a
+ * segment with `-` or `_` makes it reject the token. For ASCII text only `>`, `?`, `~` and DEL can
+ * produce those (as the third byte of a 3-byte group), and non-ASCII bytes can: all are written as
+ * `\uXXXX` escapes instead, which is the same JSON value.
+ */
+export function sdkSafeJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[>?~\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function signRs256(header: JwtHeader, claims: JwtClaims, privateKey: KeyObject): string {
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  const input = `${b64url(sdkSafeJson(header))}.${b64url(sdkSafeJson(claims))}`;
   const sig = createSign('RSA-SHA256').update(input).sign(privateKey);
   return `${input}.${b64url(sig)}`;
 }

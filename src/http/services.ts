@@ -7,6 +7,8 @@ import type { ConnectionsService } from '../domain/connections-service.ts';
 import type { DemographicsService } from '../domain/demographics.ts';
 import type { InsuranceService } from '../domain/insurance.ts';
 import type { PortalService } from '../domain/portal.ts';
+import type { AuditLog } from '../domain/audit.ts';
+import type { AuthTokensService } from '../domain/auth-tokens.ts';
 import type { Redis } from 'ioredis';
 
 export interface Services {
@@ -17,6 +19,9 @@ export interface Services {
   demographics: DemographicsService;
   insurance: InsuranceService;
   portal: PortalService;
+  audit: AuditLog;
+  /** Mobile SDK sign-in tokens, sessions and refresh (docs/sign-in-tokens.md). */
+  authTokens: AuthTokensService;
   /** Base URL for links Roster hands out (portal pages); null = the request's own host. */
   publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */

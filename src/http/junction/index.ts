@@ -24,6 +24,7 @@ import { demoConnect } from './routes/demo-connect.ts';
 import { demographics } from './routes/demographics.ts';
 import { insurance } from './routes/insurance.ts';
 import { portalUrl } from './routes/portal-url.ts';
+import { signInToken } from './routes/sign-in-token.ts';
 import rateLimit from '@fastify/rate-limit';
 
 export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -63,6 +64,7 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   for (const route of [
     teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser,
     getProviders, deregisterProvider, devices, refreshUser, demoConnect, demographics, insurance, portalUrl,
+    signInToken,
   ]) {
     route(j, services);
   }

@@ -1,0 +1,56 @@
+// A request-scoped transaction that the store follows without being told: repositories hold a
+// Kysely handle made by scopedKysely(); while a request runs inside runInRequestScope() with a
+// transaction attached, every query of that request goes through it, and a repository's own
+// `transaction().execute(fn)` becomes a savepoint inside it. Used by idempotent writes, whose key
+// row must commit or roll back together with the change it protects.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type ControlledTransaction, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+export interface RequestScope {
+  trx: ControlledTransaction<Database> | null;
+}
+
+const als = new AsyncLocalStorage<RequestScope>();
+let savepoints = 0;
+
+export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
+  return als.run(scope, fn);
+}
+
+export const currentScope = (): RequestScope | undefined => als.getStore();
+
+export function scopedKysely(root: Kysely<Database>): Kysely<Database> {
+  return new Proxy(root, {
+    get(target, prop) {
+      const trx = als.getStore()?.trx;
+      if (!trx) {
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      }
+      if (prop === 'transaction') return () => savepointBuilder(trx);
+      const v = Reflect.get(trx, prop, trx);
+      return typeof v === 'function' ? v.bind(trx) : v;
+    },
+  });
+}
+
+function savepointBuilder(trx: ControlledTransaction<Database>) {
+  const builder = {
+    setIsolationLevel: () => builder,
+    setAccessMode: () => builder,
+    async execute<T>(fn: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+      const name = sql.id(`sp_${++savepoints}`);
+      await sql`savepoint ${name}`.execute(trx);
+      try {
+        const r = await fn(trx);
+        await sql`release savepoint ${name}`.execute(trx);
+        return r;
+      } catch (e) {
+        await sql`rollback to savepoint ${name}`.execute(trx).catch(() => {});
+        throw e;
+      }
+    },
+  };
+  return builder;
+}

@@ -1,0 +1,30 @@
+// The audit trail: every mutation on every face, as who/what/which user/which request/when.
+// Entries never hold health values, names, e-mails or keys.
+
+export interface AuditEntry {
+  teamId: string;
+  id: string;
+  keyId: string | null;
+  /** `<face>.<operation>`, e.g. `junction.createUser`. */
+  action: string;
+  /** The user the mutation touched, when there is one (a Roster user id or a face's id for it). */
+  userId: string | null;
+  requestId: string;
+  status: number;
+  at: Date;
+}
+
+export interface AuditQuery {
+  teamId?: string;
+  userId?: string;
+  action?: string;
+  since?: Date;
+  limit: number;
+}
+
+export interface AuditLog {
+  record(e: AuditEntry): Promise<void>;
+  list(q: AuditQuery): Promise<AuditEntry[]>;
+  /** Writes anything buffered. */
+  flush(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+// PostgreSQL audit log. Inside a request transaction (idempotent writes) the entry commits with
+// the change. Otherwise entries are buffered and written in multi-row batches every few ms, so an
+// audited write costs no extra round trip on the request path; the buffer is flushed on shutdown
+// (a crash can lose at most one flush interval of entries — see docs/reliability.md).
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import type { AuditEntry, AuditLog, AuditQuery } from '../domain/audit.ts';
+import { currentScope } from '../db/request-tx.ts';
+
+const FLUSH_MS = 20;
+const MAX_BATCH = 500;
+
+const row = (e: AuditEntry) => ({ team_id: e.teamId, id: e.id, key_id: e.keyId, action: e.action, user_id: e.userId, request_id: e.requestId, status: e.status, at: e.at });
+
+export class PgAuditLog implements AuditLog {
+  private buffer: AuditEntry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: Kysely<Database>, private readonly onError: (e: unknown) => void = () => {}) {}
+
+  async record(e: AuditEntry): Promise<void> {
+    if (currentScope()?.trx) {
+      await this.db.insertInto('audit_events').values(row(e)).execute();
+      return;
+    }
+    this.buffer.push(e);
+    if (this.buffer.length >= MAX_BATCH) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => { this.timer = null; void this.flush(); }, FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    const batch = this.buffer.splice(0, this.buffer.length);
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.db.insertInto('audit_events').values(batch.map(row)).onConflict((oc) => oc.doNothing()).execute();
+      } catch (e) {
+        // Keep the entries for the next flush (database briefly away), bounded.
+        if (this.buffer.length < 100_000) this.buffer.unshift(...batch);
+        this.onError(e);
+      }
+    });
+    return this.flushing;
+  }
+
+  async list(q: AuditQuery): Promise<AuditEntry[]> {
+    let query = this.db.selectFrom('audit_events').selectAll().orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit);
+    if (q.teamId) query = query.where('team_id', '=', q.teamId);
+    if (q.userId) query = query.where('user_id', '=', q.userId);
+    if (q.action) query = query.where('action', '=', q.action);
+    if (q.since) query = query.where('at', '>=', q.since);
+    const rows = await query.execute();
+    return rows.map((r) => ({ teamId: r.team_id, id: r.id, keyId: r.key_id, action: r.action, userId: r.user_id, requestId: r.request_id, status: r.status, at: r.at }));
+  }
+}
