@@ -11,6 +11,8 @@ import { publishKeyRevoked } from '../store/key-events.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { serve } from '../server.ts';
+import { PgAuditLog } from '../store/audit.ts';
+import { auditJson as renderAudit } from '../domain/audit.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -85,6 +87,25 @@ export function buildCli(config: () => Config): Command {
       out({ key_id: id, revoked: true });
     });
   });
+
+  program.command('audit').description('print audit entries, newest first (one JSON line each)')
+    .option('--team <team_id>', 'only this team')
+    .option('--user <user_id>', 'only entries about this user')
+    .option('--action <action>', 'only this action, e.g. junction.createUser')
+    .option('--since <iso>', 'only entries at or after this time')
+    .option('--limit <n>', 'at most this many (1-100000)', '100')
+    .action(async (opts: { team?: string; user?: string; action?: string; since?: string; limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError('--limit must be an integer from 1 to 100000');
+      const since = opts.since ? new Date(opts.since) : undefined;
+      if (since && Number.isNaN(since.getTime())) throw new CliError('--since must be an ISO 8601 date-time');
+      const teamId = opts.team ? uuidArg(opts.team, '--team') : undefined;
+      await withDb(config(), async (o) => {
+        const log = new PgAuditLog(o.db.kysely);
+        const rows = await log.list({ limit, ...(teamId ? { teamId } : {}), ...(opts.user ? { userId: opts.user } : {}), ...(opts.action ? { action: opts.action } : {}), ...(since ? { since } : {}) });
+        for (const e of rows) out(renderAudit(e));
+      });
+    });
 
   program.command('purge').description('hard-delete users whose 7-day undo window has passed').action(async () => {
     await withDb(config(), async (o) => {

@@ -28,3 +28,8 @@ export interface AuditLog {
   /** Writes anything buffered. */
   flush(): Promise<void>;
 }
+
+/** The one JSON form of an entry, shared by the admin API and `roster audit`. */
+export function auditJson(e: AuditEntry) {
+  return { id: e.id, team_id: e.teamId, key_id: e.keyId, action: e.action, user_id: e.userId, request_id: e.requestId, status: e.status, at: e.at.toISOString() };
+}

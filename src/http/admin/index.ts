@@ -9,6 +9,7 @@ import { isDomainError } from '../../domain/errors.ts';
 import { isUnavailable } from '../../store/errors.ts';
 import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
+import { auditJson as renderAudit } from '../../domain/audit.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -62,6 +63,27 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const { apiKey, key } = await services.teams.createKey(parseUuid(req.params.team_id)!, req.body?.role ?? 'full');
     return reply.code(201).send({ key_id: key.id, team_id: key.teamId, role: key.role, prefix: key.prefix, api_key: apiKey });
   });
+  const AuditQuery = Type.Object({
+    team_id: Type.Optional(Type.String({ format: 'uuid' })),
+    user_id: Type.Optional(Type.String({ maxLength: 1024, format: 'safe-text' })),
+    action: Type.Optional(Type.String({ maxLength: 200, format: 'safe-text' })),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  });
+  a.get('/audit', { schema: { querystring: AuditQuery } }, async (req) => {
+    const q = req.query;
+    const since = q.since ? new Date(q.since) : undefined;
+    if (since && Number.isNaN(since.getTime())) throw Object.assign(new Error('since must be an ISO 8601 date-time'), { statusCode: 400 });
+    const events = await services.audit.list({
+      limit: q.limit,
+      ...(q.team_id ? { teamId: parseUuid(q.team_id)! } : {}),
+      ...(q.user_id ? { userId: q.user_id } : {}),
+      ...(q.action ? { action: q.action } : {}),
+      ...(since ? { since } : {}),
+    });
+    return { events: events.map(renderAudit) };
+  });
+
   a.delete('/keys/:key_id', { schema: { params: KeyParams } }, async (req, reply) => {
     await services.revokeKey(parseUuid(req.params.key_id)!);
     return reply.code(204).send();
