@@ -19,6 +19,7 @@ import { portalPages } from './http/portal/index.ts';
 import { scopedKysely } from './db/request-tx.ts';
 import { PgAuditLog } from './store/audit.ts';
 import { installWritePath } from './http/write-path.ts';
+import { installRateLimits } from './http/rate-limits.ts';
 import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
@@ -44,6 +45,8 @@ export interface AppOptions {
   redis?: Redis | null;
   /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
   portalTtl?: { launch: number; communications: number };
+  /** Default requests per minute per API key (teams may have their own). */
+  rateLimitPerMinute?: number;
   /** Base URL for links Roster hands out; default: the host each request came to. */
   publicUrl?: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
@@ -118,6 +121,13 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // Security headers on every response; API answers are data, never pages or cacheable.
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store');
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    reply.header('cross-origin-resource-policy', 'same-origin');
   });
   app.addHook('onResponse', async (req, reply) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
@@ -126,6 +136,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   app.decorateRequest('principal', null as never);
 
   installWritePath(app, { rootDb: opts.db.kysely, audit, now });
+  await installRateLimits(app, { perMinute: opts.rateLimitPerMinute ?? 2000, redis: opts.redis ?? null });
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json').send({ detail: 'Not Found' });

@@ -13,6 +13,8 @@ export interface Config {
   dbPoolMax: number;
   bodyLimitBytes: number;
   portalLaunchTtlS: number;
+  redisUrl: string | null;
+  rateLimitPerMinute: number;
   portalCommunicationsTtlS: number;
   /** ROSTER_PUBLIC_URL: Roster's external base URL; null = the host each request came to. */
   publicUrl: string | null;
@@ -52,6 +54,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+    redisUrl: env.REDIS_URL || null,
+    rateLimitPerMinute: int(env, 'ROSTER_RATE_LIMIT_PER_MINUTE', 2000, 1, 10_000_000),
     portalLaunchTtlS: int(env, 'ROSTER_PORTAL_LAUNCH_TTL_S', 600, 1, 31_536_000),
     portalCommunicationsTtlS: int(env, 'ROSTER_PORTAL_COMMUNICATIONS_TTL_S', 1_209_600, 1, 31_536_000),
     publicUrl: publicUrl(env.ROSTER_PUBLIC_URL),

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
 import { displayPrefix } from './domain/teams.ts';
+import { connectRedis } from './redis.ts';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -20,7 +21,10 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   });
   if (opened.applied.length) log.info({ migrations: opened.applied }, 'migrations applied');
 
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl) : null;
   const built = await buildApp({
+    redis,
+    rateLimitPerMinute: config.rateLimitPerMinute,
     db: opened.db,
     databaseUrl: opened.url,
     logLevel: config.logLevel,
@@ -77,6 +81,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     clearInterval(purgeTimer);
     try {
       await built.close();      // stops accepting, waits for in-flight requests
+      await redis?.quit().catch(() => {});
       await opened.close();     // pool, then the embedded database last
       log.info('stopped cleanly');
       process.exit(0);

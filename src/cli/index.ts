@@ -62,6 +62,19 @@ export function buildCli(config: () => Config): Command {
     });
   });
 
+  team.command('set-limit').description('requests per minute per API key for a team ("default" = the server default)')
+    .requiredOption('--team <team_id>', 'team id')
+    .requiredOption('--per-minute <n>', 'a positive integer, or "default"')
+    .action(async (opts: { team: string; perMinute: string }) => {
+      const teamId = uuidArg(opts.team, '--team');
+      const n = opts.perMinute === 'default' ? null : Number(opts.perMinute);
+      if (n !== null && !Number.isInteger(n)) throw new CliError('--per-minute must be a positive integer or "default"');
+      await withDb(config(), async (o) => {
+        await teamsOf(o).setRateLimit(teamId, n);
+        out({ team_id: teamId, rate_limit_per_minute: n });
+      });
+    });
+
   const key = program.command('key').description('manage API keys');
   key.command('create').description('create an API key for a team (shown once)')
     .requiredOption('--team <team_id>', 'team id')

@@ -8,6 +8,7 @@ export interface TeamsTable {
   name: string;
   mode: 'sandbox' | 'production';
   created_at: Timestamp;
+  rate_limit_per_minute: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {

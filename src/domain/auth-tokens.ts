@@ -32,6 +32,11 @@ export interface AuthTokenSettings {
   refreshTokenTtlS: number;
   /** Region the iOS SDK reads from `iss` (ROSTER_SIGN_IN_REGION). */
   region: SdkRegion;
+  /**
+   * How long signing keys are cached per instance (ms; default 60 s). Also how long a new key
+   * waits before it signs. Tests shorten it.
+   */
+  keyCacheMs?: number;
 }
 
 export const DEFAULT_AUTH_TOKEN_SETTINGS: AuthTokenSettings = {
@@ -240,10 +245,18 @@ export async function generateSigningKey(now: Date): Promise<SigningKeyRecord> {
   };
 }
 
-/** Keys cached per instance; reloaded after `ttlMs` so rotation and retirement reach every instance. */
+/**
+ * Keys cached per instance, reloaded after `ttlMs` so rotation and retirement reach every instance.
+ *
+ * Rotation is two-phase so no instance ever meets a token signed with a key it has not loaded: a
+ * new key verifies at once but only starts signing once it is `ttlMs` old (every instance's cache
+ * has picked it up by then). The first key ever, or the only key left after a retirement, signs at
+ * once.
+ */
 class KeyRing {
   private keys = new Map<string, LoadedKey>();
-  private signer: LoadedKey | null = null;
+  /** Not retired, newest first. */
+  private ordered: LoadedKey[] = [];
   private loadedAt = -Infinity;
   private loading: Promise<void> | null = null;
 
@@ -262,7 +275,7 @@ class KeyRing {
           const next = new Map<string, LoadedKey>();
           for (const r of active) next.set(r.kid, this.keys.get(r.kid) ?? loadKey(r));
           this.keys = next;
-          this.signer = active[0] ? next.get(active[0].kid)! : null;
+          this.ordered = active.map((r) => next.get(r.kid)!);
           this.loadedAt = Date.now();
         } finally {
           this.loading = null;
@@ -276,23 +289,29 @@ class KeyRing {
     return Date.now() - this.loadedAt > this.ttlMs;
   }
 
+  private pickSigner(): LoadedKey | null {
+    const activeFrom = this.now().getTime() - this.ttlMs;
+    return this.ordered.find((k) => k.record.createdAt.getTime() <= activeFrom) ?? this.ordered[0] ?? null;
+  }
+
   async signingKey(): Promise<LoadedKey> {
-    if (!this.signer || this.stale()) await this.reload();
-    if (!this.signer) {
+    if (this.ordered.length === 0 || this.stale()) await this.reload();
+    if (this.ordered.length === 0) {
       await this.repo.ensureSigningKey(() => generateSigningKey(this.now()));
       await this.reload();
     }
-    if (!this.signer) throw new Error('no signing key after ensureSigningKey');
-    return this.signer;
+    const k = this.pickSigner();
+    if (!k) throw new Error('no signing key after ensureSigningKey');
+    return k;
   }
 
   /** The key for `kid` if it exists and is not retired. */
   async verificationKey(kid: string): Promise<LoadedKey | null> {
     if (this.stale()) await this.reload();
     let k = this.keys.get(kid);
-    // A key made a moment ago on another instance: look again, but not more than once a second,
-    // so tokens with made-up kids cannot turn into a query each.
-    if (!k && Date.now() - this.loadedAt > this.missReloadMs) {
+    // Unknown kid: look again (the first key may have just been made on another instance), but
+    // not more than once a second once keys are known, so made-up kids cannot each cost a query.
+    if (!k && (this.ordered.length === 0 || Date.now() - this.loadedAt > this.missReloadMs)) {
       await this.reload();
       k = this.keys.get(kid);
     }
@@ -301,7 +320,7 @@ class KeyRing {
 
   async all(): Promise<LoadedKey[]> {
     if (this.stale()) await this.reload();
-    return [...this.keys.values()];
+    return [...this.ordered];
   }
 
   invalidate(): void {
@@ -366,8 +385,6 @@ export interface AuthTokensDeps {
   /** Throws the domain's user_not_found / user_pending_deletion when the user is not live. */
   requireLiveUser: (teamId: string, userId: string) => Promise<unknown>;
   now?: () => Date;
-  /** How long keys are cached per instance (ms). */
-  keyCacheMs?: number;
 }
 
 export class AuthTokensService {
@@ -382,7 +399,7 @@ export class AuthTokensService {
     this.settings = { ...deps.settings };
     this.requireLiveUser = deps.requireLiveUser;
     this.now = deps.now ?? (() => new Date());
-    this.keys = new KeyRing(this.repo, this.now, deps.keyCacheMs ?? 60_000);
+    this.keys = new KeyRing(this.repo, this.now, deps.settings.keyCacheMs ?? 60_000);
   }
 
   /**
@@ -503,8 +520,10 @@ export class AuthTokensService {
   }
 
   /**
-   * Rotation step 1: a new key that signs from now on (on other instances within the key cache
-   * time). Older keys keep verifying until retired.
+   * Rotation step 1: a new key. It verifies at once and signs once every instance has loaded it
+   * (after the key cache time); older keys keep verifying until retired (step 2, after the longest
+   * token lifetime you want to honour). To drop a compromised key at once, rotate then retire it:
+   * the new key then signs immediately.
    */
   async rotateSigningKey(): Promise<{ kid: string }> {
     const k = await generateSigningKey(this.now());

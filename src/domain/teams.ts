@@ -30,6 +30,8 @@ export interface Principal {
   keyId: string;
   role: KeyRole;
   mode: TeamMode;
+  /** Requests per minute per key for this team; null = the server default. */
+  rateLimitPerMinute: number | null;
 }
 
 export interface TeamsRepo {
@@ -43,6 +45,7 @@ export interface TeamsRepo {
   principalByHash(hash: Buffer): Promise<Principal | null>;
   /** Sets revoked_at; returns the key's hash so caches can drop it, or null if unknown. */
   revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer } | null>;
+  setRateLimit(teamId: string, perMinute: number | null): Promise<boolean>;
   /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe). */
   ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<{ teamId: string; keyId: string; created: boolean }>;
 }
@@ -97,6 +100,14 @@ export class TeamsService {
 
   listTeams() {
     return this.repo.listTeams();
+  }
+
+  /** Requests per minute per key for the team's keys; null restores the server default. */
+  async setRateLimit(teamId: string, perMinute: number | null): Promise<void> {
+    if (perMinute !== null && (!Number.isInteger(perMinute) || perMinute < 1 || perMinute > 10_000_000)) {
+      throw new DomainError('validation_failed', 'rate limit must be an integer from 1 to 10000000 requests per minute');
+    }
+    if (!(await this.repo.setRateLimit(teamId, perMinute))) throw new DomainError('team_not_found', 'Team not found');
   }
 
   listKeys(teamId: string) {

@@ -41,9 +41,14 @@ export class PgTeamsRepo implements TeamsRepo {
 
   async principalByHash(hash: Buffer): Promise<Principal | null> {
     const r = await this.db.selectFrom('api_keys').innerJoin('teams', 'teams.id', 'api_keys.team_id')
-      .select(['api_keys.id as key_id', 'api_keys.team_id', 'api_keys.role', 'teams.mode'])
+      .select(['api_keys.id as key_id', 'api_keys.team_id', 'api_keys.role', 'teams.mode', 'teams.rate_limit_per_minute'])
       .where('api_keys.hash', '=', hash).where('api_keys.revoked_at', 'is', null).executeTakeFirst();
-    return r ? { teamId: r.team_id, keyId: r.key_id, role: r.role, mode: r.mode } : null;
+    return r ? { teamId: r.team_id, keyId: r.key_id, role: r.role, mode: r.mode, rateLimitPerMinute: r.rate_limit_per_minute } : null;
+  }
+
+  async setRateLimit(teamId: string, perMinute: number | null) {
+    const r = await this.db.updateTable('teams').set({ rate_limit_per_minute: perMinute }).where('id', '=', teamId).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async revokeKey(keyId: string, now: Date) {

@@ -55,6 +55,15 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const teams = await services.teams.listTeams();
     return { teams: teams.map((t) => ({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys })) };
   });
+  const TeamPatch = Type.Object({ rate_limit_per_minute: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()]) });
+  a.patch('/teams/:team_id', { schema: { params: TeamParams, body: TeamPatch } }, async (req) => {
+    const teamId = parseUuid(req.params.team_id)!;
+    await services.teams.setRateLimit(teamId, req.body.rate_limit_per_minute);
+    // Cached principals carry the old limit: drop them so the new one applies at once here
+    // (other instances pick it up within the key cache's lifetime).
+    services.keys.clear();
+    return { team_id: teamId, rate_limit_per_minute: req.body.rate_limit_per_minute };
+  });
   a.get('/teams/:team_id/keys', { schema: { params: TeamParams } }, async (req) => {
     const keys = await services.teams.listKeys(parseUuid(req.params.team_id)!);
     return { keys: keys.map((k) => ({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null })) };

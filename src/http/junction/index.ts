@@ -25,7 +25,6 @@ import { demographics } from './routes/demographics.ts';
 import { insurance } from './routes/insurance.ts';
 import { portalUrl } from './routes/portal-url.ts';
 import { signInToken } from './routes/sign-in-token.ts';
-import rateLimit from '@fastify/rate-limit';
 
 export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
@@ -56,10 +55,6 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   });
 
   j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
-
-  // Per-route limits (refresh: 8 per user per hour). The store is in-process unless a Redis client
-  // is handed in, so limits hold across instances.
-  await j.register(rateLimit, { global: false, ...(services.redis ? { redis: services.redis } : {}) });
 
   for (const route of [
     teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser,
