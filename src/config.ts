@@ -9,11 +9,15 @@ export interface Config {
   logLevel: string;
   bootstrapApiKey: string | null;
   adminToken: string | null;
+  /** ROSTER_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
   sandboxUserCap: number;
   dbPoolMax: number;
   bodyLimitBytes: number;
   portalLaunchTtlS: number;
   redisUrl: string | null;
+  databaseReadUrl: string | null;
+  readYourWritesMs: number;
   rateLimitPerMinute: number;
   portalCommunicationsTtlS: number;
   /** ROSTER_PUBLIC_URL: Roster's external base URL; null = the host each request came to. */
@@ -41,6 +45,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   const adminToken = env.ROSTER_ADMIN_TOKEN || null;
   if (adminToken !== null && adminToken.length < 16) throw new ConfigError('ROSTER_ADMIN_TOKEN must be at least 16 characters');
+  const metricsToken = env.ROSTER_METRICS_TOKEN || null;
+  if (metricsToken !== null && metricsToken.length < 16) throw new ConfigError('ROSTER_METRICS_TOKEN must be at least 16 characters');
   const bootstrapApiKey = env.ROSTER_BOOTSTRAP_API_KEY || null;
   if (bootstrapApiKey !== null && bootstrapApiKey.length < 16) throw new ConfigError('ROSTER_BOOTSTRAP_API_KEY must be at least 16 characters');
   return {
@@ -51,10 +57,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     bootstrapApiKey,
     adminToken,
+    metricsToken,
     sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
     dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     redisUrl: env.REDIS_URL || null,
+    databaseReadUrl: env.DATABASE_READ_URL || null,
+    readYourWritesMs: int(env, 'ROSTER_READ_YOUR_WRITES_MS', 5000, 0, 3_600_000),
     rateLimitPerMinute: int(env, 'ROSTER_RATE_LIMIT_PER_MINUTE', 2000, 1, 10_000_000),
     portalLaunchTtlS: int(env, 'ROSTER_PORTAL_LAUNCH_TTL_S', 600, 1, 31_536_000),
     portalCommunicationsTtlS: int(env, 'ROSTER_PORTAL_COMMUNICATIONS_TTL_S', 1_209_600, 1, 31_536_000),

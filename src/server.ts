@@ -5,6 +5,7 @@ import { openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
 import { displayPrefix } from './domain/teams.ts';
 import { connectRedis } from './redis.ts';
+import { createDb } from './db/pool.ts';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -22,13 +23,18 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   if (opened.applied.length) log.info({ migrations: opened.applied }, 'migrations applied');
 
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : null;
+  // The replica is only read: no migrations there (they arrive by replication).
+  const readDb = config.databaseReadUrl ? createDb({ url: config.databaseReadUrl, max: config.dbPoolMax, applicationName: 'roster-read' }) : null;
   const built = await buildApp({
+    readDb,
+    readYourWritesMs: config.readYourWritesMs,
     redis,
     rateLimitPerMinute: config.rateLimitPerMinute,
     db: opened.db,
     databaseUrl: opened.url,
     logLevel: config.logLevel,
     adminToken: config.adminToken,
+    metricsToken: config.metricsToken,
     sandboxUserCap: config.sandboxUserCap,
     bodyLimitBytes: config.bodyLimitBytes,
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
@@ -82,6 +88,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     try {
       await built.close();      // stops accepting, waits for in-flight requests
       await redis?.quit().catch(() => {});
+      await readDb?.close();
       await opened.close();     // pool, then the embedded database last
       log.info('stopped cleanly');
       process.exit(0);

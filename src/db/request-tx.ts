@@ -9,6 +9,8 @@ import type { Database } from './schema.ts';
 
 export interface RequestScope {
   trx: ControlledTransaction<Database> | null;
+  /** A read replica this request may read from (set only for reads that tolerate lag). */
+  read?: Kysely<Database> | null;
 }
 
 const als = new AsyncLocalStorage<RequestScope>();
@@ -23,10 +25,12 @@ export const currentScope = (): RequestScope | undefined => als.getStore();
 export function scopedKysely(root: Kysely<Database>): Kysely<Database> {
   return new Proxy(root, {
     get(target, prop) {
-      const trx = als.getStore()?.trx;
+      const scope = als.getStore();
+      const trx = scope?.trx;
       if (!trx) {
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        const db = scope?.read ?? target;
+        const v = Reflect.get(db, prop, db);
+        return typeof v === 'function' ? v.bind(db) : v;
       }
       if (prop === 'transaction') return () => savepointBuilder(trx);
       const v = Reflect.get(trx, prop, trx);
