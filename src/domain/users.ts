@@ -85,6 +85,10 @@ export interface UsersRepo {
   /** Makes the newest matching user deleted after `since` live again. */
   restore(teamId: string, target: UndoTarget, since: Date, now: Date): Promise<'ok' | 'not_found' | 'taken'>;
   connectionsOf(teamId: string, userIds: string[]): Promise<Map<string, Connection[]>>;
+  /** One round trip for the read paths: the user (any state) with its connections. */
+  findView(teamId: string, id: string): Promise<UserView | null>;
+  findLiveViewByClientId(teamId: string, clientUserId: string): Promise<UserView | null>;
+  listLiveViews(teamId: string, offset: number, limit: number): Promise<{ views: UserView[]; total: number }>;
   metrics(teamId: string, now: Date): Promise<TeamMetrics>;
   /** Hard-deletes users soft-deleted before `before`, in every team. */
   purge(before: Date): Promise<number>;
@@ -190,21 +194,21 @@ export class UsersService {
 
   /** A live user with its connections; distinguishes pending deletion from never-existed. */
   async get(teamId: string, id: string): Promise<UserView> {
-    const user = await this.requireLive(teamId, id);
-    return this.withConnections(user);
+    const v = await this.repo.findView(teamId, id);
+    if (!v || v.user.deletedAt !== null) throw this.stateError(v?.user ?? null);
+    return { user: v.user, connections: present(v.user, v.connections, this.now()) };
   }
 
   async resolve(teamId: string, clientUserId: string): Promise<UserView> {
-    const user = checkClientUserId(clientUserId) ? null : await this.repo.findLiveByClientId(teamId, clientUserId);
-    if (!user) throw new DomainError('user_not_found', 'User not found');
-    return this.withConnections(user);
+    const v = checkClientUserId(clientUserId) ? null : await this.repo.findLiveViewByClientId(teamId, clientUserId);
+    if (!v) throw new DomainError('user_not_found', 'User not found');
+    return { user: v.user, connections: present(v.user, v.connections, this.now()) };
   }
 
   async list(teamId: string, offset: number, limit: number): Promise<{ users: UserView[]; total: number }> {
-    const { users, total } = await this.repo.listLive(teamId, offset, limit);
-    const conns = await this.repo.connectionsOf(teamId, users.map((u) => u.id));
+    const { views, total } = await this.repo.listLiveViews(teamId, offset, limit);
     const now = this.now();
-    return { users: users.map((u) => ({ user: u, connections: present(u, conns.get(u.id) ?? [], now) })), total };
+    return { users: views.map((v) => ({ user: v.user, connections: present(v.user, v.connections, now) })), total };
   }
 
   /**
@@ -265,11 +269,6 @@ export class UsersService {
     const u = await this.repo.find(teamId, id);
     if (u && (u.deletedAt === null || u.deletedAt.getTime() > this.now().getTime() - UNDO_GRACE_MS)) return u;
     throw new DomainError('user_not_found', 'User not found');
-  }
-
-  private async withConnections(user: User): Promise<UserView> {
-    const conns = await this.repo.connectionsOf(user.teamId, [user.id]);
-    return { user, connections: present(user, conns.get(user.id) ?? [], this.now()) };
   }
 
   private async notLiveError(teamId: string, id: string): Promise<DomainError> {

@@ -1,7 +1,8 @@
 // PostgreSQL implementation of the domain's UsersRepo. Queries only; rules live in src/domain.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, UsersTable, ConnectionRow } from '../db/schema.ts';
-import type { User, UsersRepo, UndoTarget, TeamMetrics } from '../domain/users.ts';
+import type { User, UsersRepo, UndoTarget, TeamMetrics, UserView } from '../domain/users.ts';
 import type { Connection } from '../domain/connections.ts';
 import { isUniqueViolation, withRetry } from './errors.ts';
 
@@ -62,6 +63,19 @@ function resourcesFromJson(j: Record<string, unknown>): Connection['resources'] 
     out[k] = { status: v.status, scopeRequirements: s ? { userGranted: s.user_granted, userDenied: s.user_denied } : null };
   }
   return out;
+}
+
+/** The user's connections as a JSON array column, so a user and its connections are one query. */
+const connectionsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
+  jsonArrayFrom(eb.selectFrom('connections').selectAll('connections')
+    .whereRef('connections.team_id', '=', 'users.team_id').whereRef('connections.user_id', '=', 'users.id')
+    .orderBy('connections.created_at').orderBy('connections.provider')).as('conns');
+
+type JsonConnection = Omit<ConnectionRow, 'created_at' | 'errored_at'> & { created_at: string; errored_at: string | null };
+
+function toView(r: Selectable<UsersTable> & { conns: unknown }): UserView {
+  const conns = (r.conns as JsonConnection[]).map((c) => toConnection({ ...c, created_at: new Date(c.created_at), errored_at: c.errored_at ? new Date(c.errored_at) : null }));
+  return { user: toUser(r), connections: conns };
 }
 
 export class PgUsersRepo implements UsersRepo {
@@ -166,9 +180,33 @@ export class PgUsersRepo implements UsersRepo {
         .returning('id').executeTakeFirst();
       return r ? ('ok' as const) : ('not_found' as const);
     } catch (e) {
-      if (isUniqueViolation(e, LIVE_CLIENT_ID_INDEX)) return 'taken' as const;
+      // users_live_email (0003_profile.sql): while the user was deleted, another took its e-mail.
+      if (isUniqueViolation(e, LIVE_CLIENT_ID_INDEX) || isUniqueViolation(e, 'users_live_email')) return 'taken' as const;
       throw e;
     }
+  }
+
+  async findView(teamId: string, id: string) {
+    const r = await this.db.selectFrom('users').selectAll('users').select(connectionsJson)
+      .where('users.team_id', '=', teamId).where('users.id', '=', id).executeTakeFirst();
+    return r ? toView(r) : null;
+  }
+
+  async findLiveViewByClientId(teamId: string, clientUserId: string) {
+    const r = await this.db.selectFrom('users').selectAll('users').select(connectionsJson)
+      .where('users.team_id', '=', teamId).where('users.client_user_id', '=', clientUserId).where('users.deleted_at', 'is', null).executeTakeFirst();
+    return r ? toView(r) : null;
+  }
+
+  async listLiveViews(teamId: string, offset: number, limit: number) {
+    const [rows, count] = await Promise.all([
+      limit === 0 ? Promise.resolve([]) : this.db.selectFrom('users').selectAll('users').select(connectionsJson)
+        .where('users.team_id', '=', teamId).where('users.deleted_at', 'is', null)
+        .orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').offset(offset).limit(limit).execute(),
+      this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('team_id', '=', teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow(),
+    ]);
+    return { views: rows.map(toView), total: count.n };
   }
 
   async connectionsOf(teamId: string, userIds: string[]) {
