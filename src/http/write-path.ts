@@ -70,7 +70,8 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
   });
 
   app.addHook('preHandler', async (req, reply) => {
-    if (!WRITE_METHODS.has(req.method) || !req.principal) return;
+    // Requests refused by schema validation never ran the operation: nothing to remember.
+    if (!WRITE_METHODS.has(req.method) || !req.principal || req.validationError) return;
     const raw = req.headers['idempotency-key'];
     if (raw === undefined) return;
     const key = Array.isArray(raw) ? raw[0]! : raw;
