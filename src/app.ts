@@ -20,14 +20,24 @@ import { scopedKysely } from './db/request-tx.ts';
 import { PgAuditLog } from './store/audit.ts';
 import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
+import { ReadRouter } from './db/read-routing.ts';
+import { installReadRouting } from './http/read-routing.ts';
 import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
 import { junctionFace } from './http/junction/index.ts';
+import { onvyFace } from './http/onvy/index.ts';
+import { basicFace, type BasicRateLimit } from './http/basic/index.ts';
+import { ProfilesService } from './domain/profiles.ts';
+import { PgProfilesRepo } from './store/profiles.ts';
 import { adminApi } from './http/admin/index.ts';
 import { healthRoutes } from './http/health.ts';
+import { installOpenApi, type FaceName } from './http/openapi.ts';
+import { docsPages } from './http/docs.ts';
+import { installMetrics } from './http/metrics.ts';
+import { sanitizePathEncoding } from './http/url.ts';
 import type { Services } from './http/services.ts';
 
 export interface AppOptions {
@@ -36,6 +46,8 @@ export interface AppOptions {
   databaseUrl: string;
   logLevel?: string;
   adminToken?: string | null;
+  /** ROSTER_METRICS_TOKEN: GET /metrics needs `Authorization: Bearer <token>`; null/absent = open. */
+  metricsToken?: string | null;
   sandboxUserCap?: number;
   bodyLimitBytes?: number;
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
@@ -45,6 +57,18 @@ export interface AppOptions {
   redis?: Redis | null;
   /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
   portalTtl?: { launch: number; communications: number };
+  /** A streaming replica for reads that tolerate lag (DATABASE_READ_URL). */
+  readDb?: Db | null;
+  /** After a key writes, its reads go to the primary for this long (read-your-writes). */
+  readYourWritesMs?: number;
+  /** Replay lag above which the replica gets no reads (default: half the window). */
+  replicaMaxLagMs?: number;
+  replicaLagCheckMs?: number;
+  /** Where the Onvy and basic faces are mounted (default /onvy, /basic); Junction stays at /. */
+  onvyPrefix?: string;
+  basicPrefix?: string;
+  /** The basic face's own per-key limit (default 100 per 60 s; a team's own per-minute limit wins). */
+  basicRateLimit?: BasicRateLimit;
   /** Default requests per minute per API key (teams may have their own). */
   rateLimitPerMinute?: number;
   /** Base URL for links Roster hands out; default: the host each request came to. */
@@ -84,6 +108,15 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // A path that is not valid percent-encoded UTF-8 (e.g. %ED%A0%80, a lone surrogate) is decoded
+    // leniently (U+FFFD) so its route answers; anything the router still refuses gets the
+    // `{"detail": ...}` shape of every other error, not Fastify's own.
+    rewriteUrl: (req) => sanitizePathEncoding(req.url ?? '/'),
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as unknown as import('fastify').FastifyReply;
+      reply.code(err.code === 'FST_ERR_BAD_URL' ? 400 : (err.statusCode ?? 400)).type('application/json')
+        .send({ detail: err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL: the path is not valid percent-encoded UTF-8' : err.message });
+    },
   });
 
   const now = opts.now ?? (() => new Date());
@@ -103,12 +136,13 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
     authTokens: new AuthTokensService({
-      repo: new PgAuthTokensRepo(db),
+      repo: new PgAuthTokensRepo(db, opts.db.kysely),
       settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...opts.authTokens },
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,
     }),
     insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
+    profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 }),
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
@@ -129,6 +163,15 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     reply.header('cross-origin-resource-policy', 'same-origin');
   });
+  // Draining (close() has begun): answers to requests accepted before it carry `Connection: close`,
+  // so their keep-alive connections end with them instead of holding the close open for
+  // keepAliveTimeout (72 s), past the shutdown bound. (test/reliability/sigterm.test.ts)
+  let draining = false;
+  app.addHook('preClose', async () => { draining = true; });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
     req.log.info({ method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
@@ -136,14 +179,32 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   app.decorateRequest('principal', null as never);
 
   installWritePath(app, { rootDb: opts.db.kysely, audit, now });
+  const router = opts.readDb
+    ? new ReadRouter({
+      replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,
+      ...(opts.replicaMaxLagMs !== undefined ? { maxLagMs: opts.replicaMaxLagMs } : {}),
+      ...(opts.replicaLagCheckMs !== undefined ? { lagCheckMs: opts.replicaLagCheckMs } : {}), onError: (e) => app.log.warn({ err: (e as Error).message }, 'read replica check failed') })
+    : null;
+  if (router) installReadRouting(app, router);
   await installRateLimits(app, { perMinute: opts.rateLimitPerMinute ?? 2000, redis: opts.redis ?? null });
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json').send({ detail: 'Not Found' });
   });
 
+  // OpenAPI (one document per face) collects the routes registered after it; /metrics counts every
+  // request by route pattern.
+  const openapi = await installOpenApi(app, {
+    publicUrl: opts.publicUrl ?? null,
+    faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
+    prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
+  });
+  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
   await app.register(healthRoutes, { db: opts.db });
+  await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));
+  await app.register(async (scope) => onvyFace(scope, services), { prefix: opts.onvyPrefix ?? '/onvy' });
+  await app.register(async (scope) => basicFace(scope, services, { rateLimit: opts.basicRateLimit ?? { max: 100, windowMs: 60_000 } }), { prefix: opts.basicPrefix ?? '/basic' });
   await app.register(async (scope) => portalPages(scope, services));
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
@@ -154,6 +215,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     async close() {
       await app.close();
       await audit.flush();
+      router?.close();
       await sub.close();
     },
   };

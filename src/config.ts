@@ -19,6 +19,11 @@ export interface Config {
   databaseReadUrl: string | null;
   readYourWritesMs: number;
   rateLimitPerMinute: number;
+  /** Mount points of the Onvy and basic faces (ROSTER_ONVY_PREFIX, ROSTER_BASIC_PREFIX). */
+  onvyPrefix: string;
+  basicPrefix: string;
+  /** The basic face's own limit per API key: requests per window (ROSTER_BASIC_RATE_LIMIT, ROSTER_BASIC_RATE_WINDOW_S). */
+  basicRateLimit: { max: number; windowMs: number };
   portalCommunicationsTtlS: number;
   /** ROSTER_PUBLIC_URL: Roster's external base URL; null = the host each request came to. */
   publicUrl: string | null;
@@ -65,6 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseReadUrl: env.DATABASE_READ_URL || null,
     readYourWritesMs: int(env, 'ROSTER_READ_YOUR_WRITES_MS', 5000, 0, 3_600_000),
     rateLimitPerMinute: int(env, 'ROSTER_RATE_LIMIT_PER_MINUTE', 2000, 1, 10_000_000),
+    ...facePrefixes(env),
+    basicRateLimit: { max: int(env, 'ROSTER_BASIC_RATE_LIMIT', 100, 1, 10_000_000), windowMs: 1000 * int(env, 'ROSTER_BASIC_RATE_WINDOW_S', 60, 1, 86_400) },
     portalLaunchTtlS: int(env, 'ROSTER_PORTAL_LAUNCH_TTL_S', 600, 1, 31_536_000),
     portalCommunicationsTtlS: int(env, 'ROSTER_PORTAL_COMMUNICATIONS_TTL_S', 1_209_600, 1, 31_536_000),
     publicUrl: publicUrl(env.ROSTER_PUBLIC_URL),
@@ -92,4 +99,22 @@ function region(raw: string | undefined): 'us' | 'eu' {
   if (!raw) return 'us';
   if (raw !== 'us' && raw !== 'eu') throw new ConfigError(`ROSTER_SIGN_IN_REGION must be us or eu (got "${raw}")`);
   return raw;
+}
+
+/** A face prefix: one or more /segments, not clashing with Junction's /v2 or the other routes at /. */
+function facePrefix(env: NodeJS.ProcessEnv, name: string, def: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const p = raw.replace(/\/+$/, '');
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(p)) throw new ConfigError(`${name} must be a path such as ${def} (got "${raw}")`);
+  if (/^\/(v2|admin|auth|healthz|readyz)(\/|$)/.test(p)) throw new ConfigError(`${name} must not be under a path Roster already serves (got "${raw}")`);
+  return p;
+}
+
+function facePrefixes(env: NodeJS.ProcessEnv): { onvyPrefix: string; basicPrefix: string } {
+  const onvyPrefix = facePrefix(env, 'ROSTER_ONVY_PREFIX', '/onvy');
+  const basicPrefix = facePrefix(env, 'ROSTER_BASIC_PREFIX', '/basic');
+  const nested = (a: string, b: string) => a === b || b.startsWith(`${a}/`);
+  if (nested(onvyPrefix, basicPrefix) || nested(basicPrefix, onvyPrefix)) throw new ConfigError(`ROSTER_ONVY_PREFIX and ROSTER_BASIC_PREFIX must not overlap (got "${onvyPrefix}" and "${basicPrefix}")`);
+  return { onvyPrefix, basicPrefix };
 }

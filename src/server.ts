@@ -30,6 +30,9 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     readYourWritesMs: config.readYourWritesMs,
     redis,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    onvyPrefix: config.onvyPrefix,
+    basicPrefix: config.basicPrefix,
+    basicRateLimit: config.basicRateLimit,
     db: opened.db,
     databaseUrl: opened.url,
     logLevel: config.logLevel,
@@ -72,6 +75,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       ? 'No teams yet. Create one and get its API key (shown once):  npx roster team create --name my-team'
       : `${teams.length} team(s). New team and key (shown once): npx roster team create --name NAME   ·   list: npx roster team list`,
     'Send the key as the x-vital-api-key header, e.g.  curl -H "x-vital-api-key: $KEY" ' + address + '/v2/user',
+    `Onvy face at ${address}${config.onvyPrefix}/users (X-API-Key or Bearer), basic face at ${address}${config.basicPrefix}/users (Bearer)`,
   ];
   if (bootstrapLine) lines.push(bootstrapLine);
   if (config.adminToken) lines.push(`Admin API enabled at ${address}/admin (Authorization: Bearer $ROSTER_ADMIN_TOKEN)`);

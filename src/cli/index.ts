@@ -13,6 +13,8 @@ import { parseUuid } from '../domain/ids.ts';
 import { serve } from '../server.ts';
 import { PgAuditLog } from '../store/audit.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
+import { registerImportCommand } from './import.ts';
+import { registerExportCommand } from './export.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -126,6 +128,9 @@ export function buildCli(config: () => Config): Command {
       out({ purged: await users.purgeExpired() });
     });
   });
+
+  registerImportCommand(program, config);
+  registerExportCommand(program, config);
 
   return program;
 }

@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
+import { RETRY_ATTEMPTS, isRetryable, retryPause, retryStats } from '../store/errors.ts';
 
 // `date` stays a 'YYYY-MM-DD' string: it is a floating calendar date (no zone), and turning it into
 // a JS Date would shift it by the process's offset.
@@ -31,16 +32,55 @@ function statementName(text: string, params: number): string | undefined {
   return n;
 }
 
+/**
+ * After a client-side query timeout (`query_timeout`: the server did not answer at all, e.g. it is
+ * frozen or the network is partitioned) the connection's state is unknown: the statement may still
+ * run and a transaction may still be open (the ROLLBACK that follows times out unsent). Reusing it
+ * could commit that request's half-done work under the next request, so it is never reused: marked
+ * not queryable, its next query fails at once and the pool destroys it on release.
+ */
+function discardOnReadTimeout(client: pg.PoolClient, r: unknown): unknown {
+  if (typeof (r as Promise<unknown> | null)?.then !== 'function') return r;
+  return (r as Promise<unknown>).then(undefined, (e: unknown) => {
+    if (e instanceof Error && e.message === 'Query read timeout') (client as unknown as { _queryable: boolean })._queryable = false;
+    throw e;
+  });
+}
+
+const TX_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release|prepare|set)\b/i;
+
+/**
+ * A statement sent outside any transaction (autocommit) that lost a serialization or deadlock
+ * conflict had no effect, so it is sent again (bounded, with jitter), as withRetry does for whole
+ * transactions: on an engine that runs everything serializable even a single read can get 40001.
+ */
+async function retryAutocommit(send: () => unknown): Promise<unknown> {
+  for (let i = 1; ; i++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (!isRetryable(e)) throw e;
+      if (i >= RETRY_ATTEMPTS) { retryStats.exhausted++; throw e; }
+      retryStats.retried++;
+      await retryPause(i);
+    }
+  }
+}
+
 function preparingPool(pool: pg.Pool): pg.Pool {
   const wrapClient = (client: pg.PoolClient): pg.PoolClient => new Proxy(client, {
     get(target, prop) {
       if (prop === 'query') {
         return (text: unknown, values?: unknown[]) => {
-          if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
-            const name = statementName(text, values.length);
-            if (name) return target.query({ name, text, values });
-          }
-          return (target.query as (...a: unknown[]) => unknown)(text, values);
+          const send = () => {
+            if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
+              const name = statementName(text, values.length);
+              if (name) return discardOnReadTimeout(target, target.query({ name, text, values }));
+            }
+            return discardOnReadTimeout(target, (target.query as (...a: unknown[]) => unknown)(text, values));
+          };
+          if (typeof text === 'string' && target.getTransactionStatus() === 'I' && !TX_CONTROL.test(text)) return retryAutocommit(send);
+          return send();
         };
       }
       const v = Reflect.get(target, prop, target);
@@ -64,6 +104,11 @@ export interface DbOptions {
   connectionTimeoutMillis?: number;
   /** Server-side statement_timeout (ms), so no query can hang a request forever. */
   statementTimeoutMillis?: number;
+  /**
+   * Client-side bound (ms) on waiting for the server's answer to a query, for when the server
+   * cannot even cancel it (frozen, partitioned). Default: statement_timeout + 5 s.
+   */
+  queryTimeoutMillis?: number;
   applicationName?: string;
 }
 
@@ -80,11 +125,17 @@ export function createDb(opts: DbOptions): Db {
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: opts.statementTimeoutMillis ?? 15_000,
+    query_timeout: opts.queryTimeoutMillis ?? (opts.statementTimeoutMillis ?? 15_000) + 5_000,
     application_name: opts.applicationName ?? 'roster',
   });
   // An idle client losing its connection (database restart) must not crash the process: the pool
   // drops it and the next checkout reconnects.
   pool.on('error', () => {});
+  // A checked-out client has no listener of the pool's: a connection the server ends between two
+  // queries (restart, failover: 57P01) would emit an unhandled 'error' and crash the process.
+  // With this one the client just becomes unusable: its next query fails (→ 503), and the pool
+  // drops it on release. (test/reliability/pg-restart.test.ts)
+  pool.on('connect', (client) => client.on('error', () => {}));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   let closed = false;
   return {

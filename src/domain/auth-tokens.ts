@@ -251,7 +251,7 @@ export async function generateSigningKey(now: Date): Promise<SigningKeyRecord> {
  * Rotation is two-phase so no instance ever meets a token signed with a key it has not loaded: a
  * new key verifies at once but only starts signing once it is `ttlMs` old (every instance's cache
  * has picked it up by then). The first key ever, or the only key left after a retirement, signs at
- * once.
+ * once; while no key is that old, the oldest signs.
  */
 class KeyRing {
   private keys = new Map<string, LoadedKey>();
@@ -291,7 +291,8 @@ class KeyRing {
 
   private pickSigner(): LoadedKey | null {
     const activeFrom = this.now().getTime() - this.ttlMs;
-    return this.ordered.find((k) => k.record.createdAt.getTime() <= activeFrom) ?? this.ordered[0] ?? null;
+    // The newest key every instance has had time to load; failing that, the longest known one.
+    return this.ordered.find((k) => k.record.createdAt.getTime() <= activeFrom) ?? this.ordered[this.ordered.length - 1] ?? null;
   }
 
   async signingKey(): Promise<LoadedKey> {

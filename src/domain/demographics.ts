@@ -44,10 +44,18 @@ export interface Demographics {
   gender_identity: string | null;
 }
 
+/** A guarantor as sent: optional keys may be absent. */
+export type GuarantorInput = Omit<Guarantor, 'address' | 'household_income' | 'household_size' | 'email'> & {
+  address: Omit<Address, 'second_line' | 'access_notes'> & { second_line?: string | null; access_notes?: string | null };
+  household_income?: number | null;
+  household_size?: number | null;
+  email?: string | null;
+};
+
 /** Optional parts of a write: undefined = keep the previous version's value, null = clear. */
 export type DemographicsInput = Omit<Demographics, 'medical_proxy' | 'race' | 'ethnicity' | 'sexual_orientation' | 'gender_identity' | 'address'> & {
   address: Omit<Address, 'second_line' | 'access_notes'> & { second_line?: string | null; access_notes?: string | null };
-  medical_proxy?: Guarantor | null;
+  medical_proxy?: GuarantorInput | null;
   race?: string | null;
   ethnicity?: string | null;
   sexual_orientation?: string | null;
@@ -77,6 +85,12 @@ export function normalizeAddress(a: DemographicsInput['address']): Address {
   return { first_line: a.first_line, second_line: a.second_line ?? '', country: a.country, zip: a.zip, city: a.city, state: a.state, access_notes: a.access_notes ?? null };
 }
 
+/** A guarantor as stored: normalised address, absent optional keys as null (every key is emitted). */
+export function normalizeGuarantor(g: GuarantorInput | null | undefined): Guarantor | null | undefined {
+  if (g == null) return g;
+  return { first_name: g.first_name, last_name: g.last_name, address: normalizeAddress(g.address), phone_number: g.phone_number, household_income: g.household_income ?? null, household_size: g.household_size ?? null, email: g.email ?? null };
+}
+
 export class DemographicsService {
   constructor(private readonly repo: DemographicsRepo, private readonly users: UsersService, private readonly now: () => Date = () => new Date()) {}
 
@@ -92,7 +106,7 @@ export class DemographicsService {
         address: normalizeAddress(input.address),
       } as Demographics;
       for (const k of OPTIONAL) {
-        const given = input[k];
+        const given = k === 'medical_proxy' ? normalizeGuarantor(input.medical_proxy) : input[k];
         (data as unknown as Record<string, unknown>)[k] = given !== undefined ? given : prev?.[k] ?? null;
       }
       const now = this.now();

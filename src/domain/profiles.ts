@@ -40,6 +40,11 @@ export const PROFILE_LIMITS = {
 /** E-mail as the basic API's public spec writes it (the only face that carries e-mail). */
 export const EMAIL_PATTERN = '^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$';
 const EMAIL_RE = new RegExp(EMAIL_PATTERN);
+/**
+ * The spec also says `format: email`: no empty dot-separated parts before the @, no domain label
+ * that starts or ends with '-'. Together with the pattern this is what an address must satisfy.
+ */
+const EMAIL_FORMAT_RE = /^[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$/;
 /** A language tag such as en, de or en-GB. */
 export const LANGUAGE_PATTERN = '^[A-Za-z0-9-]+$';
 const LANGUAGE_RE = new RegExp(LANGUAGE_PATTERN);
@@ -105,6 +110,12 @@ export interface ProfilePatch {
 /** merge: absent keeps, null clears, nested objects merge member by member. replace: absent clears. */
 export type PatchMode = 'merge' | 'replace';
 
+export type ProfileField = keyof ProfilePatch;
+export const PROFILE_FIELDS: readonly ProfileField[] = [
+  'firstName', 'lastName', 'email', 'language', 'measurementUnit', 'gender', 'birthday',
+  'heightCm', 'weightKg', 'thresholds', 'location', 'coachEnabled', 'tzOffsetSeconds',
+];
+
 /** How a user is addressed: Roster's id, the client's id (Onvy), or the basic face's number. */
 export type ProfileSelector = { id: string } | { clientUserId: string } | { basicId: number };
 
@@ -138,8 +149,8 @@ export interface ProfilesRepo {
    * it returns (nothing when it returns null). Null when there is no such live user.
    */
   update(teamId: string, sel: ProfileSelector, apply: (cur: ProfiledUser) => ProfiledUser | null): Promise<ProfiledUser | null | 'email_taken'>;
-  /** Deletes the live user for good (its connections and sync entries go with it) if `guard` agrees. */
-  remove(teamId: string, sel: ProfileSelector, guard: (cur: ProfiledUser) => boolean): Promise<boolean>;
+  /** Deletes the live user for good (its connections and sync entries go with it) if `guard` agrees; its id, or null. */
+  remove(teamId: string, sel: ProfileSelector, guard: (cur: ProfiledUser) => boolean): Promise<string | null>;
   syncInputs(teamId: string, userIds: string[]): Promise<Map<string, { connections: Connection[]; stored: StoredSync[] }>>;
   /**
    * Records a sync entry for a live user: connects the provider if it is not (a new connection with
@@ -188,7 +199,7 @@ export function checkName(v: unknown, path: Path): FieldIssue | null {
 export function checkEmail(v: unknown, path: Path = ['email']): FieldIssue | null {
   const t = checkText(v, path, PROFILE_LIMITS.email.minChars, PROFILE_LIMITS.email.maxChars);
   if (t) return t;
-  if (!EMAIL_RE.test(v as string)) return { path, kind: 'invalid', input: v, expected: 'email', reason: 'must be a valid email address' };
+  if (!EMAIL_RE.test(v as string) || !EMAIL_FORMAT_RE.test(v as string)) return { path, kind: 'invalid', input: v, expected: 'email', reason: 'must be a valid email address' };
   return null;
 }
 
@@ -309,24 +320,26 @@ function sameProfile(a: Profile, b: Profile): boolean {
  * The user after `p` (already checked). Null in merge mode when nothing changes (so nothing is
  * written and updated_at stays). The birthday keeps its source and date when its value is kept.
  */
-export function applyProfilePatch(u: ProfiledUser, p: ProfilePatch, mode: PatchMode, now: Date): ProfiledUser | null {
+export function applyProfilePatch(u: ProfiledUser, p: ProfilePatch, mode: PatchMode, now: Date, replaces: readonly ProfileField[] = PROFILE_FIELDS): ProfiledUser | null {
   const c = u.profile;
+  // A replacement clears only the fields the caller carries (Onvy's PUT leaves basic's e-mail alone).
+  const m = (f: ProfileField): PatchMode => (mode === 'replace' && replaces.includes(f) ? 'replace' : 'merge');
   const profile: Profile = {
-    firstName: pick(p.firstName, c.firstName, mode),
-    lastName: pick(p.lastName, c.lastName, mode),
-    email: pick(p.email, c.email, mode),
-    language: pick(p.language, c.language, mode),
-    measurementUnit: pick(p.measurementUnit as MeasurementUnit | null | undefined, c.measurementUnit, mode),
-    gender: pick(p.gender as Gender | null | undefined, c.gender, mode),
-    heightCm: pick(p.heightCm, c.heightCm, mode),
-    weightKg: pick(p.weightKg, c.weightKg, mode),
-    thresholds: mergeNested(c.thresholds, p.thresholds, mode),
-    location: mergeNested(c.location, p.location, mode),
-    coachEnabled: pick(p.coachEnabled, c.coachEnabled, mode),
-    tzOffsetSeconds: pick(p.tzOffsetSeconds, c.tzOffsetSeconds, mode),
+    firstName: pick(p.firstName, c.firstName, m('firstName')),
+    lastName: pick(p.lastName, c.lastName, m('lastName')),
+    email: pick(p.email, c.email, m('email')),
+    language: pick(p.language, c.language, m('language')),
+    measurementUnit: pick(p.measurementUnit as MeasurementUnit | null | undefined, c.measurementUnit, m('measurementUnit')),
+    gender: pick(p.gender as Gender | null | undefined, c.gender, m('gender')),
+    heightCm: pick(p.heightCm, c.heightCm, m('heightCm')),
+    weightKg: pick(p.weightKg, c.weightKg, m('weightKg')),
+    thresholds: mergeNested(c.thresholds, p.thresholds, m('thresholds')),
+    location: mergeNested(c.location, p.location, m('location')),
+    coachEnabled: pick(p.coachEnabled, c.coachEnabled, m('coachEnabled')),
+    tzOffsetSeconds: pick(p.tzOffsetSeconds, c.tzOffsetSeconds, m('tzOffsetSeconds')),
   };
   const curBirth = u.user.fallbackBirthDate;
-  const birth = pick(p.birthday, curBirth?.value ?? null, mode);
+  const birth = pick(p.birthday, curBirth?.value ?? null, m('birthday'));
   const birthChanged = birth !== (curBirth?.value ?? null);
   if (mode === 'merge' && !birthChanged && sameProfile(profile, c)) return null;
   return {
@@ -429,25 +442,29 @@ export class ProfilesService {
     return this.repo.listBasicVisible(teamId, order, page * perPage, perPage);
   }
 
-  /** Applies a patch (merge) or a full replacement. A basic-number selector sees only users the basic face can see. */
-  async update(teamId: string, sel: ProfileSelector, patch: ProfilePatch, mode: PatchMode): Promise<ProfiledUser> {
+  /**
+   * Applies a patch (merge) or a full replacement of the fields in `replaces` (the fields the
+   * calling face carries). A basic-number selector sees only users the basic face can see.
+   */
+  async update(teamId: string, sel: ProfileSelector, patch: ProfilePatch, mode: PatchMode, replaces: readonly ProfileField[] = PROFILE_FIELDS): Promise<ProfiledUser> {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
     const issues = checkProfilePatch(patch, this.now());
     if (issues.length) throw validationFailed(issues);
     const r = await this.repo.update(teamId, sel, (cur) => {
       if ('basicId' in sel && !isBasicVisible(cur.profile)) throw notFound();
-      return applyProfilePatch(cur, patch, mode, this.now());
+      return applyProfilePatch(cur, patch, mode, this.now(), replaces);
     });
     if (r === 'email_taken') throw new DomainError('email_taken', 'Another user of the team has this e-mail address');
     if (r === null) throw notFound();
     return r;
   }
 
-  /** Deletes for good (Onvy and basic deletes; Junction's soft delete is UsersService.delete). */
-  async delete(teamId: string, sel: ProfileSelector): Promise<void> {
+  /** Deletes for good (Onvy and basic deletes; Junction's soft delete is UsersService.delete). Returns Roster's id of the user. */
+  async delete(teamId: string, sel: ProfileSelector): Promise<string> {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
-    const ok = await this.repo.remove(teamId, sel, (cur) => !('basicId' in sel) || isBasicVisible(cur.profile));
-    if (!ok) throw notFound();
+    const id = await this.repo.remove(teamId, sel, (cur) => !('basicId' in sel) || isBasicVisible(cur.profile));
+    if (!id) throw notFound();
+    return id;
   }
 
   async withSyncs(users: ProfiledUser[]): Promise<ProfileView[]> {
@@ -467,7 +484,7 @@ export class ProfilesService {
    * Records one sync entry (Onvy's PUT data_syncs). Connecting a provider = recording its `auth`
    * entry; an `auth` entry that failed marks the connection errored, any other status connected.
    */
-  async recordSync(teamId: string, clientUserId: string, e: { provider: string; dataType: string; syncType: string; status: string }): Promise<DataSync> {
+  async recordSync(teamId: string, clientUserId: string, e: { provider: string; dataType: string; syncType: string; status: string }): Promise<DataSync & { userId: string }> {
     const u = await this.requireByClientId(teamId, clientUserId);
     const issues = checkSyncEntry(e);
     if (issues.length) throw validationFailed(issues);
@@ -482,16 +499,17 @@ export class ProfilesService {
       setStatus: isAuth,
     });
     if (!ok) throw notFound();
-    return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now };
+    return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now, userId: u.user.id };
   }
 
   /** Disconnects a provider (by its CAPITALCASE name): its connection and every entry go. */
-  async disconnectProvider(teamId: string, clientUserId: string, providerName: string): Promise<void> {
+  async disconnectProvider(teamId: string, clientUserId: string, providerName: string): Promise<string> {
     const u = await this.requireByClientId(teamId, clientUserId);
     const slug = providerSlugOf(providerName);
     if (!slug || !(await this.repo.disconnect(teamId, u.user.id, slug, this.now()))) {
       throw new DomainError('connection_not_found', 'The user has no entry for this provider');
     }
+    return u.user.id;
   }
 
   private async requireByClientId(teamId: string, clientUserId: string): Promise<ProfiledUser> {

@@ -55,7 +55,13 @@ const KEY_PREFIX: Record<TeamMode, string> = { sandbox: 'sk_rst_', production: '
 const DISPLAY_CHARS = 13;
 
 export const hashKey = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
-export const displayPrefix = (key: string): string => key.slice(0, DISPLAY_CHARS);
+/**
+ * Shown in listings, logs and the boot banner. A generated key keeps 43 secret characters after its
+ * 13 shown; any other key (a ROSTER_BOOTSTRAP_API_KEY may be as short as 16 characters) shows at
+ * most a quarter of itself, so the banner never prints nearly all of a short secret.
+ */
+export const displayPrefix = (key: string): string =>
+  key.slice(0, /^[sp]k_rst_/.test(key) ? DISPLAY_CHARS : Math.min(DISPLAY_CHARS, Math.floor(key.length / 4)));
 
 export function generateKey(mode: TeamMode): string {
   return KEY_PREFIX[mode] + randomBytes(32).toString('base64url');

@@ -242,6 +242,8 @@ export class UsersService {
   }
 
   async undoDelete(teamId: string, target: UndoTarget): Promise<void> {
+    // An id no user can hold (NUL, lone surrogate, over the cap) matches nobody; it must not reach SQL.
+    if ('clientUserId' in target && checkClientUserId(target.clientUserId)) throw new DomainError('user_not_found', 'User not found');
     const now = this.now();
     const r = await this.repo.restore(teamId, target, new Date(now.getTime() - UNDO_GRACE_MS), now);
     if (r === 'not_found') throw new DomainError('user_not_found', 'User not found');

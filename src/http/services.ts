@@ -9,6 +9,7 @@ import type { InsuranceService } from '../domain/insurance.ts';
 import type { PortalService } from '../domain/portal.ts';
 import type { AuditLog } from '../domain/audit.ts';
 import type { AuthTokensService } from '../domain/auth-tokens.ts';
+import type { ProfilesService } from '../domain/profiles.ts';
 import type { Redis } from 'ioredis';
 
 export interface Services {
@@ -22,6 +23,8 @@ export interface Services {
   audit: AuditLog;
   /** Mobile SDK sign-in tokens, sessions and refresh (docs/sign-in-tokens.md). */
   authTokens: AuthTokensService;
+  /** Profile fields shared by the Onvy and basic faces (docs/faces.md). */
+  profiles: ProfilesService;
   /** Base URL for links Roster hands out (portal pages); null = the request's own host. */
   publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */

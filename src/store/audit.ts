@@ -6,11 +6,14 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { AuditEntry, AuditLog, AuditQuery } from '../domain/audit.ts';
 import { currentScope } from '../db/request-tx.ts';
+import { hasForbiddenChars } from '../domain/text.ts';
 
 const FLUSH_MS = 20;
 const MAX_BATCH = 500;
 
-const row = (e: AuditEntry) => ({ team_id: e.teamId, id: e.id, key_id: e.keyId, action: e.action, user_id: e.userId, request_id: e.requestId, status: e.status, at: e.at });
+// The user id may come from a request path as the client sent it: text PostgreSQL cannot store
+// (NUL) would fail the whole batch, and every later one with it. Such an id is recorded as null.
+const row = (e: AuditEntry) => ({ team_id: e.teamId, id: e.id, key_id: e.keyId, action: e.action, user_id: e.userId !== null && hasForbiddenChars(e.userId) ? null : e.userId, request_id: e.requestId, status: e.status, at: e.at });
 
 export class PgAuditLog implements AuditLog {
   private buffer: AuditEntry[] = [];

@@ -15,16 +15,21 @@ function toKey(r: Selectable<AuthSigningKeysTable>): SigningKeyRecord {
 }
 
 export class PgAuthTokensRepo implements AuthTokensRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  /**
+   * `db` follows the request's transaction (tokens commit with the request); `keysDb` should be
+   * the root handle: signing keys are cached by every request of the instance, so a key must never
+   * live only inside one request's transaction (which may still roll back).
+   */
+  constructor(private readonly db: Kysely<Database>, private readonly keysDb: Kysely<Database> = db) {}
 
   async activeSigningKeys() {
-    const rows = await this.db.selectFrom('auth_signing_keys').selectAll().where('retired_at', 'is', null)
+    const rows = await this.keysDb.selectFrom('auth_signing_keys').selectAll().where('retired_at', 'is', null)
       .orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
     return rows.map(toKey);
   }
 
   async allSigningKeys() {
-    const rows = await this.db.selectFrom('auth_signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
+    const rows = await this.keysDb.selectFrom('auth_signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
     return rows.map(toKey);
   }
 
@@ -34,10 +39,10 @@ export class PgAuthTokensRepo implements AuthTokensRepo {
         .orderBy('created_at', 'desc').orderBy('kid', 'desc').limit(1).executeTakeFirst();
       return r ? toKey(r) : null;
     };
-    const found = await newest(this.db);
+    const found = await newest(this.keysDb);
     if (found) return found;
     // Instances starting together queue on the lock; the first makes the key, the others find it.
-    return withRetry(() => this.db.transaction().execute(async (tx) => {
+    return withRetry(() => this.keysDb.transaction().execute(async (tx) => {
       await sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`.execute(tx);
       const again = await newest(tx);
       if (again) return again;
@@ -50,13 +55,13 @@ export class PgAuthTokensRepo implements AuthTokensRepo {
   }
 
   async insertSigningKey(k: SigningKeyRecord) {
-    await this.db.insertInto('auth_signing_keys').values({
+    await this.keysDb.insertInto('auth_signing_keys').values({
       kid: k.kid, algorithm: k.algorithm, public_key: k.publicKeyPem, private_key: k.privateKeyPem, created_at: k.createdAt, retired_at: k.retiredAt,
     }).execute();
   }
 
   async retireSigningKey(kid: string, at: Date) {
-    const r = await this.db.updateTable('auth_signing_keys').set({ retired_at: at })
+    const r = await this.keysDb.updateTable('auth_signing_keys').set({ retired_at: at })
       .where('kid', '=', kid).where('retired_at', 'is', null).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

@@ -183,10 +183,10 @@ export class PgProfilesRepo implements ProfilesRepo {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
       const cur = await tx.selectFrom('users').selectAll()
         .where('team_id', '=', teamId).where(selWhere(sel)).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
-      if (!cur || !guard(toProfiled(cur))) return false;
+      if (!cur || !guard(toProfiled(cur))) return null;
       // Connections, devices, records, tokens and sync entries cascade.
       await tx.deleteFrom('users').where('team_id', '=', teamId).where('id', '=', cur.id).execute();
-      return true;
+      return cur.id;
     }));
   }
 

@@ -155,11 +155,25 @@ describe('embedded PostgreSQL', { timeout: 60_000 }, () => {
     assert.equal(fs.existsSync(path.join(dataDir, 'roster.pid')), false);
   });
 
+  test('if PostgreSQL exits while starting, the error carries its output and the lock is released', async () => {
+    const dataDir = tempDir();
+    await (await start(dataDir)).stop();
+    fs.appendFileSync(path.join(dataDir, 'pg', 'postgresql.auto.conf'), "shared_buffers = 'plenty'\n");
+    await assert.rejects(
+      startEmbedded({ dataDir }),
+      /^Error: PostgreSQL exited while starting \(exit code 1\): [\s\S]*invalid value for parameter "shared_buffers"/,
+    );
+    assert.equal(fs.existsSync(path.join(dataDir, 'roster.pid')), false);
+  });
+
   test('recovers after the Roster process is killed, its PostgreSQL left running', async (t) => {
     const dataDir = tempDir();
     const { child, url } = await startChildRoster(dataDir);
     await query(url, `create table kept (v text); insert into kept values ('before the crash')`);
     const orphan = postmasterPid(dataDir);
+    // PostgreSQL leads its own process group, so a Ctrl-C aimed at Roster's group misses it.
+    const stat = fs.readFileSync(`/proc/${orphan}/stat`, 'utf8');
+    assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), orphan, 'postgres is its own process group');
 
     await killChild(child); // only Roster: postgres is in its own process group and survives
     assert.equal(procState(orphan), 'running', 'the orphaned postgres is still running');

@@ -12,7 +12,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string } = {}): Promise<TestServer> {
+export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number } } = {}): Promise<TestServer> {
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const built = await buildApp({
@@ -22,6 +22,7 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     logStream,
     adminToken: opts.adminToken ?? null,
     sandboxUserCap: opts.sandboxUserCap ?? 0,
+    ...(opts.portalTtl ? { portalTtl: opts.portalTtl } : {}),
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;

@@ -25,6 +25,22 @@ const KeyBody = Type.Object({ role: Type.Optional(Type.Union([Type.Literal('full
 const TeamParams = Type.Object({ team_id: Type.String({ format: 'uuid' }) });
 const KeyParams = Type.Object({ key_id: Type.String({ format: 'uuid' }) });
 
+// Response schemas: they serialize the answers and document them (/openapi/admin.json).
+const Uuid = Type.String({ format: 'uuid' });
+const Time = Type.String({ format: 'date-time' });
+const NullableOf = (type: 'string' | 'integer', extra: Record<string, unknown> = {}) => Type.Unsafe<string | number | null>({ type: [type, 'null'], ...extra });
+const TeamCreated = Type.Object({ team_id: Uuid, name: Type.String(), mode: Type.String(), key_id: Uuid, api_key: Type.String({ description: 'Shown once' }) });
+const TeamList = Type.Object({ teams: Type.Array(Type.Object({ team_id: Uuid, name: Type.String(), mode: Type.String(), created_at: Time, active_keys: Type.Integer() })) });
+const TeamPatched = Type.Object({ team_id: Uuid, rate_limit_per_minute: NullableOf('integer') });
+const KeyList = Type.Object({ keys: Type.Array(Type.Object({ key_id: Uuid, prefix: Type.String(), role: Type.String(), created_at: Time, revoked_at: NullableOf('string', { format: 'date-time' }) })) });
+const KeyCreated = Type.Object({ key_id: Uuid, team_id: Uuid, role: Type.String(), prefix: Type.String(), api_key: Type.String({ description: 'Shown once' }) });
+const AuditEvents = Type.Object({ events: Type.Array(Type.Object({
+  id: Type.String(), team_id: Uuid, key_id: NullableOf('string'), action: Type.String(), user_id: NullableOf('string'),
+  request_id: Type.String(), status: Type.Integer(), at: Time,
+})) });
+const NoBody = Type.Unsafe<void>({ type: 'null', description: 'Done (no body)' });
+const tags = ['admin'];
+
 export async function adminApi(app: FastifyInstance, services: Services, token: string) {
   const a = app.withTypeProvider<TypeBoxTypeProvider>();
   a.setValidatorCompiler(validatorCompiler);
@@ -47,16 +63,16 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   });
   a.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'NOT_FOUND', 'Not Found'));
 
-  a.post('/teams', { schema: { body: TeamBody } }, async (req, reply) => {
+  a.post('/teams', { schema: { operationId: 'createTeam', summary: 'Create a team and its first API key', tags, body: TeamBody, response: { 201: TeamCreated } } }, async (req, reply) => {
     const { team, apiKey, key } = await services.teams.createTeam(req.body.name, req.body.mode ?? 'sandbox');
     return reply.code(201).send({ team_id: team.id, name: team.name, mode: team.mode, key_id: key.id, api_key: apiKey });
   });
-  a.get('/teams', async () => {
+  a.get('/teams', { schema: { operationId: 'listTeams', summary: 'List teams', tags, response: { 200: TeamList } } }, async () => {
     const teams = await services.teams.listTeams();
     return { teams: teams.map((t) => ({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys })) };
   });
   const TeamPatch = Type.Object({ rate_limit_per_minute: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()]) });
-  a.patch('/teams/:team_id', { schema: { params: TeamParams, body: TeamPatch } }, async (req) => {
+  a.patch('/teams/:team_id', { schema: { operationId: 'setTeamRateLimit', summary: 'Set (or clear) a team\'s own per-key rate limit', tags, params: TeamParams, body: TeamPatch, response: { 200: TeamPatched } } }, async (req) => {
     const teamId = parseUuid(req.params.team_id)!;
     await services.teams.setRateLimit(teamId, req.body.rate_limit_per_minute);
     // Cached principals carry the old limit: drop them so the new one applies at once here
@@ -64,11 +80,15 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     services.keys.clear();
     return { team_id: teamId, rate_limit_per_minute: req.body.rate_limit_per_minute };
   });
-  a.get('/teams/:team_id/keys', { schema: { params: TeamParams } }, async (req) => {
+  a.get('/teams/:team_id/keys', { schema: { operationId: 'listKeys', summary: 'List a team\'s API keys', tags, params: TeamParams, response: { 200: KeyList } } }, async (req) => {
     const keys = await services.teams.listKeys(parseUuid(req.params.team_id)!);
     return { keys: keys.map((k) => ({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null })) };
   });
-  a.post('/teams/:team_id/keys', { schema: { params: TeamParams, body: Type.Optional(KeyBody) } }, async (req, reply) => {
+  a.post('/teams/:team_id/keys', {
+    schema: { operationId: 'createKey', summary: 'Add an API key to a team', tags, params: TeamParams, body: Type.Optional(KeyBody), response: { 201: KeyCreated } },
+    // The body is optional (role defaults to full), but a schema alone would refuse a bodiless POST.
+    preValidation: async (req) => { req.body ??= {}; },
+  }, async (req, reply) => {
     const { apiKey, key } = await services.teams.createKey(parseUuid(req.params.team_id)!, req.body?.role ?? 'full');
     return reply.code(201).send({ key_id: key.id, team_id: key.teamId, role: key.role, prefix: key.prefix, api_key: apiKey });
   });
@@ -79,7 +99,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     since: Type.Optional(Type.String({ format: 'date-time' })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   });
-  a.get('/audit', { schema: { querystring: AuditQuery } }, async (req) => {
+  a.get('/audit', { schema: { operationId: 'listAuditEvents', summary: 'Query the audit trail', tags, querystring: AuditQuery, response: { 200: AuditEvents } } }, async (req) => {
     const q = req.query;
     const since = q.since ? new Date(q.since) : undefined;
     if (since && Number.isNaN(since.getTime())) throw Object.assign(new Error('since must be an ISO 8601 date-time'), { statusCode: 400 });
@@ -93,7 +113,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     return { events: events.map(renderAudit) };
   });
 
-  a.delete('/keys/:key_id', { schema: { params: KeyParams } }, async (req, reply) => {
+  a.delete('/keys/:key_id', { schema: { operationId: 'revokeKey', summary: 'Revoke an API key (every instance)', tags, params: KeyParams, response: { 204: NoBody } } }, async (req, reply) => {
     await services.revokeKey(parseUuid(req.params.key_id)!);
     return reply.code(204).send();
   });

@@ -75,7 +75,7 @@ export function issueEntry(i: FieldIssue, part: Part = 'body'): PydanticEntry {
 }
 
 /** Maps AJV's errors for one request part to Pydantic entries, in field order, one per field. */
-export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw?: Record<string, unknown>): PydanticEntry[] {
+export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw?: Record<string, unknown>, schema?: unknown): PydanticEntry[] {
   const out: PydanticEntry[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
@@ -116,7 +116,7 @@ export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw
         break;
       }
       case 'enum': {
-        entry = issueEntry({ path, kind: 'invalid_enum', input, allowed: (e.params as { allowedValues: unknown[] }).allowedValues.map(String) }, part);
+        entry = issueEntry({ path, kind: 'invalid_enum', input, allowed: (e.params as { allowedValues: unknown[] }).allowedValues.filter((v) => v !== null).map(String) }, part);
         break;
       }
       case 'maximum': {
@@ -147,7 +147,39 @@ export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw
     seen.add(key);
     out.push(entry);
   }
+  // AJV reports every missing key of an object before its other keys' errors; Pydantic reports in
+  // field order (contract U8). Stable sort by each loc segment's position in the schema.
+  if (schema) {
+    const keys = new Map(out.map((e) => [e, fieldOrderKey(schema, e.loc.slice(1))]));
+    out.sort((a, b) => compareKeys(keys.get(a)!, keys.get(b)!));
+  }
   return out;
+}
+
+/** Position of each segment of `path` among its parent schema's properties (array index for items). */
+function fieldOrderKey(schema: unknown, path: (string | number)[]): number[] {
+  const key: number[] = [];
+  let s = schema as { properties?: Record<string, unknown>; items?: unknown } | undefined;
+  for (const seg of path) {
+    if (s?.properties) {
+      const names = Object.keys(s.properties);
+      const i = names.indexOf(String(seg));
+      key.push(i < 0 ? names.length : i);
+      s = s.properties[String(seg)] as typeof s;
+    } else if (s?.items !== undefined && typeof seg === 'number') {
+      key.push(seg);
+      s = s.items as typeof s;
+    } else {
+      key.push(0);
+      s = undefined;
+    }
+  }
+  return key;
+}
+
+function compareKeys(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 export function send422(reply: FastifyReply, detail: PydanticEntry[] | string) {

@@ -52,6 +52,8 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
     const p = await services.keys.resolve(key);
     if (!p) return sendDetail(reply, 401, 'Invalid API key');
     req.principal = p;
+    // Read-only keys (api_keys.role) may read on every face, never write.
+    if (p.role === 'read_only' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) return sendDetail(reply, 403, 'This API key is read-only');
   });
 
   j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
@@ -77,7 +79,9 @@ export function junctionErrorHandler(err: FastifyError & { validationContext?: s
     }
     const data = part === 'body' ? req.body : part === 'path' ? req.params : req.query;
     const raw = part === 'query' ? rawQuery(req.url) : undefined;
-    return send422(reply, ajvToPydantic(err.validation as never, part, data, raw));
+    const schemas = req.routeOptions.schema as Record<string, unknown> | undefined;
+    const schema = schemas?.[part === 'body' ? 'body' : part === 'path' ? 'params' : 'querystring'];
+    return send422(reply, ajvToPydantic(err.validation as never, part, data, raw, schema));
   }
   if (err instanceof JsonBodyError) {
     return send422(reply, [{ type: 'json_invalid', loc: ['body', err.position], msg: 'JSON decode error', input: {}, ctx: { error: err.reason } }]);

@@ -213,5 +213,7 @@ export async function mobileAuthFace(app: FastifyInstance, services: Services) {
     }
   });
 
-  app.get('/v1/jwks', async (_req, reply) => reply.type('application/json').header('cache-control', 'public, max-age=300').send(await authTokens.jwks()));
+  // Cached for less than the time a new key waits before it signs (60 s), so a client holding a
+  // cached copy has always seen a key before meeting a token signed with it.
+  app.get('/v1/jwks', async (_req, reply) => reply.type('application/json').header('cache-control', 'public, max-age=30').send(await authTokens.jwks()));
 }

@@ -16,12 +16,20 @@ section{background:#fff;border-radius:12px;padding:16px;margin:12px 0;box-shadow
 h2{font-size:1.05rem;margin:0 0 8px}dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}dt{color:#5b6675}dd{margin:0;word-break:break-word}
 ul{list-style:none;padding:0;margin:0}li{padding:8px 0;border-top:1px solid #eef1f5}li:first-child{border-top:0}
 .tag{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.8rem;background:#e3f4e8;color:#1d6b35}.tag.paused,.tag.error{background:#fdecea;color:#9b2c20}
+section>p:first-child{margin-top:0}section>p:last-child{margin-bottom:0}
 .muted{color:#5b6675}footer{text-align:center;color:#5b6675;font-size:.8rem;padding:16px}
 `;
 
 function shell(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
     + `<meta name="robots" content="noindex"><title>${esc(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+}
+
+/** "Fitbit Charge 6", but "Oura Ring Gen3" rather than "Oura Oura Ring Gen3". */
+function deviceName(x: Device): string {
+  const { manufacturer: m, model } = x;
+  if (m && model && model.toLowerCase().startsWith(m.toLowerCase())) return model;
+  return [m, model].filter(Boolean).join(' ') || providerInfo(x.provider).name;
 }
 
 export interface PortalView {
@@ -48,7 +56,7 @@ export function portalPage(v: PortalView): string {
     ? `<ul>${v.connections.map((c) => `<li><strong>${esc(providerInfo(c.provider).name)}</strong> <span class="tag ${esc(c.status)}">${esc(c.status)}</span><br><span class="muted">since ${esc(c.createdAt.toISOString().slice(0, 10))} · ${esc(Object.keys(c.resources).sort().join(', '))}</span></li>`).join('')}</ul>`
     : '<p class="muted">No connected sources.</p>';
   const devs = v.devices.length
-    ? `<ul>${v.devices.map((x) => `<li><strong>${esc([x.manufacturer, x.model].filter(Boolean).join(' ') || x.provider)}</strong><br><span class="muted">${esc(providerInfo(x.provider).name)} · ${esc(x.sourceType)}</span></li>`).join('')}</ul>`
+    ? `<ul>${v.devices.map((x) => `<li><strong>${esc(deviceName(x))}</strong><br><span class="muted">${esc(providerInfo(x.provider).name)} · ${esc(x.sourceType)}</span></li>`).join('')}</ul>`
     : '<p class="muted">No devices.</p>';
   return shell(`${name} · Your health data portal`, `<header><h1>${esc(name)}</h1><p>Your health data portal</p></header><main>
     <section id="demographics"><h2>Your details</h2>${demographics}</section>

@@ -6,6 +6,9 @@ import { sendDetail } from '../errors.ts';
 import { INSURED_GENDERS, RELATIONSHIPS, type InsuranceInput } from '../../../domain/insurance.ts';
 import { parseUuid } from '../../../domain/ids.ts';
 
+const TRUE_TEXT = ['true', '1', 'yes', 'on', 't', 'y'];
+const FALSE_TEXT = ['false', '0', 'no', 'off', 'f', 'n'];
+
 const Body = InsuranceBody({ relationships: RELATIONSHIPS, genders: INSURED_GENDERS });
 
 export function insurance(app: JunctionApp, { insurance: svc }: Services) {
@@ -18,6 +21,15 @@ export function insurance(app: JunctionApp, { insurance: svc }: Services) {
   });
 
   app.get('/v2/user/:user_id/insurance/latest', {
+    // FastAPI (Pydantic) booleans: 1/0, yes/no, on/off, t/f, y/n as well as true/false, any case.
+    preValidation: async (req) => {
+      const q = req.query as Record<string, unknown>;
+      if (typeof q.is_primary === 'string') {
+        const v = q.is_primary.toLowerCase();
+        if (TRUE_TEXT.includes(v)) q.is_primary = 'true';
+        else if (FALSE_TEXT.includes(v)) q.is_primary = 'false';
+      }
+    },
     schema: { operationId: 'getLatestInsurance', summary: 'Latest insurance', tags: ['user'], params: AnyUserParams, querystring: InsuranceLatestQuery, response: { 200: InsuranceOut } },
   }, async (req, reply) => {
     const id = parseUuid(req.params.user_id);

@@ -2,6 +2,7 @@
 // Check order (contract U13): user lookup (404) → body is an object (422) → nothing to patch (400)
 // → field validation (422) → client_user_id conflict (409) → apply. Validation is attached rather
 // than thrown so the lookup can come first.
+import { Type } from 'typebox';
 import type { JunctionApp } from '../index.ts';
 import type { Services } from '../../services.ts';
 import { PatchUserBody, UserIdParams } from '../schemas.ts';
@@ -15,7 +16,7 @@ export function patchUser(app: JunctionApp, { users }: Services) {
   app.patch('/v2/user/:user_id', {
     config: { texts: MUTATE_TEXTS },
     attachValidation: true,
-    schema: { operationId: 'patchUser', summary: 'Patch a user', tags: ['user'], params: UserIdParams, body: PatchUserBody },
+    schema: { operationId: 'patchUser', summary: 'Patch a user', tags: ['user'], params: UserIdParams, body: PatchUserBody, response: { 204: Type.Unsafe<void>({ type: 'null', description: 'Patched (no body)' }) } },
   }, async (req, reply) => {
     const ve = req.validationError as (Error & { validation?: unknown[]; validationContext?: string }) | undefined;
     if (ve && ve.validationContext === 'params') throw ve;

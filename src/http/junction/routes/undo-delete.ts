@@ -6,6 +6,7 @@ import type { Services } from '../../services.ts';
 import { SuccessResponse, UndoDeleteQuery } from '../schemas.ts';
 import { send422, sendDetail, issueEntry } from '../errors.ts';
 import { parseUuid } from '../../../domain/ids.ts';
+import { isDomainError } from '../../../domain/errors.ts';
 
 export function undoDelete(app: JunctionApp, { users }: Services) {
   app.post('/v2/user/undo_delete', {
@@ -22,7 +23,13 @@ export function undoDelete(app: JunctionApp, { users }: Services) {
     if ((userId === undefined) === (clientUserId === undefined)) {
       return sendDetail(reply, 400, 'Provide exactly one of user_id or client_user_id');
     }
-    await users.undoDelete(req.principal.teamId, userId !== undefined ? { userId: parseUuid(userId)! } : { clientUserId: clientUserId! });
+    try {
+      await users.undoDelete(req.principal.teamId, userId !== undefined ? { userId: parseUuid(userId)! } : { clientUserId: clientUserId! });
+    } catch (e) {
+      // Contract U14: a live holder of the client_user_id blocks the undo with 400 (PATCH's 409 is not this).
+      if (isDomainError(e) && e.code === 'client_user_id_taken') return sendDetail(reply, 400, 'Client user id already exists');
+      throw e;
+    }
     return { success: true };
   });
 }

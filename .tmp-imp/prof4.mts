@@ -1,0 +1,18 @@
+import { importUsers } from '/work/main/src/cli/import.ts';
+import { writeBenchFile } from '/work/main/scripts/import-bench.ts';
+import { createDb } from '/work/main/src/db/pool.ts';
+import { migrate } from '/work/main/src/db/migrate.ts';
+import { TeamsService } from '/work/main/src/domain/teams.ts';
+import { PgTeamsRepo } from '/work/main/src/store/teams.ts';
+import pg from 'pg';
+const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' }); await admin.connect();
+await admin.query('drop database if exists roster_prof4'); await admin.query('create database roster_prof4');
+const db = createDb({ url: 'postgres://postgres@127.0.0.1:5432/roster_prof4', max: 4 });
+await migrate(db.pool);
+const team = await new TeamsService(new PgTeamsRepo(db.kysely)).createTeam('p4', 'production');
+writeBenchFile('/tmp/p4.jsonl', 50000, 'jsonl');
+const c0 = process.cpuUsage(); const t = Date.now();
+const s = await importUsers({ db: db.kysely, teamId: team.team.id, file: '/tmp/p4.jsonl' });
+const c = process.cpuUsage(c0);
+console.log(Date.now() - t, 'ms', (c.user + c.system) / 1000, 'ms cpu', s.imported);
+await db.close(); await admin.query('drop database roster_prof4'); await admin.end();

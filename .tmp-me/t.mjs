@@ -1,0 +1,11 @@
+import { register } from 'tsx/esm/api';
+register();
+let t = Date.now();
+const lap = (s) => { console.log(s, Date.now() - t); t = Date.now(); };
+const { runCli } = await import('../src/cli/index.ts');
+lap('import');
+const { openDatabase } = await import('../src/db/open.ts');
+const o = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: '/tmp/none', role: 'client' });
+lap('open');
+await o.close();
+lap('close');

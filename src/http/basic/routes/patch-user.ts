@@ -1,0 +1,31 @@
+// PATCH /users/{userId}: partial update, at least one property, the full user back.
+// Order (contract §4.3): path (400) → user (404) → body (400) → duplicate e-mail (400). The path
+// and the lookup run before the body is parsed, so an unknown user with a broken body is a 404.
+import type { BasicApp } from '../index.ts';
+import type { Services } from '../../services.ts';
+import { USER_ID_PATTERN, User, UserIdParams, UserPatch } from '../schemas.ts';
+import { renderUser } from '../render.ts';
+import { BasicPathError, bodyIssues, sendIssues, toPatch } from '../errors.ts';
+
+const ID_RE = new RegExp(USER_ID_PATTERN);
+
+export function patchUser(app: BasicApp, { profiles }: Services) {
+  app.patch('/users/:userId', {
+    config: { rateLimit: false },
+    attachValidation: true,
+    // Errors are thrown, not sent, here: the error handler renders them.
+    preParsing: async (req, _reply, payload) => {
+      const raw = (req.params as { userId?: string }).userId ?? '';
+      if (!ID_RE.test(raw)) throw new BasicPathError();
+      await profiles.getBasic(req.principal.teamId, Number(raw));
+      return payload;
+    },
+    schema: { operationId: 'patchOneUser', summary: 'Update a user', tags: ['users'], params: UserIdParams, body: UserPatch, response: { 200: User } },
+  }, async (req, reply) => {
+    const issues = bodyIssues(req.body, req.validationError as never, 'patch', new Date());
+    if (issues) return sendIssues(req, reply, issues);
+    const u = await profiles.update(req.principal.teamId, { basicId: Number(req.params.userId) }, toPatch(req.body as Record<string, unknown>), 'merge');
+    req.auditUserId = u.user.id;
+    return renderUser(u);
+  });
+}

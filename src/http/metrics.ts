@@ -1,0 +1,118 @@
+// GET /metrics in Prometheus text format (prom-client). Open unless ROSTER_METRICS_TOKEN is set,
+// then `Authorization: Bearer <token>` (compared in constant time).
+//
+// What is exported (names are stable; dashboards may rely on them):
+//   roster_http_requests_total{method,route,status}             counter
+//   roster_http_request_duration_seconds{method,route,status}   histogram (seconds)
+//       route is the route *pattern* (e.g. /v2/user/:user_id), never the raw URL; requests that
+//       matched no route count under route="(unmatched)". Cardinality stays bounded.
+//   roster_db_pool_connections / _idle_connections / _waiting_requests / _max_connections {pool}
+//       gauges of this process's pg pools (pool="primary", and "replica" with DATABASE_READ_URL):
+//       open connections, idle ones, checkouts waiting for one, the cap.
+//   roster_db_reachable                                          gauge 1/0 (last scrape's query)
+//   roster_users_live{mode}                                      gauge: live (not deleted) users
+//   roster_teams{mode}                                           gauge: teams
+//   roster_teams_by_size{le}                                     gauge: teams with at most `le` live
+//       users (cumulative buckets 0, 10, 100, …, +Inf, the shape of a histogram's _bucket series,
+//       so histogram_quantile() works on it). Team sizes are reported as this distribution, never
+//       per team: label values are never ids, names or anything about a person. `mode` is
+//       sandbox|production. These are read from the database at scrape time, so every instance
+//       sharing one database reports the same values: aggregate them with max(), not sum().
+//   process_* and nodejs_*                                       prom-client's default metrics
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { Db } from '../db/pool.ts';
+
+export const UNMATCHED_ROUTE = '(unmatched)';
+/** Upper bounds of the team-size distribution (live users per team). */
+export const TEAM_SIZE_BUCKETS = [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
+
+export interface MetricsOptions {
+  db: Db;
+  /** A read replica's pool (DATABASE_READ_URL), reported as pool="replica". */
+  readDb?: Db | null;
+  /** ROSTER_METRICS_TOKEN; null = no key needed. */
+  token: string | null;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
+  // One registry per app (tests build several apps in one process).
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({ name: 'roster_http_requests_total', help: 'HTTP requests, by method, route pattern and status', labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: 'roster_http_request_duration_seconds',
+    help: 'HTTP request latency in seconds (request received to response sent), by method, route pattern and status',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  const pools: Array<[string, pg.Pool]> = [['primary', o.db.pool]];
+  if (o.readDb) pools.push(['replica', o.readDb.pool]);
+  const poolGauge = (name: string, help: string, read: (p: pg.Pool) => number) =>
+    new Gauge({ name, help, labelNames: ['pool'], registers: [registry], collect() { for (const [label, p] of pools) this.set({ pool: label }, read(p)); } });
+  poolGauge('roster_db_pool_connections', 'Open connections in this process\'s PostgreSQL pool', (p) => p.totalCount);
+  poolGauge('roster_db_pool_idle_connections', 'Idle connections in the pool', (p) => p.idleCount);
+  poolGauge('roster_db_pool_waiting_requests', 'Checkouts waiting for a free connection', (p) => p.waitingCount);
+  poolGauge('roster_db_pool_max_connections', 'The pool\'s connection cap', (p) => p.options.max ?? 10);
+
+  const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
+  const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
+  const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });
+  const bySize = new Gauge({ name: 'roster_teams_by_size', help: 'Teams with at most `le` live users (cumulative; a distribution of team sizes, no per-team labels)', labelNames: ['le'], registers: [registry] });
+
+  async function refreshFromDatabase(log: FastifyInstance['log']) {
+    try {
+      const r = await sql<{ mode: string; n: number }>`
+        select t.mode, coalesce(u.n, 0)::int as n
+        from teams t
+        left join (select team_id, count(*) as n from users where deleted_at is null group by team_id) u on u.team_id = t.id`.execute(o.db.kysely);
+      const live: Record<string, number> = { sandbox: 0, production: 0 };
+      const count: Record<string, number> = { sandbox: 0, production: 0 };
+      const buckets = new Array<number>(TEAM_SIZE_BUCKETS.length + 1).fill(0);
+      for (const { mode, n } of r.rows) {
+        live[mode] = (live[mode] ?? 0) + n;
+        count[mode] = (count[mode] ?? 0) + 1;
+        for (let i = 0; i < TEAM_SIZE_BUCKETS.length; i++) if (n <= TEAM_SIZE_BUCKETS[i]!) buckets[i]!++;
+        buckets[TEAM_SIZE_BUCKETS.length]!++;
+      }
+      for (const m of Object.keys(live)) { usersLive.set({ mode: m }, live[m]!); teams.set({ mode: m }, count[m]!); }
+      TEAM_SIZE_BUCKETS.forEach((b, i) => bySize.set({ le: String(b) }, buckets[i]!));
+      bySize.set({ le: '+Inf' }, buckets[TEAM_SIZE_BUCKETS.length]!);
+      reachable.set(1);
+    } catch (e) {
+      reachable.set(0);
+      log.warn({ err: (e as Error).message }, 'metrics: database query failed');
+    }
+  }
+
+  app.addHook('onResponse', async (req, reply) => {
+    const labels = { method: req.method, route: req.routeOptions.url ?? UNMATCHED_ROUTE, status: reply.statusCode };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  const want = o.token ? digest(o.token) : null;
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (want) {
+      const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+      if (!m || !timingSafeEqual(digest(m[1]!), want)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        return reply.code(401).type('application/json').send({ detail: 'Missing or invalid metrics token (Authorization: Bearer <ROSTER_METRICS_TOKEN>)' });
+      }
+    }
+    await refreshFromDatabase(req.log);
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+
+  return { registry };
+}

@@ -1,0 +1,12 @@
+// 3 — GET /users/{user_id}
+import type { OnvyApp } from '../index.ts';
+import type { Services } from '../../services.ts';
+import { User, UserIdParams } from '../schemas.ts';
+import { renderUser } from '../render.ts';
+
+export function getUser(app: OnvyApp, { profiles }: Services) {
+  app.get('/users/:user_id', {
+    config: { onvyScope: 'users:read' },
+    schema: { operationId: 'getUser', summary: 'Get a user', tags: ['users'], params: UserIdParams, response: { 200: User } },
+  }, async (req) => renderUser(await profiles.getByClientId(req.principal.teamId, req.params.user_id)));
+}

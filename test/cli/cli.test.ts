@@ -1,0 +1,269 @@
+// The `roster` command as an operator runs it (`node bin/roster.js …`, a real process): teams and
+// keys against DATABASE_URL, the embedded database under DATA_DIR, argument errors, and the
+// ROSTER_BOOTSTRAP_API_KEY path (TeamsService.ensureBootstrap).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
+import { startServer, type TestServer } from '../support/server.ts';
+import { call, UUID_RE } from '../support/junction-http.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = path.join(root, 'bin/roster.js');
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs the CLI with exactly the given environment on top of PATH/HOME (no inherited DATABASE_URL). */
+function roster(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), LOG_LEVEL: 'silent', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+/** stdout as JSON lines; every non-empty line must be one JSON object. */
+function jsonLines(r: Run): Record<string, unknown>[] {
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => {
+    try {
+      return JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      assert.fail(`not a JSON line: ${l}`);
+    }
+  });
+}
+
+function ok(r: Run, what: string) {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+}
+
+/** A refused command: non-zero exit, a message on stderr, nothing on stdout, no stack trace. */
+function refused(r: Run, what: string, message?: RegExp) {
+  assert.notEqual(r.code, 0, `${what} should fail\nstdout: ${r.stdout}`);
+  assert.ok(r.stderr.trim().length > 0, `${what}: a message on stderr`);
+  assert.doesNotMatch(r.stderr, /^\s+at .+[(:]\d+/m, `${what}: no stack trace\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /node:internal|\.ts:\d+:\d+/, `${what}: no internals\n${r.stderr}`);
+  assert.equal(r.stdout.trim(), '', `${what}: nothing on stdout`);
+  if (message) assert.match(r.stderr, message, what);
+}
+
+for (const backend of backends()) {
+  describe(`roster CLI with DATABASE_URL (${backend.name})`, () => {
+    let tdb: TestDatabase;
+    let srv: TestServer;
+    let env: Record<string, string>;
+    before(async () => {
+      tdb = await freshDatabase(backend);
+      srv = await startServer(tdb, { logLevel: 'silent' });
+      env = { DATABASE_URL: tdb.url };
+    });
+    after(async () => {
+      await srv?.close();
+      await tdb?.drop();
+    });
+
+    test('migrate on a migrated database applies nothing and exits 0', async () => {
+      const r = await roster(['migrate'], env);
+      ok(r, 'migrate');
+      const lines = jsonLines(r);
+      assert.equal(lines.length, 1);
+      assert.deepEqual(lines[0], { applied: [] });
+    });
+
+    test('team create, team list, key create (full and read_only), key revoke', async () => {
+      const created = await roster(['team', 'create', '--name', 'CLI Team'], env);
+      ok(created, 'team create');
+      const lines = jsonLines(created);
+      assert.equal(lines.length, 1, `exactly one JSON line: ${created.stdout}`);
+      const t = lines[0] as { team_id: string; name: string; mode: string; key_id: string; api_key: string };
+      assert.match(t.team_id, UUID_RE);
+      assert.equal(t.name, 'CLI Team');
+      assert.equal(t.mode, 'sandbox');
+      assert.match(t.key_id, UUID_RE);
+      assert.match(t.api_key, /^sk_/);
+      // The key works against a server on the same database.
+      const m = await call(srv.baseUrl, 'GET', '/v2/user/metrics', { key: t.api_key });
+      assert.equal(m.status, 200, m.text);
+      assert.equal(m.body.team_id, t.team_id);
+
+      const [list, full, ro] = await Promise.all([
+        roster(['team', 'list'], env),
+        roster(['key', 'create', '--team', t.team_id], env),
+        roster(['key', 'create', '--team', t.team_id.toUpperCase(), '--role', 'read_only'], env),
+      ]);
+      ok(list, 'team list');
+      const teams = jsonLines(list);
+      const listed = teams.find((x) => x.team_id === t.team_id);
+      assert.ok(listed, list.stdout);
+      assert.equal(listed.name, 'CLI Team');
+      assert.equal(listed.mode, 'sandbox');
+      assert.ok(!list.stdout.includes(t.api_key), 'team list never prints a key');
+
+      ok(full, 'key create');
+      const k1 = jsonLines(full);
+      assert.equal(k1.length, 1);
+      assert.equal(k1[0]!.team_id, t.team_id);
+      assert.equal(k1[0]!.role, 'full');
+      assert.match(String(k1[0]!.key_id), UUID_RE);
+      assert.match(String(k1[0]!.api_key), /^sk_/);
+      ok(ro, 'key create --role read_only');
+      const k2 = jsonLines(ro)[0]!;
+      assert.equal(k2.role, 'read_only');
+      assert.equal(k2.team_id, t.team_id, 'an upper-case team id is the same team');
+      for (const k of [k1[0]!.api_key, k2.api_key]) {
+        const r = await call(srv.baseUrl, 'GET', '/v2/user', { key: String(k) });
+        assert.equal(r.status, 200, r.text);
+      }
+
+      // Revoke the first key after the server has used (and cached) it.
+      const revoked = await roster(['key', 'revoke', t.key_id], env);
+      ok(revoked, 'key revoke');
+      assert.deepEqual(jsonLines(revoked), [{ key_id: t.key_id, revoked: true }]);
+      assert.equal(await srv.built.services.teams.authenticate(t.api_key), null);
+      let status = 0;
+      for (let i = 0; i < 50; i++) {
+        status = (await call(srv.baseUrl, 'GET', '/v2/user', { key: t.api_key })).status;
+        if (status === 401) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 401, 'the running server refuses the revoked key within ~5 s');
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: String(k1[0]!.api_key) })).status, 200, 'other keys still work');
+    });
+
+    test('bad arguments: non-zero exit, a message on stderr, never a stack trace', async () => {
+      const unknown = '0190a0a0-0000-7000-8000-000000000000';
+      // Each case is a whole process start (~2 s of CPU), so the list covers each kind of failure once:
+      // commander's own checks, our argument checks, and a refusal from the domain over the database.
+      const cases: [string[], RegExp | undefined][] = [
+        [['team', 'create'], /--name/],
+        [['team', 'create', '--name', 'x', '--mode', 'weird'], /weird|mode/],
+        [['team', 'create', '--name', ''], /name/],
+        [['key', 'create', '--team', 'not-a-uuid'], /UUID|uuid/],
+        [['key', 'revoke', unknown], /not found/i],
+        [['no-such-command'], /unknown command|no-such-command/],
+        [['key', 'create', '--team', unknown, '--bogus-flag'], /bogus|unknown option/],
+      ];
+      const runs = await Promise.all(cases.map(([args]) => roster(args, env)));
+      runs.forEach((r, i) => refused(r, cases[i]![0].join(' '), cases[i]![1]));
+      // None of them created anything.
+      const teams = await srv.built.services.teams.listTeams();
+      assert.ok(!teams.some((t) => t.name === 'x' || t.name === ''), JSON.stringify(teams.map((t) => t.name)));
+    });
+
+    test('an unreachable DATABASE_URL is a one-line error, not a stack trace', async () => {
+      const u = new URL(tdb.url);
+      u.port = '1';
+      refused(await roster(['team', 'list'], { DATABASE_URL: u.toString() }), 'unreachable database');
+    });
+  });
+
+  describe(`ROSTER_BOOTSTRAP_API_KEY (${backend.name})`, () => {
+    let tdb: TestDatabase;
+    let srv: TestServer;
+    before(async () => {
+      tdb = await freshDatabase(backend);
+      srv = await startServer(tdb, { logLevel: 'silent' });
+    });
+    after(async () => {
+      await srv?.close();
+      await tdb?.drop();
+    });
+
+    test('ensureBootstrap is idempotent and the key authenticates', async () => {
+      const key = 'sk_us_bootstrap_0123456789abcdef';
+      const teams = srv.built.services.teams;
+      const first = await teams.ensureBootstrap(key);
+      assert.equal(first.created, true);
+      const second = await teams.ensureBootstrap(key);
+      assert.deepEqual(second, { teamId: first.teamId, keyId: first.keyId, created: false });
+      const listed = (await teams.listTeams()).filter((t) => t.name === 'default');
+      assert.equal(listed.length, 1);
+      assert.equal(listed[0]!.id, first.teamId);
+      assert.equal(listed[0]!.keys, 1);
+      const keys = await teams.listKeys(first.teamId);
+      assert.equal(keys.length, 1);
+      assert.ok(key.startsWith(keys[0]!.prefix));
+      assert.ok(keys[0]!.prefix.length <= key.length / 4, `the stored prefix shows at most a quarter of the key: ${keys[0]!.prefix}`);
+
+      const r = await call(srv.baseUrl, 'GET', '/v2/user/metrics', { key });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.team_id, first.teamId);
+    });
+
+    test('concurrent boots with one key make one team and one key', async () => {
+      const key = 'bootstrap-concurrent-key-0123456789';
+      const rs = await Promise.all(Array.from({ length: 8 }, () => srv.built.services.teams.ensureBootstrap(key, 'concurrent-boot')));
+      assert.equal(rs.filter((r) => r.created).length, 1);
+      assert.equal(new Set(rs.map((r) => r.teamId)).size, 1);
+      assert.equal(new Set(rs.map((r) => r.keyId)).size, 1);
+      assert.equal((await srv.built.services.teams.listTeams()).filter((t) => t.name === 'concurrent-boot').length, 1);
+    });
+
+    test('a second bootstrap key joins the existing default team', async () => {
+      const teams = srv.built.services.teams;
+      const a = await teams.ensureBootstrap('sk_us_bootstrap_0123456789abcdef');
+      const b = await teams.ensureBootstrap('another-bootstrap-key-0123456789');
+      assert.equal(b.created, true);
+      assert.equal(b.teamId, a.teamId);
+      assert.notEqual(b.keyId, a.keyId);
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: 'another-bootstrap-key-0123456789' })).status, 200);
+    });
+
+    test('a revoked bootstrap key works again after the next boot (the operator asked for it)', async () => {
+      const key = 'revoked-bootstrap-key-0123456789';
+      const first = await srv.built.services.teams.ensureBootstrap(key, 'revived');
+      await srv.built.services.revokeKey(first.keyId);
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 401);
+      const again = await srv.built.services.teams.ensureBootstrap(key, 'revived');
+      assert.deepEqual(again, { teamId: first.teamId, keyId: first.keyId, created: false });
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 200);
+    });
+  });
+}
+
+describe('roster CLI with the embedded database (DATA_DIR only)', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-cli-'));
+    fs.chmodSync(dir, 0o755); // the 'postgres' user must be able to enter it when running as root
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('team create, then team list in a new process, sees the stored team', async () => {
+    const env = { DATA_DIR: path.join(dir, 'data') };
+    const created = await roster(['team', 'create', '--name', 'embedded-team', '--mode', 'production'], env);
+    ok(created, 'team create (embedded)');
+    const lines = jsonLines(created);
+    assert.equal(lines.length, 1, created.stdout);
+    const t = lines[0] as { team_id: string; name: string; mode: string; api_key: string };
+    assert.equal(t.name, 'embedded-team');
+    assert.equal(t.mode, 'production');
+    assert.match(t.api_key, /^pk_/);
+
+    const list = await roster(['team', 'list'], env);
+    ok(list, 'team list (embedded)');
+    const teams = jsonLines(list);
+    assert.equal(teams.length, 1, list.stdout);
+    assert.equal(teams[0]!.team_id, t.team_id);
+    assert.equal(teams[0]!.name, 'embedded-team');
+    assert.equal(teams[0]!.active_keys, 1);
+    // No embedded server is left running: the data directory is not locked by a live process.
+    const pid = path.join(dir, 'data', 'pg', 'postmaster.pid');
+    assert.equal(fs.existsSync(pid), false, 'postmaster.pid removed: the embedded server was stopped');
+  });
+});

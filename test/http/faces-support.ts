@@ -1,0 +1,149 @@
+// Helpers for the Onvy, basic and cross-face suites: a server with the faces' options, teams and
+// keys of either role, raw HTTP with each face's credentials, and the basic API's public spec
+// (../shared/contracts/vendor/to-do-service-spec.yaml) compiled for response validation.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { buildApp, type AppOptions, type BuiltApp } from '../../src/app.ts';
+import type { TestDatabase } from '../support/backends.ts';
+
+export interface FacesServer {
+  baseUrl: string;
+  built: BuiltApp;
+  newTeam(mode?: 'sandbox' | 'production'): Promise<{ teamId: string; key: string; readOnlyKey: string }>;
+  close(): Promise<void>;
+}
+
+export async function startFaces(tdb: TestDatabase, opts: Partial<AppOptions> = {}): Promise<FacesServer> {
+  const built = await buildApp({
+    db: tdb.db,
+    databaseUrl: tdb.url,
+    logLevel: 'silent',
+    basicRateLimit: { max: 100_000, windowMs: 60_000 },
+    rateLimitPerMinute: 1_000_000,
+    ...opts,
+  });
+  const baseUrl = await built.app.listen({ port: 0, host: '127.0.0.1' });
+  let n = 0;
+  return {
+    baseUrl,
+    built,
+    async newTeam(mode = 'sandbox') {
+      const t = await built.services.teams.createTeam(`faces-${++n}-${Date.now()}`, mode);
+      const ro = await built.services.teams.createKey(t.team.id, 'read_only');
+      return { teamId: t.team.id, key: t.apiKey, readOnlyKey: ro.apiKey };
+    },
+    close: () => built.close(),
+  };
+}
+
+export interface Res {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+export interface Req {
+  /** Junction: x-vital-api-key. */
+  junction?: string;
+  /** Onvy: X-API-Key. */
+  apiKey?: string;
+  /** Onvy and basic: Authorization: Bearer. */
+  bearer?: string;
+  json?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+export async function call(baseUrl: string, method: string, path: string, r: Req = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...(r.headers ?? {}) };
+  if (r.junction) headers['x-vital-api-key'] = r.junction;
+  if (r.apiKey) headers['x-api-key'] = r.apiKey;
+  if (r.bearer) headers.authorization = `Bearer ${r.bearer}`;
+  let body: string | undefined;
+  if (r.json !== undefined) {
+    body = JSON.stringify(r.json);
+    headers['content-type'] ??= 'application/json';
+  } else if (r.raw !== undefined) {
+    body = r.raw;
+  }
+  const res = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+// ---------- the basic API's public spec ----------
+
+const SPEC_URL = new URL('../../../shared/contracts/vendor/to-do-service-spec.yaml', import.meta.url);
+const spec = parseYaml(readFileSync(SPEC_URL, 'utf8')) as Record<string, any>;
+
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+// Only the schemas (the document's examples are not JSON Schema).
+ajv.addSchema({ $id: 'todo', components: { schemas: spec.components.schemas } });
+
+const compiled = new Map<string, ValidateFunction>();
+function validator(name: string): ValidateFunction {
+  let v = compiled.get(name);
+  if (!v) {
+    const schema = name.startsWith('#') ? { $ref: `todo${name}` } : { $ref: `todo#/components/schemas/${name}` };
+    v = ajv.compile(schema);
+    compiled.set(name, v);
+  }
+  return v;
+}
+
+/** The spec's response schema for (method, path template, status), e.g. ('get', '/users', 200). */
+export function specResponseSchema(method: string, path: '/users' | '/users/{userId}', status: number): Record<string, any> | null {
+  let r = spec.paths[path]?.[method]?.responses?.[String(status)];
+  if (!r) return null;
+  if (r.$ref) r = spec.components.responses[String(r.$ref).split('/').pop()!];
+  return r.content?.['application/json']?.schema ?? null;
+}
+
+/**
+ * Throws unless `body` is what the public spec documents for this operation and status (the
+ * status must be listed for the operation; 405 is ours, outside the spec, and checked as an Error).
+ */
+export function assertSpec(method: string, path: '/users' | '/users/{userId}', status: number, body: unknown): void {
+  const op = spec.paths[path]?.[method];
+  if (status === 405) {
+    // Ours (the spec has no 405): still the spec's Error body.
+    const v = validator('Error');
+    if (!v(body)) throw new Error(`405 does not match the spec's Error: ${ajv.errorsText(v.errors)}`);
+    return;
+  }
+  if (!op) throw new Error(`the spec has no ${method.toUpperCase()} ${path}`);
+  if (status === 204) {
+    if (!op.responses['204']) throw new Error(`${method.toUpperCase()} ${path}: 204 is not in the spec`);
+    if (body !== undefined) throw new Error('204 must have no body');
+    return;
+  }
+  const listed = op.responses[String(status)];
+  if (!listed && status !== 405 && status !== 503) throw new Error(`${method.toUpperCase()} ${path}: status ${status} is not in the spec`);
+  const schema = listed ? specResponseSchema(method, path, status) : { $ref: '#/components/schemas/Error' };
+  if (!schema) throw new Error(`${method.toUpperCase()} ${path} ${status}: no JSON schema in the spec`);
+  const v = schema.$ref ? validator(schema.$ref) : ajv.compile(rebase(schema) as object);
+  if (!v(body)) throw new Error(`${method.toUpperCase()} ${path} ${status} does not match the spec: ${ajv.errorsText(v.errors)}\n${JSON.stringify(body)}`);
+}
+
+/** Inline response schemas (e.g. the list's `{users: [...]}`) point into the spec by local $ref. */
+function rebase(s: unknown): unknown {
+  if (Array.isArray(s)) return s.map(rebase);
+  if (s && typeof s === 'object') {
+    return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `todo${v}` : rebase(v)]));
+  }
+  return s;
+}
+
+export const ONVY_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+export const REQUEST_ID_RE = /^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
