@@ -34,7 +34,9 @@ import { formatRows, formatTargets, stat, summarize, target, type Row, type Targ
 import { analyzeProfile, formatProfile, type CpuProfile, type ProfileSummary } from './profile.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CACHE = path.join(ROOT, 'bench', '.cache');
+/** Where the peers are installed (git-ignored). CPU profiles go to the system's temp folder. */
+const PEERS_DIR = path.join(ROOT, 'bench', '.peers');
+const PROFILES_DIR = path.join(os.tmpdir(), 'roster-bench-profiles');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const JUNCTION_SPEC = path.resolve(ROOT, '..', 'shared', 'contracts', 'vendor', 'junction-openapi-users.json');
 const DEFAULT_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -510,7 +512,7 @@ async function defaultMode() {
   log(`plan: primary ${PRIMARY.runs}×${PRIMARY.duration}s (+${PRIMARY.warmup}s warm-up), others ${SECONDARY.runs}×${SECONDARY.duration}s (+${SECONDARY.warmup}s), ${O.connections} connections; about ${Math.ceil(est / 60)} min`);
 
   if (!O.skipPeers) {
-    peers = await phase('install peers', () => ensurePeers(path.join(CACHE, 'peers'), ['json-server', 'prism'], log));
+    peers = await phase('install peers', () => ensurePeers(PEERS_DIR, ['json-server', 'prism'], log));
     for (const [p, why] of Object.entries(peers.problems)) notes.push(`${p}: ${why}`);
   }
 
@@ -625,9 +627,10 @@ async function defaultMode() {
     if (!mc && !mg) continue;
     const ratio = (a?: Row, b?: Row) => (a && b ? a.rps.median / b.rps.median : null);
     const suffix = db === O.primaryDb ? '' : ` [${O.runs}×${O.secDuration}s runs]`;
-    targets.push(target(`creates: Roster ÷ minimal (${db})${suffix}`, ratio(find('roster', db, 'create'), mc), 0.8, 'min', '×', errNote(find('roster', db, 'create'))));
-    targets.push(target(`reads by id: Roster ÷ minimal (${db})${suffix}`, ratio(find('roster', db, 'get'), mg), 0.85, 'min', '×', errNote(find('roster', db, 'get'))));
-    targets.push(target(`resolve: Roster ÷ minimal read by id (${db})${suffix}`, ratio(find('roster', db, 'resolve'), mg), 0.85, 'min', '×', errNote(find('roster', db, 'resolve'))));
+    for (const [label, op, mi, bound] of [['creates', 'create', mc, 0.8], ['reads by id', 'get', mg, 0.85], ['resolve', 'resolve', mg, 0.85]] as const) {
+      const ro = find('roster', db, op);
+      targets.push(target(`${label}: Roster ÷ minimal${op === 'resolve' ? ' read by id' : ''} (${db})${suffix}`, ratio(ro, mi), bound, 'min', '×', [cpuRatioNote(ro, mi), errNote(ro)].filter(Boolean).join('; ') || undefined));
+    }
     for (const h of HALF_RATE) {
       const r = find('roster', db, `${h.op}@50%`);
       targets.push(target(`p99 at 50% of Roster's peak, ${h.op === 'get' ? 'reads by id' : 'creates'} (${db})`, r ? r.p99.median : null, h.boundMs, 'max', 'ms', r ? `${Math.round(r.rate ?? 0)} req/s` : undefined));
@@ -678,6 +681,14 @@ async function defaultMode() {
     writeResults(file, { mode: O.quick ? 'quick' : 'default', rows, targets, coldStart: cs, serverReadyMs, dbVersions, wall, peers });
     log(`results written to ${path.relative(ROOT, file)}`);
   }
+}
+
+/** The same ratio from CPU time per request (server + PostgreSQL): steadier on a busy machine. */
+function cpuRatioNote(ro?: Row, mi?: Row): string | undefined {
+  if (!ro || !mi) return undefined;
+  const a = ro.cpuUsPerReq + ro.pgCpuUsPerReq;
+  const b = mi.cpuUsPerReq + mi.pgCpuUsPerReq;
+  return a > 0 && b > 0 ? `by CPU µs/req ${(b / a).toFixed(2)}` : undefined;
 }
 
 function errNote(r?: Row): string | undefined {
@@ -844,7 +855,7 @@ async function scaleMode() {
 
 async function profileMode() {
   const dataDir = path.join(WORK, 'data-profile');
-  const profDir = path.join(CACHE, 'profiles');
+  const profDir = PROFILES_DIR;
   fs.mkdirSync(profDir, { recursive: true });
   const first = await startRoster({ name: 'roster-profile-setup', dataDir });
   const url = embeddedUrl(dataDir);
@@ -867,7 +878,7 @@ async function profileMode() {
     const main = fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
     if (!main) { notes.push(`no main-thread profile written for ${op} in ${dir}`); continue; }
     summaries[op] = analyzeProfile(JSON.parse(fs.readFileSync(path.join(dir, main), 'utf8')) as CpuProfile, O.rosterDir, { windowUs: row.windowUs });
-    log(`profile: ${path.relative(ROOT, path.join(dir, main))}`);
+    log(`profile: ${path.join(dir, main)}`);
   }
   // The per-request log line: the same loads at LOG_LEVEL=warn (no request lines) vs info.
   const ab: Tier = { duration: O.quick ? 3 : 5, runs: O.quick ? 1 : 3, warmup: 1 };
@@ -880,7 +891,7 @@ async function profileMode() {
     }
     await stopServer(s);
   }
-  const lines = ['', `Roster CPU profiles (${tier.duration} s of load each, after ${tier.warmup} s warm-up; files in ${path.relative(ROOT, profDir)}/; open them in Chrome DevTools or speedscope)`, ''];
+  const lines = ['', `Roster CPU profiles (${tier.duration} s of load each, after ${tier.warmup} s warm-up; files in ${profDir}/; open them in Chrome DevTools or speedscope)`, ''];
   for (const [op, s] of Object.entries(summaries)) lines.push(...formatProfile(`${op === 'get' ? 'GET /v2/user/{id}' : 'POST /v2/user'}`, s), '');
   lines.push(...formatRows(rows), '');
   const info = (op: string) => rows.find((r) => r.system === 'roster (LOG_LEVEL=info)' && r.op === op);

@@ -7,7 +7,7 @@
 // embedded PostgreSQL in a temporary directory. --cli runs the real command as a child process
 // (`node bin/roster.js import …`, so start-up and migrations count); otherwise the import runs
 // in this process.
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,40 +93,65 @@ async function main() {
     const mb = fs.statSync(file).size / 1048576;
     console.log(`generated ${rows} rows (${mb.toFixed(1)} MiB ${format}) in ${Date.now() - t} ms`);
 
-    // CPU seconds of this database's PostgreSQL backends (same machine only; else NaN).
-    const backendCpu = new Map<number, number>();
-    const pgCpu = async (): Promise<number> => {
+    // CPU seconds (utime + stime, CLK_TCK = 100) of the importer and of this database's PostgreSQL
+    // backends, sampled from /proc while a run goes on (a child and its backends are gone at the
+    // end). Same machine only; NaN otherwise. The load-independent measure on a shared machine.
+    const ticks = (pid: number): number | null => {
       try {
-        const pids = (await admin.query('select pid from pg_stat_activity where datname = $1', [name])).rows.map((r) => Number(r.pid));
-        for (const pid of pids) {
-          const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-          backendCpu.set(pid, (Number(f[11]) + Number(f[12])) / 100); // utime + stime in clock ticks (CLK_TCK = 100)
-        }
-        return [...backendCpu.values()].reduce((a, b) => a + b, 0);
+        const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
       } catch {
-        return NaN;
+        return null;
       }
     };
+    const sampler = (childPid: () => number | null) => {
+      const seen = new Map<string, number>();
+      const take = async () => {
+        const c = childPid();
+        if (c !== null) { const t = ticks(c); if (t !== null) seen.set('importer', t); }
+        const pids = (await admin.query('select pid from pg_stat_activity where datname = $1', [name])).rows.map((r) => Number(r.pid));
+        for (const pid of pids) { const t = ticks(pid); if (t !== null) seen.set(`pg:${pid}`, t); }
+      };
+      let stop = false;
+      const loop = (async () => { while (!stop) { await take().catch(() => {}); await new Promise((r) => setTimeout(r, 200)); } })();
+      return {
+        base: take().then(() => new Map(seen)),
+        async end() {
+          stop = true;
+          await loop;
+          await take().catch(() => {});
+          return seen;
+        },
+      };
+    };
     const run = async (label: string) => {
-      const pg0 = await pgCpu();
       const cpu0 = process.cpuUsage();
+      let child: ChildProcess | null = null;
+      const s = sampler(() => child?.pid ?? null);
+      const base = await s.base;
       t = Date.now();
       let summary: Record<string, unknown>;
       if (viaCli) {
-        const r = spawnSync(process.execPath, ['bin/roster.js', 'import', '--team', team.team.id, file, '--progress-interval', '2'], {
-          cwd: path.resolve(import.meta.dirname, '..'), env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+        const c = spawn(process.execPath, ['bin/roster.js', 'import', '--team', team.team.id, file, '--progress-interval', '2'], {
+          cwd: path.resolve(import.meta.dirname, '..'), env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'],
         });
-        if (r.status !== 0) throw new Error(`import exited ${r.status}`);
-        summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        child = c;
+        let out = '';
+        c.stdout.on('data', (d) => { out += d; });
+        const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
+        if (code !== 0) throw new Error(`import exited ${code}`);
+        summary = JSON.parse(out.trim().split('\n').pop()!);
       } else {
         summary = { ...(await importUsers({ db: db.kysely, teamId: team.team.id, file, progress: { stream: process.stderr, tty: process.stderr.isTTY === true, intervalMs: 2000 } })) };
       }
       const wall = (Date.now() - t) / 1000;
+      const seen = await s.end();
+      let pgSecs = 0;
+      for (const [k, v] of seen) if (k.startsWith('pg:')) pgSecs += v - (base.get(k) ?? 0);
       const cpu = process.cpuUsage(cpu0);
-      const pgSecs = (await pgCpu()) - pg0;
+      const importer = viaCli ? seen.get('importer') ?? NaN : (cpu.user + cpu.system) / 1e6;
       const load = os.loadavg()[0]!.toFixed(1);
-      const mine = viaCli ? 'CLI child (not measured)' : `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`;
-      console.log(`${label}: ${wall.toFixed(2)} s wall, ${Math.round(rows / wall)} rows/s; CPU importer ${mine}, PostgreSQL ${pgSecs.toFixed(2)} s; load average ${load} on ${os.cpus().length} cores`);
+      console.log(`${label}: ${wall.toFixed(2)} s wall, ${Math.round(rows / wall)} rows/s; CPU importer ${importer.toFixed(2)} s${viaCli ? ' (whole command: start-up, migrations check, import)' : ''}, PostgreSQL ${pgSecs.toFixed(2)} s; load average ${load} on ${os.cpus().length} cores`);
       console.log(`  summary: ${JSON.stringify(summary)}`);
       return summary;
     };

@@ -609,7 +609,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
   const file = path.resolve(o.file);
   const format = formatOf(file, o.format);
   const batchSize = o.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 2000) throw new ImportError('--batch-size must be an integer from 1 to 2000');
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new ImportError('--batch-size must be an integer from 1 to 10000');
   const now = o.now ?? (() => new Date());
   const t0 = Date.now();
 
@@ -788,9 +788,17 @@ export function registerImportCommand(program: Command, config: () => Config): v
     .requiredOption('--team <team_id>', 'team id')
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['jsonl', 'csv']))
     .option('--restart', 'ignore FILE.roster-import.json left by an interrupted run and start from the beginning')
-    .option('--batch-size <n>', 'rows per transaction (1-2000)', '1000')
+    .option('--batch-size <n>', 'rows per transaction (1-10000)', '1000')
     .option('--progress-interval <seconds>', 'seconds between progress lines when stderr is not a terminal', '5')
     .option('--no-progress', 'no progress output on stderr')
+    .addHelpText('after', [
+      '',
+      'Fields (JSON Lines keys, CSV header names; only client_user_id is required):',
+      ...FIELDS.map((f) => `  ${f.name.padEnd(20)} ${f.kind}`),
+      `Accepted and ignored (written by roster export): ${EXPORT_ONLY_FIELDS.join(', ')}`,
+      'Rows are checked with the API\'s rules; rows already present (same client_user_id) are skipped.',
+      'FILE.roster-import.json records progress after each committed batch: run the same command again to continue.',
+    ].join('\n'))
     .action(async (file: string, opts: { team: string; format?: Format; restart?: boolean; batchSize: string; progressInterval: string; progress: boolean }) => {
       const teamId = parseUuid(opts.team);
       if (!teamId) throw new ImportError(`--team must be a UUID (got "${opts.team}")`);

@@ -145,6 +145,9 @@ export function createDb(opts: DbOptions): Db {
       if (closed) return;
       closed = true;
       await kysely.destroy();
+      // Kysely only ends the pool if it ever ran a query itself; a process that used the raw pool
+      // alone (`roster migrate`) would otherwise keep an idle connection, and linger, for 30 s.
+      if (!pool.ended) await pool.end();
     },
   };
 }

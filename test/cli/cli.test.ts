@@ -11,9 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call, UUID_RE } from '../support/junction-http.ts';
+import { createDb } from '../../src/db/pool.ts';
+import { migrate } from '../../src/db/migrate.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = path.join(root, 'bin/roster.js');
+const UNKNOWN_ID = '0190a0a0-0000-7000-8000-000000000000';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -73,6 +76,15 @@ for (const backend of backends()) {
     after(async () => {
       await srv?.close();
       await tdb?.drop();
+    });
+
+    test('closing a database handle ends its pool even if only the raw pool was used (roster migrate)', async () => {
+      const db = createDb({ url: tdb.url, max: 2 });
+      assert.deepEqual(await migrate(db.pool), []);
+      assert.equal(db.pool.totalCount, 1);
+      await db.close();
+      assert.equal(db.pool.ended, true, 'an idle connection would keep the process alive for 30 s');
+      assert.equal(db.pool.totalCount, 0);
     });
 
     test('migrate on a migrated database applies nothing and exits 0', async () => {
@@ -143,30 +155,17 @@ for (const backend of backends()) {
       assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: String(k1[0]!.api_key) })).status, 200, 'other keys still work');
     });
 
-    test('bad arguments: non-zero exit, a message on stderr, never a stack trace', async () => {
-      const unknown = '0190a0a0-0000-7000-8000-000000000000';
-      // Each case is a whole process start (~2 s of CPU), so the list covers each kind of failure once:
-      // commander's own checks, our argument checks, and a refusal from the domain over the database.
-      const cases: [string[], RegExp | undefined][] = [
-        [['team', 'create'], /--name/],
-        [['team', 'create', '--name', 'x', '--mode', 'weird'], /weird|mode/],
-        [['team', 'create', '--name', ''], /name/],
-        [['key', 'create', '--team', 'not-a-uuid'], /UUID|uuid/],
-        [['key', 'revoke', unknown], /not found/i],
-        [['no-such-command'], /unknown command|no-such-command/],
-        [['key', 'create', '--team', unknown, '--bogus-flag'], /bogus|unknown option/],
-      ];
-      const runs = await Promise.all(cases.map(([args]) => roster(args, env)));
-      runs.forEach((r, i) => refused(r, cases[i]![0].join(' '), cases[i]![1]));
-      // None of them created anything.
+    test('refusals that need the database: non-zero exit, a message on stderr, never a stack trace', async () => {
+      const [emptyName, unknownKey, unknownTeam] = await Promise.all([
+        roster(['team', 'create', '--name', ''], env),
+        roster(['key', 'revoke', UNKNOWN_ID], env),
+        roster(['key', 'create', '--team', UNKNOWN_ID], env),
+      ]);
+      refused(emptyName, 'team create --name ""', /name/);
+      refused(unknownKey, 'key revoke <unknown>', /not found/i);
+      refused(unknownTeam, 'key create --team <unknown>', /not found/i);
       const teams = await srv.built.services.teams.listTeams();
-      assert.ok(!teams.some((t) => t.name === 'x' || t.name === ''), JSON.stringify(teams.map((t) => t.name)));
-    });
-
-    test('an unreachable DATABASE_URL is a one-line error, not a stack trace', async () => {
-      const u = new URL(tdb.url);
-      u.port = '1';
-      refused(await roster(['team', 'list'], { DATABASE_URL: u.toString() }), 'unreachable database');
+      assert.ok(!teams.some((t) => t.name === ''), JSON.stringify(teams.map((t) => t.name)));
     });
   });
 
@@ -233,6 +232,27 @@ for (const backend of backends()) {
     });
   });
 }
+
+describe('roster CLI argument errors (no database needed)', () => {
+  // Each case is a whole process start (~2 s of CPU), so each kind of failure is covered once:
+  // commander's own checks and our argument checks, which run before any database is opened.
+  test('non-zero exit, a message on stderr, never a stack trace', async () => {
+    const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    const cases: [string[], RegExp][] = [
+      [['team', 'create'], /--name/],
+      [['team', 'create', '--name', 'x', '--mode', 'weird'], /weird|mode/],
+      [['key', 'create', '--team', 'not-a-uuid'], /UUID|uuid/],
+      [['key', 'revoke', 'nope', '--bogus-flag'], /bogus|unknown option|UUID|uuid/],
+      [['no-such-command'], /unknown command|no-such-command/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => roster(args, env)));
+    runs.forEach((r, i) => refused(r, cases[i]![0].join(' '), cases[i]![1]));
+  });
+
+  test('an unreachable DATABASE_URL is a one-line error, not a stack trace', async () => {
+    refused(await roster(['team', 'list'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), 'unreachable database');
+  });
+});
 
 describe('roster CLI with the embedded database (DATA_DIR only)', () => {
   let dir: string;

@@ -195,9 +195,11 @@ for (const backend of backends()) {
         // Order: created_on descending, ties by user_id descending.
         const sorted = [...page.users].sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime() || (a.userId < b.userId ? 1 : a.userId > b.userId ? -1 : 0));
         assert.deepEqual(page.users.map((u) => u.userId), sorted.map((u) => u.userId));
-        // The last user created is first (ids are time ordered, so even a tie keeps it first).
-        assert.equal(page.users[0]!.userId, ids[6]);
-        assert.equal(page.users[6]!.userId, ids[0]);
+        // Created one after another, so the last one created is newest (or tied for newest).
+        const last = page.users.find((u) => u.userId === ids[6])!;
+        assert.equal(page.users[0]!.createdOn.getTime(), last.createdOn.getTime());
+        const first = page.users.find((u) => u.userId === ids[0])!;
+        assert.equal(page.users[6]!.createdOn.getTime(), first.createdOn.getTime());
         for (const u of page.users) assert.equal(u.teamId, page.users[0]!.teamId);
       });
 

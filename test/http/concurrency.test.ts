@@ -11,7 +11,9 @@ for (const backend of backends()) {
     let tdb: TestDatabase;
     let srv: TestServer;
     before(async () => {
-      tdb = await freshDatabase(backend);
+      // 50 requests in flight: a pool of 25 keeps the wait for a connection to one round of
+      // inserts, so a slow (shared, loaded) machine does not turn pool waits into 503s.
+      tdb = await freshDatabase(backend, { poolMax: 25 });
       srv = await startServer(tdb, { logLevel: 'silent' });
     });
     after(async () => {

@@ -86,7 +86,7 @@ for (const backend of backends()) {
         detail(await call(srv.baseUrl, 'GET', '/v2/user', { headers: { 'x-vital-api-key': 'k'.repeat(8000) } }), 401);
       });
 
-      test('the key of a real user id is still refused without a key (no existence leak)', async () => {
+      test('a real user\'s id without a key → 401, and nothing about the user leaks', async () => {
         const r = await call(srv.baseUrl, 'GET', `/v2/user/${liveId}`, { key: null });
         detail(r, 401);
         assert.ok(!r.text.includes(liveId));
