@@ -34,6 +34,8 @@ export interface Row {
   ratio?: number;
   ratioOf?: string;
   note?: string;
+  /** Mean number of the database's active sessions per wait event ('running' = on CPU). */
+  pgWaits?: Record<string, number>;
   /** When the measured runs happened (CLOCK_MONOTONIC µs), to cut a CPU profile to them. */
   windowUs?: [number, number];
   /** Set when the scenario could not run; the numbers are then zeros. */

@@ -7,7 +7,7 @@
 //   --duration S            seconds per measured run of a primary scenario      (10; quick 2)
 //   --runs N                measured runs per scenario (median, min, max)       (3; quick 1)
 //   --warmup S              unrecorded seconds before a primary scenario         (2; quick 1)
-//   --secondary-duration S  seconds per run of the other scenarios              (3; quick 2)
+//   --secondary-duration S  seconds per run of the other scenarios              (2; quick 2)
 //   --secondary-warmup S                                                         (1; quick 1)
 //   --connections N                                                              (50)
 //   --primary-db embedded|server   which database gets full-length target runs  (embedded)
@@ -20,7 +20,7 @@
 //                           of another commit to compare against
 //   --pacer even|autocannon how the 50%-of-peak runs are paced (even; see bench/load.ts)
 //   --no-write              do not write bench/results/<date>.json
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,7 +70,7 @@ const O = {
   duration: num('duration', quick ? 2 : 10),
   runs: Math.max(1, Math.round(num('runs', quick ? 1 : 3))),
   warmup: num('warmup', quick ? 1 : 2),
-  secDuration: num('secondary-duration', quick ? 2 : 3),
+  secDuration: num('secondary-duration', 2),
   secWarmup: num('secondary-warmup', 1),
   connections: Math.max(1, Math.round(num('connections', 50))),
   primaryDb: (opt('primary-db') ?? 'embedded') as 'embedded' | 'server',
@@ -96,6 +96,19 @@ for (const u of [O.serverUrl]) {
 // bookkeeping
 
 const T0 = performance.now();
+const LOAD_AT_START = os.loadavg()[0]!;
+
+/** The commit of the Roster checkout under test (and whether its tree had local changes). */
+function rosterCommit(): string | null {
+  try {
+    const dir = O.rosterDir;
+    const git = (args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git(['rev-parse', '--short', 'HEAD']);
+    return git(['status', '--porcelain', '--', 'src']) ? `${head}+local changes` : head;
+  } catch {
+    try { return fs.readFileSync(path.join(O.rosterDir, '.commit'), 'utf8').trim().slice(0, 7); } catch { return null; }
+  }
+}
 const elapsed = () => (performance.now() - T0) / 1000;
 function log(msg: string) {
   const s = elapsed();
@@ -182,6 +195,36 @@ interface Target_ {
   pg: (() => number[]) | null;
   /** See LoadSpec.drain. */
   drain?: { path: string; headers?: Record<string, string> };
+  /** The server's database: its active sessions' wait events are sampled during the scenario. */
+  pgUrl?: string;
+}
+
+/** Samples what the database's active sessions wait on (pg_stat_activity), every 200 ms. */
+function waitSampler(url: string | undefined) {
+  if (!url) return { stop: async () => ({} as Record<string, number>) };
+  const counts: Record<string, number> = {};
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  let timer: NodeJS.Timeout | null = null;
+  let busy = false;
+  const ready = c.connect().then(() => {
+    timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      c.query<{ w: string; n: number }>(`select coalesce(wait_event_type || ':' || wait_event, 'running') as w, count(*)::int as n
+          from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid() group by 1`)
+        .then((r) => { for (const x of r.rows) counts[x.w] = (counts[x.w] ?? 0) + x.n; counts.samples = (counts.samples ?? 0) + 1; })
+        .catch(() => {})
+        .finally(() => { busy = false; });
+    }, 200);
+  }).catch(() => {});
+  return {
+    async stop() {
+      await ready;
+      if (timer) clearInterval(timer);
+      await c.end().catch(() => {});
+      return counts;
+    },
+  };
 }
 
 interface MeasureOptions {
@@ -229,6 +272,13 @@ function runLoad(spec: LoadSpec, onWarm: () => void): Promise<{ runs: RunResult[
   });
 }
 
+/** Mean active sessions per wait event over the samples, largest first (top 4). */
+function topWaits(c: Record<string, number>): Record<string, number> {
+  const n = c.samples ?? 1;
+  return Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'samples' && k !== 'Client:ClientRead').sort((a, b) => b[1] - a[1]).slice(0, 4)
+    .map(([k, v]) => [k, Math.round((v / n) * 10) / 10] as const).filter(([, v]) => v > 0));
+}
+
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps CPU profile samples with. */
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
@@ -256,12 +306,14 @@ async function measure(t: Target_, sc: { op: string; label: string; requests: Re
     ...(m.cids ? { cids: m.cids } : {}),
   };
   const sampler = new Sampler(t.server.pid, t.pg);
+  const waits = waitSampler(t.pgUrl);
   let started = false;
   let w0 = 0;
   const r = await runLoad(spec, () => { started = true; w0 = monoUs(); sampler.start(); });
   if (!started) { w0 = monoUs(); sampler.start(); }
   const usage = sampler.stop();
   const w1 = monoUs();
+  const waitCounts = await waits.stop();
   const died = t.server.child.exitCode !== null || t.server.child.signalCode !== null;
   if (r.error || died) {
     const why = died ? `${t.system} DIED during the scenario (${t.server.child.exitCode ?? t.server.child.signalCode}); log: ${path.join(WORK, '*.log')}` : r.error!;
@@ -292,12 +344,14 @@ async function measure(t: Target_, sc: { op: string; label: string; requests: Re
     pgCpuUsPerReq: s.total && t.pg ? (usage.pgCpuMs * 1000) / s.total : 0,
     // CPU that neither the server, its PostgreSQL, the load process nor this one used.
     windowUs: [w0, w1],
+    ...(waitCounts.samples ? { pgWaits: topWaits(waitCounts) } : {}),
     otherCpuPct: usage.wallMs > 0 ? Math.max(0, (usage.machineBusyMs - usage.serverCpuMs - usage.pgCpuMs - r.cpuMs - usage.selfCpuMs) / (usage.wallMs * os.cpus().length)) * 100 : 0,
   };
   const errs = row.non2xx + row.socketErrors;
   const codes = Object.entries(row.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n}×${c}`).join(' ');
   if (errs && row.system.startsWith('roster')) notes.push(`${t.system} on ${t.db}, ${label}: ${errs} errors (${codes}${row.socketErrors ? ` ${row.socketErrors} socket errors` : ''})`);
-  log(`  ${t.system.padEnd(11)} ${t.db.padEnd(8)} ${label.padEnd(40)} ${Math.round(row.rps.median).toLocaleString('en-US').padStart(7)} req/s  p50 ${row.p50.median.toFixed(2)} ms  p99 ${row.p99.median.toFixed(2)} ms  RSS ${row.rssPeakMb.toFixed(0)} MB  other CPU ${row.otherCpuPct.toFixed(0)}%${errs ? `  errors ${errs} (${codes})` : ''}`);
+  const waitText = row.pgWaits && Object.keys(row.pgWaits).length ? `  pg active: ${Object.entries(row.pgWaits).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+  log(`  ${t.system.padEnd(11)} ${t.db.padEnd(8)} ${label.padEnd(40)} ${Math.round(row.rps.median).toLocaleString('en-US').padStart(7)} req/s  p50 ${row.p50.median.toFixed(2)} ms  p99 ${row.p99.median.toFixed(2)} ms  RSS ${row.rssPeakMb.toFixed(0)} MB  other CPU ${row.otherCpuPct.toFixed(0)}%${errs ? `  errors ${errs} (${codes})` : ''}${waitText}`);
   return row;
 }
 
@@ -408,7 +462,7 @@ async function seedReadTeam(url: string): Promise<Seeded> {
 async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pgPids: (() => number[]) | null, rows: Row[]): Promise<Seeded> {
   const seeded = await phase(`seed ${db}`, () => seedReadTeam(url));
   log(`${db}: seeded ${O.users.toLocaleString('en-US')} users in ${(seeded.seedMs / 1000).toFixed(1)} s`);
-  const t: Target_ = { system: 'roster', db, server: roster, pg: pgPids, drain: { path: '/readyz' } };
+  const t: Target_ = { system: 'roster', db, server: roster, pg: pgPids, drain: { path: '/readyz' }, pgUrl: url };
   const tierOf = (s: Scenario) => (s.primary && db === O.primaryDb ? PRIMARY : SECONDARY);
   const peak: Record<string, number> = {};
   await phase(`roster ${db}`, async () => {
@@ -444,7 +498,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
     });
     live.add(minimal);
     try {
-      const mt: Target_ = { system: 'minimal', db, server: minimal, pg: pgPids, drain: { path: '/readyz' } };
+      const mt: Target_ = { system: 'minimal', db, server: minimal, pg: pgPids, drain: { path: '/readyz' }, pgUrl: url };
       for (const sc of MINIMAL) rows.push(await measure(mt, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids }));
     } finally {
       await stopServer(minimal);
@@ -506,7 +560,7 @@ async function defaultMode() {
   let serverReadyMs: number | null = null;
   const jsonDb = path.join(WORK, 'db.json');
   let jsonDbReady = false;
-  const load0 = os.loadavg()[0]!;
+  const load0 = LOAD_AT_START;
   if (load0 > 0.7) notes.push(`the machine was busy when the benchmark started (load average ${load0.toFixed(2)} on ${os.cpus().length} cores): absolute numbers are low; ratios within one run still compare`);
   const est = estimateSeconds();
   log(`plan: primary ${PRIMARY.runs}×${PRIMARY.duration}s (+${PRIMARY.warmup}s warm-up), others ${SECONDARY.runs}×${SECONDARY.duration}s (+${SECONDARY.warmup}s), ${O.connections} connections; about ${Math.ceil(est / 60)} min`);
@@ -729,7 +783,8 @@ function writeResults(file: string, r: { mode: string; rows: Row[]; targets: Tar
   const doc = {
     date: new Date().toISOString(),
     mode: r.mode,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model.trim(), memGb: round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release(), loadavg: os.loadavg().map((x) => round(x, 2)) },
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model.trim(), memGb: round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release(), loadAtStart: round(LOAD_AT_START, 2), loadAtEnd: round(os.loadavg()[0]!, 2) },
+    roster: rosterCommit(),
     postgres: r.dbVersions,
     config: { connections: O.connections, primary: PRIMARY, secondary: SECONDARY, primaryDb: O.primaryDb, rosterLogLevel: O.logLevel, seededUsers: O.users },
     wallSeconds: round(r.wall),
@@ -748,13 +803,21 @@ function writeResults(file: string, r: { mode: string; rows: Row[]; targets: Tar
         rssMb: round(x.rssPeakMb), hwmMb: round(x.rssHwmMb), pgMb: round(x.pgPeakMb),
         cpuUsPerReq: round(x.cpuUsPerReq, 0), pgCpuUsPerReq: round(x.pgCpuUsPerReq, 0), otherCpuPct: round(x.otherCpuPct, 0),
         ...(x.ratio !== undefined ? { rosterRatio: round(x.ratio, 2) } : {}),
+        ...(x.pgWaits ? { pgActive: x.pgWaits } : {}),
         ...(x.note ? { note: x.note } : {}),
       }),
     targets: r.targets.map((t) => ({ name: t.name, value: t.value === null ? null : round(t.value, 2), bound: t.bound, kind: t.kind, unit: t.unit, met: t.met, gap: t.gap, ...(t.note ? { note: t.note } : {}) })),
     ...(r.scale ? { scale: r.scale } : {}),
     notes,
   };
-  fs.writeFileSync(file, JSON.stringify(doc, null, 1) + '\n');
+  fs.writeFileSync(file, compactJson(doc) + '\n');
+}
+
+/** Pretty JSON with each result row and each number array on one line: small, diff-friendly. */
+function compactJson(doc: unknown): string {
+  return JSON.stringify(doc, null, 1)
+    .replace(/\[\s*(-?[\d.e+]+(?:,\s*-?[\d.e+]+)*)\s*\]/g, (_m, g: string) => `[${g.replace(/\s+/g, '')}]`)
+    .replace(/\n\s+\{\n((?:\s+"[^\n]*\n)+?)\s+\}/g, (m, body: string) => (/[{[]\s*$/m.test(body) ? m : `\n  {${body.trim().split('\n').map((l) => l.trim()).join(' ')}}`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,7 +861,7 @@ async function scaleMode() {
     }));
     log(`seeded in ${(seed.insertMs / 1000).toFixed(1)} s + vacuum/analyze ${(seed.vacuumMs / 1000).toFixed(1)} s`);
     const { ids, cids } = sampleSeeded('scale', O.scaleUsers, 10_000);
-    const t: Target_ = { system: 'roster', db, server: roster, pg: pgPids, drain: { path: '/readyz' } };
+    const t: Target_ = { system: 'roster', db, server: roster, pg: pgPids, drain: { path: '/readyz' }, pgUrl: url };
     const byOp = (op: string) => ROSTER.find((s) => s.op === op)!;
     const J = { 'x-vital-api-key': BENCH_KEY };
     await phase('scale load', async () => {
@@ -872,7 +935,7 @@ async function profileMode() {
     fs.mkdirSync(dir, { recursive: true });
     const s = await startRoster({ name: `roster-profile-${op}`, dataDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
     const pm = postmasterPid(path.join(dataDir, 'pg'));
-    const row = await measure({ system: 'roster', db: 'embedded', server: s, pg: pm ? () => postgresPids(pm) : null, drain: { path: '/readyz' } }, ROSTER.find((x) => x.op === op)!, { tier, ...seeded });
+    const row = await measure({ system: 'roster', db: 'embedded', server: s, pg: pm ? () => postgresPids(pm) : null, drain: { path: '/readyz' }, pgUrl: url }, ROSTER.find((x) => x.op === op)!, { tier, ...seeded });
     rows.push(row);
     await stopServer(s);
     const main = fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));

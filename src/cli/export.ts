@@ -48,12 +48,23 @@ export async function exportUsers(o: ExportOptions): Promise<{ exported: number 
   const team = await new PgTeamsRepo(o.db).findTeam(o.teamId);
   if (!team) throw new ImportError(`team ${o.teamId} not found`);
   let exported = 0;
-  await forEachLivePage(o.db, o.teamId, o.pageSize ?? 1000, async (rows) => {
-    let chunk = '';
-    for (const r of rows) chunk += exportLine(r) + '\n';
-    await write(o.out, chunk);
-    exported += rows.length;
-  });
+  // A reader that goes away (`roster export | head`) makes the stream emit 'error' (EPIPE): stop
+  // paging at the next page instead of dying on an unhandled error event.
+  let failed: Error | null = null;
+  const onError = (e: Error) => { failed ??= e; };
+  o.out.on('error', onError);
+  try {
+    await forEachLivePage(o.db, o.teamId, o.pageSize ?? 1000, async (rows) => {
+      if (failed) throw failed;
+      let chunk = '';
+      for (const r of rows) chunk += exportLine(r) + '\n';
+      await write(o.out, chunk);
+      exported += rows.length;
+    });
+  } finally {
+    o.out.off('error', onError);
+  }
+  if (failed) throw failed;
   return { exported };
 }
 
@@ -69,7 +80,11 @@ export function registerExportCommand(program: Command, config: () => Config): v
       const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client' });
       try {
         if (!opts.out) {
-          await exportUsers({ db: o.db.kysely, teamId, out: process.stdout });
+          try {
+            await exportUsers({ db: o.db.kysely, teamId, out: process.stdout });
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e; // the reader has what it wanted
+          }
           return;
         }
         const target = path.resolve(opts.out);

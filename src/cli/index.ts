@@ -10,7 +10,6 @@ import { PgUsersRepo } from '../store/users.ts';
 import { publishKeyRevoked } from '../store/key-events.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
-import { serve } from '../server.ts';
 import { PgAuditLog } from '../store/audit.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import.ts';
@@ -41,6 +40,8 @@ export function buildCli(config: () => Config): Command {
   const program = new Command('roster').description('Roster: a self-hostable user registry that speaks Junction\'s v2 Users API').showHelpAfterError();
 
   program.command('serve').description('start the HTTP server (same as npm start)').action(async () => {
+    // Loaded on demand: the HTTP app is most of the module graph, and no other command needs it.
+    const { serve } = await import('../server.ts');
     await serve(config());
   });
 

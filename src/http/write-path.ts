@@ -83,8 +83,14 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
     const trx = await o.rootDb.startTransaction().execute();
     try {
       const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`idem:${teamId}:${key}`}, 0)) as ok`.execute(trx);
-      if (!lock.rows[0]?.ok) throw new WritePathError(409, 'A request with this Idempotency-Key is still in progress; retry after it completes');
-      const existing = await trx.selectFrom('idempotency_keys').selectAll().where('team_id', '=', teamId).where('key', '=', key).executeTakeFirst();
+      const locked = Boolean(lock.rows[0]?.ok);
+      // Not locked: another request holds the key. If the first request has completed (its row is
+      // committed, with its response), this copy merely raced another replay: replay it too rather
+      // than answer 409 "in progress". (test/reliability/sigkill.test.ts)
+      const existing = await (locked ? trx : o.rootDb).selectFrom('idempotency_keys').selectAll().where('team_id', '=', teamId).where('key', '=', key).executeTakeFirst();
+      if (!locked && (!existing || existing.response_status === null || existing.expires_at.getTime() <= now.getTime())) {
+        throw new WritePathError(409, 'A request with this Idempotency-Key is still in progress; retry after it completes');
+      }
       if (existing && existing.expires_at.getTime() > now.getTime()) {
         await trx.rollback().execute();
         if (!existing.fingerprint.equals(fingerprint)) {

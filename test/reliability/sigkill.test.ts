@@ -72,24 +72,42 @@ describe('SIGKILL under a load of creates, embedded PostgreSQL', { timeout: 300_
     assert.equal(v.total, v.listed);
   });
 
+  // Shared by the next two tests: the idempotent traffic rides along with the plain load of the
+  // "kill everything" case, so one crash and one restart serve both.
+  const same = { client_user_id: 'idem-same' };
+  const fireCopies = () => Promise.all(Array.from({ length: 20 }, () => send(roster.baseUrl, 'POST', '/v2/user', same, { 'idempotency-key': 'idem-same-key' })));
+  const checkCopies = (answers: Outcome[], body: string) => {
+    const bad = answers.filter((a) => !isAnswer(a) || (a.status !== 200 && a.status !== 409) || (a.status === 200 && a.text !== body));
+    return { ok200: answers.filter((a) => a.status === 200).length, in409: answers.filter((a) => a.status === 409).length, bad: bad.length };
+  };
+  let copiesBefore: Outcome[] | null = null;
+  let keyedLoad: CreateLoad | null = null;
+  const KEYED = 'idem-load';
+
   test('SIGKILL of every process (Roster and its PostgreSQL, as a container kill): restart, every acknowledged create is there once', async (t) => {
+    // The same idempotent create 20 times at once (checked in the next test).
+    copiesBefore = await fireCopies();
     const prefix = 'kill-all';
     const before = (await listAll(roster.baseUrl)).total;
     const load = createLoad(roster.baseUrl, { loops: LOOPS, prefix });
+    const keyed = createLoad(roster.baseUrl, { loops: 10, prefix: KEYED, idempotent: true });
     await loadFor(load, LOAD_MS);
     const pgPid = postmasterPid(dataDir)!;
     // PostgreSQL runs in its own process group: kill both groups at once.
     roster.signalGroup('SIGKILL');
     try { process.kill(-pgPid, 'SIGKILL'); } catch { /* gone */ }
     await roster.exited;
-    await load.stop();
+    await Promise.all([load.stop(), keyed.stop()]);
+    keyedLoad = keyed;
 
     const t0 = Date.now();
     roster = await startRoster({ dataDir });
     const restartMs = Date.now() - t0;
     const v = await verifyCreates(roster.baseUrl, load, prefix);
+    const keyedStored = v.users.filter((u) => u.client_user_id.startsWith(`${KEYED}-`)).length;
+    const expectedTotal = before + v.acknowledged + v.committedUnanswered + keyedStored;
     const ok = v.missing.length === 0 && v.wrongId.length === 0 && v.duplicates === 0 && v.phantoms.length === 0 && load.timeouts === 0
-      && v.total === before + v.acknowledged + v.committedUnanswered;
+      && v.total === expectedTotal;
     reportReliability(t, {
       fault: 'sigkill-all-embedded',
       title: `SIGKILL of Roster and its embedded PostgreSQL together under ${LOOPS} concurrent create loops (PostgreSQL crash recovery); restart on the same DATA_DIR`,
@@ -105,35 +123,18 @@ describe('SIGKILL under a load of creates, embedded PostgreSQL', { timeout: 300_
     });
     assert.equal(load.timeouts, 0, 'no request hung before the kill');
     assert.deepEqual(v.missing, [], 'every acknowledged create is stored');
-    assert.deepEqual(v.wrongId, []);
-    assert.equal(v.duplicates, 0);
+    assert.deepEqual(v.wrongId, [], 'each resolves to the user that was acknowledged');
+    assert.equal(v.duplicates, 0, 'no duplicates');
     assert.deepEqual(v.phantoms, [], 'no refused create was stored');
-    assert.equal(v.total, before + v.acknowledged + v.committedUnanswered);
+    assert.equal(v.total, expectedTotal, 'nothing else was stored');
   });
 
-  test('Idempotency-Key: 20 concurrent copies, then a crash under keyed creates, then the same copies again', async (t) => {
-    // 1. The same idempotent create 20 times at once: one user; each answer is that user (200) or 409.
-    const same = { client_user_id: 'idem-same' };
-    const fire = () => Promise.all(Array.from({ length: 20 }, () => send(roster.baseUrl, 'POST', '/v2/user', same, { 'idempotency-key': 'idem-same-key' })));
-    const checkCopies = (answers: Outcome[], body: string | null) => {
-      const bad = answers.filter((a) => !isAnswer(a) || (a.status !== 200 && a.status !== 409) || (a.status === 200 && body !== null && a.text !== body));
-      return { ok200: answers.filter((a) => a.status === 200).length, in409: answers.filter((a) => a.status === 409).length, bad: bad.length };
-    };
-    const first = await fire();
-    const firstBody = first.find((a) => a.status === 200) as { text: string; body: { user_id: string } } | undefined;
+  test('Idempotency-Key: 20 concurrent copies before and after that crash; keyed creates killed mid-flight, sent again with their keys', async (t) => {
+    assert.ok(copiesBefore && keyedLoad, 'the previous test ran its idempotent traffic');
+    const firstBody = copiesBefore.find((a) => a.status === 200) as { text: string; body: { user_id: string } } | undefined;
     assert.ok(firstBody, 'at least one copy was answered 200');
-    const c1 = checkCopies(first, firstBody.text);
-
-    // 2. Keyed creates under load, every process killed, restart, every request sent again with its key.
-    const prefix = 'idem-load';
-    const load = createLoad(roster.baseUrl, { loops: 20, prefix, idempotent: true });
-    await loadFor(load, 1000);
-    const pgPid = postmasterPid(dataDir)!;
-    roster.signalGroup('SIGKILL');
-    try { process.kill(-pgPid, 'SIGKILL'); } catch { /* gone */ }
-    await roster.exited;
-    await load.stop();
-    roster = await startRoster({ dataDir });
+    const c1 = checkCopies(copiesBefore, firstBody.text);
+    const load = keyedLoad;
 
     const attempted = [...new Set([...load.acked.keys(), ...load.unanswered, ...load.refused.keys()])];
     let replayedSame = 0;
@@ -154,23 +155,22 @@ describe('SIGKILL under a load of creates, embedded PostgreSQL', { timeout: 300_
       }
     });
     const { users } = await listAll(roster.baseUrl);
-    const stored = users.filter((u) => u.client_user_id.startsWith(`${prefix}-`));
+    const stored = users.filter((u) => u.client_user_id.startsWith(`${KEYED}-`));
     const distinct = new Set(stored.map((u) => u.client_user_id)).size;
 
-    // 3. The 20 copies of step 1 again, after the crash: still the same user.
-    const again = await fire();
-    const c2 = checkCopies(again, firstBody.text);
-    const sameUsers = users.filter((u) => u.client_user_id === 'idem-same');
+    // The 20 copies again, after the crash: all replays of the same user.
+    const c2 = checkCopies(await fireCopies(), firstBody.text);
+    const sameUsers = users.filter((u) => u.client_user_id === same.client_user_id);
 
-    const ok = c1.bad === 0 && c2.bad === 0 && c2.ok200 > 0 && notOk === 0 && changedReplay === 0 && replayedSame === load.acked.size
+    const ok = c1.bad === 0 && c2.bad === 0 && c2.ok200 === 20 && notOk === 0 && changedReplay === 0 && replayedSame === load.acked.size
       && stored.length === attempted.length && distinct === stored.length && sameUsers.length === 1 && sameUsers[0]!.user_id === firstBody.body.user_id;
     reportReliability(t, {
       fault: 'idempotency-concurrent-and-crash',
-      title: 'Idempotency-Key: one create sent 20× concurrently (before and after a crash); 20 loops of keyed creates killed with every process (SIGKILL) and all sent again with their keys after restart',
+      title: 'Idempotency-Key: one create sent 20× concurrently (before and after a crash); 10 loops of keyed creates killed with every process (SIGKILL) and all sent again with their keys after restart',
       kind: 'fault',
       backend: 'embedded',
       runs: 1,
-      expected: 'exactly one user per key; each copy answers the same 200 body or 409 (in flight); after the crash every re-sent request answers 200, acknowledged ones replay their first body byte for byte; never "already exists"',
+      expected: 'exactly one user per key; each copy answers the same 200 body, or 409 while the first is in flight (only then); after the crash every re-sent request answers 200, acknowledged ones replay their first body byte for byte; never "already exists"',
       observed: {
         copies: 40, copies200: c1.ok200 + c2.ok200, copies409: c1.in409 + c2.in409, copiesOther: c1.bad + c2.bad,
         keyedSent: attempted.length, acknowledgedBeforeKill: load.acked.size, replayedIdentical: replayedSame, replayChanged: changedReplay,
@@ -180,13 +180,13 @@ describe('SIGKILL under a load of creates, embedded PostgreSQL', { timeout: 300_
     });
     assert.equal(c1.bad, 0, 'before the crash: every copy is the same 200 or a 409');
     assert.equal(c2.bad, 0, 'after the crash: every copy is the same 200 or a 409');
-    assert.ok(c2.ok200 > 0);
-    assert.equal(sameUsers.length, 1);
-    assert.equal(sameUsers[0]!.user_id, firstBody.body.user_id);
+    assert.equal(c2.ok200, 20, 'copies of a request that completed before are all replays, never 409');
+    assert.equal(sameUsers.length, 1, 'one user for the key');
+    assert.equal(sameUsers[0]!.user_id, firstBody.body.user_id, 'the user of the first answer');
     assert.equal(notOk, 0, `every keyed create sent again answers 200 (${alreadyExists} said "already exists")`);
     assert.equal(changedReplay, 0, 'acknowledged creates replay their first answer');
-    assert.equal(replayedSame, load.acked.size);
+    assert.equal(replayedSame, load.acked.size, 'every acknowledged create replayed');
     assert.equal(stored.length, attempted.length, 'one user per keyed create');
-    assert.equal(distinct, stored.length);
+    assert.equal(distinct, stored.length, 'no key made two users');
   });
 });

@@ -159,6 +159,6 @@ describe('SIGTERM drains in-flight requests, then stops cleanly (embedded Postgr
     assert.notEqual(exit, 'timeout');
     assert.equal(exit !== 'timeout' && exit.code, 0, out.slice(-2000));
     assert.match(out, /stopped cleanly/);
-    assert.ok(a.pgGone && a.locksGone);
+    assert.ok(a.pgGone && a.locksGone, 'PostgreSQL stopped and the locks released');
   });
 });

@@ -90,7 +90,7 @@ export function junctionErrorHandler(err: FastifyError & { validationContext?: s
   if (isUnavailable(err)) {
     req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
     reply.header('retry-after', '1');
-    return sendDetail(reply, 503, 'Service temporarily unavailable: the database cannot be reached. Retry shortly.');
+    return sendDetail(reply, 503, 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.');
   }
   if (err.statusCode === 413) return sendDetail(reply, 413, 'Request body too large');
   if (err.statusCode === 415) return sendDetail(reply, 415, 'Unsupported media type: send application/json');

@@ -134,7 +134,7 @@ export async function mobileAuthFace(app: FastifyInstance, services: Services) {
     if (isUnavailable(err)) {
       req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
       reply.header('retry-after', '1');
-      return sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached. Retry shortly.', 'UNAVAILABLE');
+      return sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.', 'UNAVAILABLE');
     }
     if (err.statusCode === 413) return sendAuthError(reply, 413, 'invalid_request', 'Request body too large', 'REQUEST_TOO_LARGE');
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return badRequest(reply, 'INVALID_REQUEST', err.message);

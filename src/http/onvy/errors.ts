@@ -118,7 +118,7 @@ export function onvyErrorHandler(err: FastifyError & { validationContext?: strin
   if (isUnavailable(err)) {
     req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
     reply.header('retry-after', '1');
-    return sendError(reply, 503, 'ServiceUnavailable', 'The database cannot be reached. Retry shortly.');
+    return sendError(reply, 503, 'ServiceUnavailable', 'The database cannot be reached or is too busy. Retry shortly.');
   }
   if (err.statusCode === 413) return sendError(reply, 413, 'PayloadTooLarge', 'Request body too large.');
   if (err.statusCode === 415) return sendError(reply, 415, 'UnsupportedMediaType', 'Send request bodies as application/json.');
