@@ -846,6 +846,7 @@ async function scaleMode() {
   const db = useServer ? 'server' : 'embedded';
   dbVersions[db] = await pgVersion(url);
   let seed = { insertMs: 0, vacuumMs: 0 };
+  let sqlProbes: Record<string, number> = {};
   try {
     const teamId = await withClient(url, async (c) => {
       const id = await teamOfKey(c, BENCH_KEY);
@@ -874,7 +875,7 @@ async function scaleMode() {
         targets.push(target(`at scale: ${op === 'get' ? 'get by id' : 'resolve'} p99 at 50% of peak (${db})`, half.p99.median, 5, 'max', 'ms', `${half.rate} req/s; at full load p99 ${peak.p99.median.toFixed(1)} ms`));
       }
       // Single-client latency of the heavy reads: one connection, sequential requests.
-      const single: Tier = { duration: Math.max(O.secDuration, 5), runs: 1, warmup: 1 };
+      const single: Tier = { duration: Math.max(O.secDuration, 8), runs: 1, warmup: 1 };
       const deep = Math.max(0, Math.round(O.scaleUsers * 0.9));
       const heavy: { op: string; label: string; path: string; bound?: number; name?: string }[] = [
         { op: 'list-deep', label: `GET /v2/user?offset=${deep}&limit=100`, path: `/v2/user?offset=${deep}&limit=100`, bound: 150, name: `offset ${deep} listing` },
@@ -887,6 +888,27 @@ async function scaleMode() {
         if (h.bound) targets.push(target(`at scale: ${h.name} p99, one client (${db})`, r.p99.median, h.bound, 'max', 'ms', `p50 ${r.p50.median.toFixed(1)} ms`));
       }
     });
+    // The same deep page straight in SQL, as Roster's listing does it and with the skip done on
+    // the index alone (a deferred join), and the count: evidence for docs/benchmark.md.
+    sqlProbes = await phase('sql probes', () => withClient(url, async (c) => {
+      const deep = Math.max(0, Math.round(O.scaleUsers * 0.9));
+      const time = async (text: string, values: unknown[]) => {
+        const ms: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const t0 = performance.now();
+          await c.query(text, values);
+          ms.push(performance.now() - t0);
+        }
+        return round(stat(ms.slice(1)).median, 1);
+      };
+      const live = 'team_id = $1 and deleted_at is null';
+      const order = 'order by created_at desc, id desc';
+      return {
+        [`offset ${deep} (as Roster lists)`]: await time(`select * from users where ${live} ${order} offset $2 limit 100`, [teamId, deep]),
+        [`offset ${deep}, skip on the index (deferred join)`]: await time(`select * from users where ${live} and (created_at, id) <= (select created_at, id from users where ${live} ${order} offset $2 limit 1) ${order} limit 100`, [teamId, deep]),
+        'count(*) of the live users': await time(`select count(*) from users where ${live}`, [teamId]),
+      };
+    }));
   } finally {
     await stopServer(roster);
     if (useServer) await dropServerDb(dbName);
@@ -901,6 +923,9 @@ async function scaleMode() {
     '',
     'Targets (issue 5, at scale)',
     ...formatTargets(targets).map((l) => '  ' + l),
+    '',
+    'The same queries straight in SQL (median of 3 after one unmeasured run, ms)',
+    ...Object.entries(sqlProbes).map(([k, v]) => `  ${k.padEnd(52)} ${String(v).padStart(8)} ms`),
     ...(notes.length ? ['', 'Notes', ...notes.map((n) => `  - ${n}`)] : []),
     '',
     `Finished in ${Math.floor(wall / 60)} min ${Math.round(wall % 60)} s.`,
@@ -908,7 +933,7 @@ async function scaleMode() {
   process.stdout.write(lines.join('\n') + '\n');
   if (O.write) {
     const file = path.join(RESULTS, `${new Date().toISOString().slice(0, 10)}-scale.json`);
-    writeResults(file, { mode: 'scale', rows, targets, coldStart: null, serverReadyMs: null, dbVersions, wall, peers: null, scale: { users: O.scaleUsers, db, insertSeconds: round(seed.insertMs / 1000), vacuumAnalyzeSeconds: round(seed.vacuumMs / 1000) } });
+    writeResults(file, { mode: 'scale', rows, targets, coldStart: null, serverReadyMs: null, dbVersions, wall, peers: null, scale: { users: O.scaleUsers, db, insertSeconds: round(seed.insertMs / 1000), vacuumAnalyzeSeconds: round(seed.vacuumMs / 1000), sqlMs: sqlProbes } });
     log(`results written to ${path.relative(ROOT, file)}`);
   }
 }

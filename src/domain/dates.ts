@@ -40,14 +40,22 @@ export function isIanaTimeZone(id: string): boolean {
   if (zones.has(id)) return true;
   // Intl.supportedValuesOf lists canonical ids only; accept the links IANA still ships.
   // Reject offsets like '+01:00', which Intl accepts but are not IANA ids.
-  if (!/^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+)*$/.test(id)) return false;
+  if (id.length > 64 || !/^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+)*$/.test(id)) return false;
+  // Building a DateTimeFormat is slow (bulk imports check the same few zones millions of times):
+  // remember answers for well-formed ids, bounded so arbitrary input cannot grow the cache.
+  const known = aliasCache.get(id);
+  if (known !== undefined) return known;
+  let ok: boolean;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: id });
-    return true;
+    ok = true;
   } catch {
-    return false;
+    ok = false;
   }
+  if (aliasCache.size < 10_000) aliasCache.set(id, ok);
+  return ok;
 }
+const aliasCache = new Map<string, boolean>();
 
 /** Today's date in UTC as 'YYYY-MM-DD'. */
 export function utcDate(d: Date): string {
