@@ -1,7 +1,9 @@
 // What the per-request log line costs (issue 7 item 3: no more than a fifth of throughput).
 // Starts Roster twice over one database — LOG_LEVEL=info (one JSON line per request, to a file,
 // as a container runtime or journald would take it) and LOG_LEVEL=silent — and runs autocannon on
-// GET /v2/user/{id} against each in turn, alternating, and prints requests/s and the ratio.
+// GET /v2/user/{id} against each in turn, alternating, and prints requests/s and the ratio, and
+// the Roster process's CPU time per request in each mode (from /proc), which is steadier than
+// requests/s when other work shares the machine. Exits 1 when both say the line costs > 20%.
 //
 //   node --import tsx bench/log-cost.ts [--duration S] [--rounds N] [--connections N] [--database-url URL]
 //

@@ -83,7 +83,7 @@ export function mergeRecords(records: ReliabilityRecord[]): ReliabilityRecord[] 
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const words = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').toLowerCase();
+const words = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/([a-z])(\d)/g, '$1 $2').toLowerCase();
 const value = (v: number | string | boolean) => (typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'number' ? String(Math.round(v * 100) / 100) : v);
 
 export function renderTable(rows: ReliabilityRecord[], meta: { source: string; passed: boolean | null }): string {

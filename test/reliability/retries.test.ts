@@ -206,7 +206,7 @@ for (const backend of backends()) {
         backend: backend.name,
         runs: 1,
         expected: 'serialization failures and deadlocks retried (bounded); never a 500; a 503 with Retry-After only for a keyed write whose own request transaction lost a conflict, or (at most 1% of writes) a transaction that lost all its retries, each succeeding when sent again; the list total equals the live users; connections match what the API shows; none left on deleted users',
-        observed: { operations: OPS, otherFiveXX: fiveXX.length, keyed503: keyed503.length, plain503AfterAllRetries: plain503.length, settledWhenSentAgain: keyedSettled, transactionsRetried: retried, retriesExhausted: exhausted, liveUsers: live.length, listTotal: list.total, connectionsMismatch, orphanConnections: orphans },
+        observed: { operations: OPS, other5xx: fiveXX.length, keyed503: keyed503.length, plain503AfterAllRetries: plain503.length, settledWhenSentAgain: keyedSettled, transactionsRetried: retried, retriesExhausted: exhausted, liveUsers: live.length, listTotal: list.total, connectionsMismatch, orphanConnections: orphans },
         ok,
       });
       t.diagnostic(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
