@@ -15,6 +15,8 @@ export const FORMATS = {
   'client-user-id': (s: string) => checkClientUserId(s) === null,
   /** Any text PostgreSQL can store exactly (no U+0000, no unpaired surrogate). */
   'safe-text': (s: string) => !hasForbiddenChars(s),
+  /** RFC 3339 date-time with an explicit offset (e.g. 2026-01-02T03:04:05Z). */
+  'date-time': (s: string) => /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)),
   'person-name': (s: string) => isValidPersonName(s),
   phone: (s: string) => isValidPhone(s),
   email: (s: string) => emailProblem(s) === null && !hasForbiddenChars(s),
@@ -60,4 +62,21 @@ export function valueAt(root: unknown, path: (string | number)[]): unknown {
     cur = (cur as Record<string | number, unknown>)[k];
   }
   return cur;
+}
+
+/**
+ * Query integers must be plain decimal text: AJV's coercion uses Number(), which would read
+ * `0x10` as 16 and `1e2` as 100. Returns the names of integer query parameters whose raw text is
+ * not a decimal integer, for the face to report in its own shape.
+ */
+export function nonDecimalIntegers(schema: unknown, rawQuery: Record<string, unknown>): string[] {
+  const props = (schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+  if (!props) return [];
+  const bad: string[] = [];
+  for (const [name, def] of Object.entries(props)) {
+    if (def?.type !== 'integer') continue;
+    const v = rawQuery[name];
+    if (typeof v === 'string' && !/^[+-]?\d+$/.test(v.trim())) bad.push(name);
+  }
+  return bad;
 }

@@ -292,7 +292,7 @@ for (const backend of backends()) {
           await check(`limit=${v}`, 'int_parsing', ['query', 'limit'], { input: v, msg: 'Input should be a valid integer, unable to parse string as an integer' });
         }
       });
-      test('hex, binary and exponent spellings are not decimal integers → int_parsing', { todo: 'AJV query coercion takes Number(text): limit=0x10 is read as 16, offset=0b1 as 1, limit=1e2 as 100' }, async () => {
+      test('hex, binary and exponent spellings are not decimal integers → int_parsing', async () => {
         for (const v of ['0x10', '0b1', '0o7', '1e2']) {
           await check(`limit=${v}`, 'int_parsing', ['query', 'limit'], { input: v, msg: 'Input should be a valid integer, unable to parse string as an integer' });
         }

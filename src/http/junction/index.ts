@@ -2,7 +2,7 @@
 // rules live in src/domain. Contract: ../shared/contracts/junction-v2-users.md
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { validatorCompiler } from '../validation.ts';
+import { validatorCompiler, nonDecimalIntegers } from '../validation.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import { isUnavailable } from '../../store/errors.ts';
 import { ajvToPydantic, goUuidDetail, send422, sendDetail, sendDomainError, USER_TEXTS, type NotFoundTexts, type Part } from './errors.ts';
@@ -54,6 +54,16 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
     req.principal = p;
     // Read-only keys (api_keys.role) may read on every face, never write.
     if (p.role === 'read_only' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) return sendDetail(reply, 403, 'This API key is read-only');
+  });
+
+  // Before AJV coerces query strings: `limit=0x10` is not an integer to Pydantic, nor to us. Such
+  // values are swapped for text AJV cannot coerce, so they fail with every other problem at once
+  // (the 422 reports the value as sent, read from the URL).
+  j.addHook('preValidation', async (req) => {
+    const schema = (req.routeOptions.schema as { querystring?: unknown } | undefined)?.querystring;
+    if (!schema) return;
+    const q = req.query as Record<string, unknown>;
+    for (const name of nonDecimalIntegers(schema, q)) q[name] = 'not-an-integer';
   });
 
   j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
