@@ -159,6 +159,9 @@ async function main() {
     console.log(`GET ${userPath.replace(/[0-9a-f-]{36}$/, '{id}')}: ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds (info, silent alternating), ${os.cpus().length} CPUs, node ${process.version}`);
     const rps: Record<string, number[]> = { info: [], silent: [] };
     const cpu: Record<string, number[]> = { info: [], silent: [] };
+    // Warm both up first (JIT, connection pools, PostgreSQL's caches): round 1's first run would
+    // otherwise pay for it, and it is always the same server.
+    for (const s of [info, silent]) await load(s, userPath, 3);
     for (let round = 1; round <= ROUNDS; round++) {
       // Alternate which goes first so drift (CPU heat, cache, autovacuum) does not favour one.
       const order = round % 2 ? [info, silent] : [silent, info];

@@ -16,6 +16,7 @@
 //   --log-level LEVEL       Roster's LOG_LEVEL                                   (info, as users run it)
 //   --users N               seeded users in the read team                        (10000)
 //   --scale-users N         --scale: users in the big team                       (1000000)
+//   --scale-db server|embedded  --scale: which PostgreSQL                        (server)
 //   --roster-dir DIR        the Roster checkout to start (default: this one), e.g. a `git worktree`
 //                           of another commit to compare against
 //   --pacer even|autocannon how the 50%-of-peak runs are paced (even; see bench/load.ts)

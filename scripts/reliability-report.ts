@@ -5,8 +5,9 @@
 //   node --import tsx scripts/reliability-report.ts --from LOG      read a saved test log instead (e.g. CI's)
 //
 // Suites report through test/reliability/fixtures/report.ts: one `reliability: {json}` diagnostic per
-// scenario. Which suites report is found by looking for `reportReliability(` in test/**/*.test.ts, so
-// a new suite (fuzzing, isolation, ...) appears in the table by calling it; nothing to register here.
+// scenario. Which suites report is found by looking for `reportReliability(` (or a hand-written
+// `reliability: ` diagnostic) in test/**/*.test.ts, so a new suite (fuzzing, isolation, ...) appears
+// in the table by reporting; nothing to register here.
 // The suites run through scripts/test.mjs, so they cover the same backends as `npm test` (embedded,
 // plus the server at DATABASE_URL when set; REDIS_URL likewise). Exit code: the test run's.
 import { spawn } from 'node:child_process';
@@ -25,7 +26,7 @@ function reportingSuites(dir: string): string[] {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...reportingSuites(p));
-    else if (e.name.endsWith('.test.ts') && fs.readFileSync(p, 'utf8').includes('reportReliability(')) out.push(path.relative(root, p));
+    else if (e.name.endsWith('.test.ts') && /reportReliability\(|reliability: /.test(fs.readFileSync(p, 'utf8'))) out.push(path.relative(root, p));
   }
   return out.sort();
 }

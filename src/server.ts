@@ -25,14 +25,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : null;
   // The replica is only read: no migrations there (they arrive by replication).
   const readDb = config.databaseReadUrl ? createDb({ url: config.databaseReadUrl, max: config.dbPoolMax, applicationName: 'roster-read' }) : null;
-  // The app's log (one line per request) goes through a 4 KiB buffer written asynchronously, so a
-  // busy server makes one write(2) per ~20 lines instead of one per line (bench/log-cost.ts). It is
-  // flushed at least once a second, so a quiet server's lines still show promptly, and on exit.
-  const logStream = config.logLevel === 'silent' ? null : pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const logFlush = logStream ? setInterval(() => logStream.flush(), 1000) : null;
-  logFlush?.unref();
   const built = await buildApp({
-    ...(logStream ? { logStream: logStream as unknown as NodeJS.WritableStream } : {}),
     readDb,
     readYourWritesMs: config.readYourWritesMs,
     redis,
@@ -96,7 +89,6 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     const force = setTimeout(() => { log.error('shutdown bound exceeded; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS);
     force.unref();
     clearInterval(purgeTimer);
-    if (logFlush) clearInterval(logFlush);
     try {
       await built.close();      // stops accepting, waits for in-flight requests
       await redis?.quit().catch(() => {});
