@@ -1,5 +1,6 @@
 // Starts Roster's HTTP app on a free port over a test database, with helpers to make teams.
 import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
 import { buildApp, type BuiltApp } from '../../src/app.ts';
 import type { TestDatabase } from './backends.ts';
 
@@ -12,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number } } = {}): Promise<TestServer> {
+export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number } = {}): Promise<TestServer> {
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const built = await buildApp({
@@ -23,6 +24,8 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     adminToken: opts.adminToken ?? null,
     sandboxUserCap: opts.sandboxUserCap ?? 0,
     ...(opts.portalTtl ? { portalTtl: opts.portalTtl } : {}),
+    ...(opts.redis ? { redis: opts.redis } : {}),
+    ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;
