@@ -11,6 +11,14 @@ const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
 
 export async function serve(config: Config = loadConfig()): Promise<void> {
+  // A signal during start-up is remembered and honoured as soon as there is something to stop
+  // (the handlers below replace these once the server is up).
+  let earlySignal: string | null = null;
+  const early = (sig: string) => () => { earlySignal ??= sig; };
+  const earlyInt = early('SIGINT');
+  const earlyTerm = early('SIGTERM');
+  process.on('SIGINT', earlyInt);
+  process.on('SIGTERM', earlyTerm);
   const log = pino({ level: config.logLevel });
   const started = Date.now();
   const opened = await openDatabase({
@@ -101,7 +109,10 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       process.exit(1);
     }
   };
+  process.off('SIGINT', earlyInt);
+  process.off('SIGTERM', earlyTerm);
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  if (earlySignal) void stop(earlySignal);
 }
 
