@@ -4,6 +4,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, NewUserRow, UserRow } from '../db/schema.ts';
 import type { ProfiledUser } from '../domain/profiles.ts';
 import { withRetry } from './errors.ts';
+import { profileFields } from './profiles.ts';
 
 /** Every column an imported user is written with; insertBatch numbers basic_id. */
 /** The counter of 0003_profile.sql's users_basic_id trigger (and PgProfilesRepo). */
@@ -26,21 +27,7 @@ export function importRow(u: ProfiledUser): NewUserRow {
     fallback_birth_date_updated_at: user.fallbackBirthDate?.updatedAt ?? null,
     ingestion_start: user.ingestionStart,
     ingestion_end: user.ingestionEnd,
-    first_name: p.firstName,
-    last_name: p.lastName,
-    email: p.email,
-    language: p.language,
-    measurement_unit: p.measurementUnit,
-    gender: p.gender,
-    height_cm: p.heightCm,
-    weight_kg: p.weightKg,
-    threshold_ftp: p.thresholds.ftp,
-    threshold_lthr: p.thresholds.lthr,
-    threshold_mhr: p.thresholds.mhr,
-    location_lat: p.location.lat,
-    location_lon: p.location.lon,
-    coach_enabled: p.coachEnabled,
-    tz_offset_seconds: p.tzOffsetSeconds,
+    ...profileFields(p),
   };
 }
 

@@ -33,10 +33,8 @@ function toProfile(r: UserRow): Profile {
 
 const toProfiled = (r: UserRow): ProfiledUser => ({ user: toUser(r), profile: toProfile(r), basicId: Number(r.basic_id) });
 
-/** The columns a profile write touches: the profile, the shared birthday, updated_at. */
-function profileColumns(u: ProfiledUser) {
-  const p = u.profile;
-  const b = u.user.fallbackBirthDate;
+/** A profile as the `users` columns that hold it (one mapping, shared with bulk import). */
+export function profileFields(p: ProfiledUser['profile']) {
   return {
     first_name: p.firstName,
     last_name: p.lastName,
@@ -53,6 +51,14 @@ function profileColumns(u: ProfiledUser) {
     location_lon: p.location.lon,
     coach_enabled: p.coachEnabled,
     tz_offset_seconds: p.tzOffsetSeconds,
+  };
+}
+
+/** The columns a profile write touches: the profile, the shared birthday, updated_at. */
+function profileColumns(u: ProfiledUser) {
+  const b = u.user.fallbackBirthDate;
+  return {
+    ...profileFields(u.profile),
     fallback_birth_date: b?.value ?? null,
     fallback_birth_date_source: b?.source ?? null,
     fallback_birth_date_updated_at: b?.updatedAt ?? null,
