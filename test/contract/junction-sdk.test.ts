@@ -7,27 +7,11 @@ import { Vital, VitalClient, VitalError } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call, ISO_OFFSET_RE, UUID_RE } from '../support/junction-http.ts';
+import { sdkError } from '../support/records.ts';
 
 /** Errors must show at once: no retries with backoff. */
 const NO_RETRY = { maxRetries: 0 } as const;
 const UNKNOWN_ID = '0190a0a0-0000-7000-8000-000000000000';
-
-type ErrorClass = typeof VitalError | typeof Vital.BadRequestError | typeof Vital.UnprocessableEntityError;
-
-/** Awaits a call that must fail with exactly this SDK error class and status; returns the error. */
-async function sdkError(p: Promise<unknown>, cls: ErrorClass, status: number): Promise<VitalError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err !== undefined, `expected ${cls.name} ${status}, but the call succeeded`);
-  assert.ok(err instanceof VitalError, `expected a VitalError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
-  assert.equal(err.constructor, cls, `expected ${cls.name}, got ${err.constructor.name} (${err.statusCode} ${JSON.stringify(err.body)})`);
-  assert.equal(err.statusCode, status, JSON.stringify(err.body));
-  return err;
-}
 
 interface Entry { type: string; loc: (string | number)[]; msg: string; input: unknown; ctx?: Record<string, unknown> }
 const entries = (e: VitalError): Entry[] => {
