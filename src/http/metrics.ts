@@ -94,10 +94,11 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
     }
   }
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const labels = { method: req.method, route: req.routeOptions.url ?? UNMATCHED_ROUTE, status: reply.statusCode };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   const want = o.token ? digest(o.token) : null;

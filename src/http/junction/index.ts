@@ -59,11 +59,13 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   // Before AJV coerces query strings: `limit=0x10` is not an integer to Pydantic, nor to us. Such
   // values are swapped for text AJV cannot coerce, so they fail with every other problem at once
   // (the 422 reports the value as sent, read from the URL).
-  j.addHook('preValidation', async (req) => {
+  j.addHook('preValidation', (req, _reply, done) => {
     const schema = (req.routeOptions.schema as { querystring?: unknown } | undefined)?.querystring;
-    if (!schema) return;
-    const q = req.query as Record<string, unknown>;
-    for (const name of nonDecimalIntegers(schema, q)) q[name] = 'not-an-integer';
+    if (schema) {
+      const q = req.query as Record<string, unknown>;
+      for (const name of nonDecimalIntegers(schema, q)) q[name] = 'not-an-integer';
+    }
+    done();
   });
 
   j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
