@@ -1,7 +1,9 @@
 // Builds the Fastify app: shared plugins, the faces, admin and health. No I/O at import time;
 // main.ts (or a test) hands in the database.
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Db } from './db/pool.ts';
 import { UsersService } from './domain/users.ts';
 import { TeamsService } from './domain/teams.ts';
@@ -38,6 +40,7 @@ import { installOpenApi, type FaceName } from './http/openapi.ts';
 import { docsPages } from './http/docs.ts';
 import { installMetrics } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
+import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
 
 export interface AppOptions {
@@ -51,7 +54,7 @@ export interface AppOptions {
   sandboxUserCap?: number;
   bodyLimitBytes?: number;
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
-  logStream?: NodeJS.WritableStream;
+  logStream?: NodeJS.WritableStream | import("pino").DestinationStream;
   now?: () => Date;
   /** Shared rate-limit state across instances (REDIS_URL); in-process when absent. */
   redis?: Redis | null;
@@ -96,6 +99,7 @@ const SECURITY_HEADERS = {
 
 export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const level = opts.logLevel ?? 'info';
+  const errors = faceErrors({ onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' });
   const app = Fastify({
     logger: level === 'silent' ? false : {
       level,
@@ -118,14 +122,34 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     // A path that is not valid percent-encoded UTF-8 (e.g. %ED%A0%80, a lone surrogate) is decoded
-    // leniently (U+FFFD) so its route answers; anything the router still refuses gets the
-    // `{"detail": ...}` shape of every other error, not Fastify's own.
+    // leniently (U+FFFD) so its route answers; anything the router still refuses (a target it
+    // cannot parse: 400; a segment over maxParamLength: 414) is answered before any hook, in the
+    // error shape of the face whose prefix the URL is under (src/http/face-errors.ts).
     rewriteUrl: (req) => sanitizePathEncoding(req.url ?? '/'),
-    frameworkErrors: (err, _req, res) => {
-      const reply = res as unknown as import('fastify').FastifyReply;
-      reply.code(err.code === 'FST_ERR_BAD_URL' ? 400 : (err.statusCode ?? 400)).type('application/json')
-        .send({ detail: err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL: the path is not valid percent-encoded UTF-8' : err.message });
+    frameworkErrors: (err, req, res) => {
+      const reply = (res as unknown as FastifyReply).header('x-request-id', errors.requestId(req));
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return errors.send(req, reply, 'uri_too_long', err.message);
+      return errors.send(req, reply, 'bad_url', 'Malformed URL: the path is not valid percent-encoded UTF-8');
     },
+  });
+  // Requests Node's HTTP parser refuses (an over-long request line or headers, a malformed one) never
+  // reach Fastify. When the request line names a face's URL, that face answers (414, 431, 400), and
+  // Fastify's own clientError handler, which runs next, finds the socket done; otherwise Fastify
+  // answers as ever.
+  app.server.prependListener('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable || !err.rawPacket) return;
+    const target = /^[A-Z]+ +(\S+)/.exec(err.rawPacket.subarray(0, 8192).toString('latin1'))?.[1];
+    const face = target === undefined ? null : errors.faceOf(target);
+    if (face !== 'onvy' && face !== 'basic') return;
+    // The request line alone over the limit: the URL is what is too long (414), else the headers (431).
+    const lineEnd = err.rawPacket.indexOf(0x0a);
+    const kind = err.code !== 'HPE_HEADER_OVERFLOW' ? 'bad_request' : lineEnd < 0 || lineEnd >= maxHeaderSize ? 'uri_too_long' : 'headers_too_large';
+    const id = randomUUID();
+    const rid = face === 'basic' ? `req-${id}` : id;
+    const a = errors.answer(target!, rid, kind, '');
+    const head = { 'content-type': a.type, 'content-length': Buffer.byteLength(a.body), 'x-request-id': rid, connection: 'close' };
+    socket.write(`HTTP/1.1 ${a.status} ${STATUS_CODES[a.status]}\r\n${Object.entries(head).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${a.body}`);
+    socket.destroy(err);
   });
 
   const now = opts.now ?? (() => new Date());
@@ -185,7 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
-  installWritePath(app, { rootDb: opts.db.kysely, audit, now });
+  installWritePath(app, { rootDb: opts.db.kysely, audit, now, answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
   const router = opts.readDb
     ? new ReadRouter({
       replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,
@@ -195,9 +219,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   if (router) installReadRouting(app, router);
   await installRateLimits(app, { perMinute: opts.rateLimitPerMinute ?? 2000, redis: opts.redis ?? null });
 
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).type('application/json').send({ detail: 'Not Found' });
-  });
+  // Routes no face has, and errors of the app-level scope (e.g. the body of such a request): in the
+  // shape of the face whose prefix the URL is under.
+  app.setNotFoundHandler((req, reply) => errors.send(req, reply, 'not_found', 'Not Found'));
+  app.setErrorHandler(errors.handler());
 
   // OpenAPI (one document per face) collects the routes registered after it; /metrics counts every
   // request by route pattern.
