@@ -26,6 +26,9 @@ import { isDomainError, type FieldIssue } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
 import { analyzeUsers, importRow, insertBatch } from '../store/bulk.ts';
+import { Progress, type ProgressOptions } from './progress.ts';
+
+export type { ProgressOptions };
 
 // ---------- the row format (shared with export) ----------
 
@@ -503,57 +506,6 @@ async function writeCheckpoint(p: string, c: Checkpoint): Promise<void> {
   await fsp.rename(tmp, p);
 }
 
-export interface ProgressOptions {
-  stream: NodeJS.WritableStream;
-  /** A terminal: redraw one line with \r. Otherwise plain lines. */
-  tty: boolean;
-  /** Minimum time between plain lines (not a terminal). Default 5000. */
-  intervalMs?: number;
-}
-
-class Progress {
-  private last = 0;
-  private drawn = false;
-  private readonly t0 = Date.now();
-
-  constructor(private readonly o: ProgressOptions, private readonly label: string, private readonly total: number, private readonly startOffset: number, private readonly startRead: number) {}
-
-  update(offset: number, c: Counts, final = false): void {
-    const now = Date.now();
-    const every = this.o.tty ? 100 : this.o.intervalMs ?? 5000;
-    if (!final && now - this.last < every) return;
-    this.last = now;
-    const secs = Math.max((now - this.t0) / 1000, 1e-3);
-    const rate = (c.read - this.startRead) / secs;
-    const byteRate = (offset - this.startOffset) / secs;
-    const pct = this.total > 0 ? Math.min(100, Math.floor((offset / this.total) * 100)) : 100;
-    const eta = byteRate > 0 ? Math.max(0, (this.total - offset) / byteRate) : NaN;
-    const etaText = final ? `done in ${fmtDuration(secs)}` : `ETA ${Number.isFinite(eta) ? fmtDuration(eta) : '?'}`;
-    if (this.o.tty) {
-      const width = 24;
-      const fill = Math.round((pct / 100) * width);
-      const bar = '█'.repeat(fill) + '░'.repeat(width - fill);
-      this.o.stream.write(`\r\x1b[K${this.label} [${bar}] ${String(pct).padStart(3)}%  ${c.read.toLocaleString('en-US')} rows  ${Math.round(rate).toLocaleString('en-US')} rows/s  ${etaText}${final ? '\n' : ''}`);
-      this.drawn = !final;
-    } else {
-      this.o.stream.write(`import ${this.label}: ${pct}% ${c.read} rows read (${c.imported} imported, ${c.skipped_existing} skipped, ${c.rejected} rejected) ${Math.round(rate)} rows/s ${etaText}\n`);
-    }
-  }
-
-  /** Ends a half-drawn bar so the next message starts on its own line. */
-  close(): void {
-    if (this.drawn) this.o.stream.write('\n');
-    this.drawn = false;
-  }
-}
-
-function fmtDuration(s: number): string {
-  const t = Math.round(s);
-  if (t < 60) return `${t}s`;
-  const m = Math.floor(t / 60);
-  return m < 60 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
 // ---------- the import ----------
 
 export interface ImportOptions {
@@ -657,7 +609,11 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
       records = jsonlRecords(fh, offset, line);
     }
 
-    const progress = o.progress ? new Progress(o.progress, path.basename(file), st.size, offset, counts.read) : null;
+    const progress = o.progress
+      ? new Progress(o.progress, path.basename(file), st.size,
+        (l, p) => `import ${l}: ${p.pct}% ${counts.read} rows read (${counts.imported} imported, ${counts.skipped_existing} skipped, ${counts.rejected} rejected) ${Math.round(p.rate)} rows/s ${p.etaText}`,
+        offset, counts.read)
+      : null;
     const seenIds = new Map<string, number>();
     const seenEmails = new Map<string, number>();
     let batches = 0;
@@ -706,7 +662,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
         await analyzeUsers(o.db);
         while (analyzeAt <= counts.imported - importedAtStart) analyzeAt *= 2;
       }
-      progress?.update(b.offset, counts);
+      progress?.update(b.offset, counts.read);
       await o.afterBatch?.(batches);
     };
 
@@ -761,7 +717,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
     if (!interrupted) await fsp.rm(cpPath, { force: true });
     const seconds = (Date.now() - t0) / 1000;
     if (interrupted) progress?.close();
-    else progress?.update(offset, counts, true);
+    else progress?.update(offset, counts.read, true);
     return {
       file,
       team_id: o.teamId,

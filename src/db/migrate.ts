@@ -7,7 +7,8 @@ import type pg from 'pg';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 /** Arbitrary constant: the advisory lock id that serialises migration runs. */
-const LOCK_ID = 7_301_955_001;
+export const MIGRATION_LOCK_ID = 7_301_955_001;
+const LOCK_ID = MIGRATION_LOCK_ID;
 
 export interface Migration {
   version: number;
@@ -24,6 +25,34 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   return out;
 }
 
+const BOOKKEEPING = `create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null)`;
+
+/** The migrations recorded in the connected database, in order ([] when it has never been migrated). */
+export async function appliedMigrations(client: pg.ClientBase): Promise<{ version: number; name: string }[]> {
+  const exists = await client.query<{ t: string | null }>(`select to_regclass('schema_migrations')::text as t`);
+  if (!exists.rows[0]?.t) return [];
+  return (await client.query<{ version: number; name: string }>('select version, name from schema_migrations order by version')).rows;
+}
+
+/**
+ * Applies `migrations` inside the caller's open transaction (which should hold
+ * pg_advisory_xact_lock(MIGRATION_LOCK_ID)), recording each; used by `roster restore`, which
+ * migrates, loads and migrates again as one transaction.
+ */
+export async function applyInTransaction(client: pg.ClientBase, migrations: readonly Migration[]): Promise<string[]> {
+  await client.query(BOOKKEEPING);
+  for (const m of migrations) {
+    try {
+      await client.query(m.sql);
+    } catch (err) {
+      throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+    }
+    await client.query('insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)', [m.version, m.name, new Date()]);
+  }
+  return migrations.map((m) => m.name);
+}
+
 /** Applies pending migrations; returns the names applied by this call. */
 export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await loadMigrations());
@@ -31,8 +60,7 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
   const applied: string[] = [];
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
-    await client.query(`create table if not exists schema_migrations (
-      version integer primary key, name text not null, applied_at timestamptz not null)`);
+    await client.query(BOOKKEEPING);
     const done = new Set((await client.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
     for (const m of all) {
       if (done.has(m.version)) continue;
