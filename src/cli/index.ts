@@ -14,6 +14,7 @@ import { PgAuditLog } from '../store/audit.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import.ts';
 import { registerExportCommand } from './export.ts';
+import { registerBackupCommands } from './backup.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -132,6 +133,7 @@ export function buildCli(config: () => Config): Command {
 
   registerImportCommand(program, config);
   registerExportCommand(program, config);
+  registerBackupCommands(program, config);
 
   return program;
 }
