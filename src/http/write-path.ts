@@ -12,6 +12,7 @@ import type { Database } from '../db/schema.ts';
 import { runInRequestScope, type RequestScope } from '../db/request-tx.ts';
 import type { AuditLog } from '../domain/audit.ts';
 import { newId } from '../domain/ids.ts';
+import type { Answer, OutsideError } from './face-errors.ts';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -54,7 +55,11 @@ export interface WritePathOptions {
   rootDb: Kysely<Database>;
   audit: AuditLog;
   now: () => Date;
+  /** Renders an error in the shape of the request's face (src/http/face-errors.ts); `detail` is Junction's text. */
+  answer?: (req: FastifyRequest, kind: OutsideError, detail: string) => Answer;
 }
+
+const COMMIT_FAILED = 'The change could not be committed; retry with the same Idempotency-Key';
 
 export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
   app.decorateRequest('scope', null);
@@ -151,8 +156,10 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
     } catch (e) {
       await trx.rollback().execute().catch(() => {});
       req.log.warn({ err: (e as Error).message }, 'idempotent write could not commit');
-      reply.code(503).header('retry-after', '1').type('application/json');
-      return JSON.stringify({ detail: 'The change could not be committed; retry with the same Idempotency-Key' });
+      // In the face's own error shape (the answer already on its way was a success).
+      const a = o.answer?.(req, 'commit_failed', COMMIT_FAILED) ?? { status: 503, type: 'application/json', body: JSON.stringify({ detail: COMMIT_FAILED }) };
+      reply.code(a.status).header('retry-after', '1').type(a.type);
+      return a.body;
     }
   });
 

@@ -33,7 +33,8 @@ for (const backend of backends()) {
     async function basic(method: string, path: string, r: Req = {}, key: string | null = A.key): Promise<Res> {
       const res = await call(srv.baseUrl, method, `/basic${path}`, key ? { bearer: key, ...r } : r);
       const template = /^\/users\/?(\?.*)?$/.test(path) ? '/users' : /^\/users\/[^/?]+$/.test(path) ? '/users/{userId}' : null;
-      // 414 (a path over the router's limit) is answered before any face sees the request.
+      // 414 (a path over the router's limit) is answered before the face's hooks (so without
+      // X-RateLimit-*), in the face's error shape (test/http/face-errors.test.ts); not in the spec.
       if (res.status === 414) return res;
       if (template && res.status !== 413) assertSpec(method.toLowerCase(), template, res.status, res.body);
       // X-RateLimit-* and X-Request-Id on every response.
@@ -333,7 +334,7 @@ for (const backend of backends()) {
         for (const p of ['/users/1%00', '/users/%F0%9F%98%80', `/users/${'9'.repeat(4000)}`, '/users/%E0%A4%A']) {
           assertError(await basic('GET', p), 400, 'INVALID_FIELD');
         }
-        assert.equal((await basic('GET', `/users/${'9'.repeat(5000)}`)).status, 414);
+        assertError(await basic('GET', `/users/${'9'.repeat(5000)}`), 414, 'URI_TOO_LONG');
         const big = await basic('POST', '/users', { json: { firstName: 'x'.repeat(2_000_000), lastName: 'b', contactEmail: 'big@example.com' } });
         assertError(big, 413, 'PAYLOAD_TOO_LARGE');
       });

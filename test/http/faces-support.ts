@@ -2,6 +2,7 @@
 // keys of either role, raw HTTP with each face's credentials, and the basic API's public spec
 // (../shared/contracts/vendor/to-do-service-spec.yaml) compiled for response validation.
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -80,6 +81,34 @@ export async function call(baseUrl: string, method: string, path: string, r: Req
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 
+/**
+ * Writes `head` (a request line and headers, without the blank line) as raw bytes on a connection of
+ * its own, for what fetch will not send (absolute-form targets, spaces in the target), and parses
+ * the answer, which ends with the connection.
+ */
+export function rawRequest(baseUrl: string, head: string): Promise<Res> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`));
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${head.slice(0, 80)}`)));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const all = Buffer.concat(chunks).toString('utf8');
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no HTTP answer to ${head.slice(0, 80)}: ${JSON.stringify(all.slice(0, 200))}`));
+      const [statusLine, ...lines] = all.slice(0, end).split('\r\n');
+      const headers = new Headers();
+      for (const l of lines) headers.append(l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim());
+      const text = all.slice(end + 4);
+      let body: unknown;
+      try { body = text === '' ? undefined : JSON.parse(text); } catch { body = undefined; }
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text, body });
+    });
+  });
+}
+
 // ---------- the basic API's public spec ----------
 
 const SPEC_URL = new URL('../../../shared/contracts/vendor/to-do-service-spec.yaml', import.meta.url);
@@ -134,6 +163,12 @@ export function assertSpec(method: string, path: '/users' | '/users/{userId}', s
   if (!schema) throw new Error(`${method.toUpperCase()} ${path} ${status}: no JSON schema in the spec`);
   const v = schema.$ref ? validator(schema.$ref) : ajv.compile(rebase(schema) as object);
   if (!v(body)) throw new Error(`${method.toUpperCase()} ${path} ${status} does not match the spec: ${ajv.errorsText(v.errors)}\n${JSON.stringify(body)}`);
+}
+
+/** Throws unless `body` is the spec's `Error` (for statuses the spec does not list, e.g. 414). */
+export function assertSpecError(body: unknown): void {
+  const v = validator('Error');
+  if (!v(body)) throw new Error(`not the spec's Error: ${ajv.errorsText(v.errors)}\n${JSON.stringify(body)}`);
 }
 
 /** Inline response schemas (e.g. the list's `{users: [...]}`) point into the spec by local $ref. */

@@ -5,6 +5,7 @@ import { isDomainError, type FieldIssue } from '../../domain/errors.ts';
 import { checkProfilePatch, type ProfilePatch } from '../../domain/profiles.ts';
 import { isUnavailable } from '../../store/errors.ts';
 import { WritePathError } from '../write-path.ts';
+import type { OutsideError } from '../face-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
 import { BASIC_FIELDS } from './schemas.ts';
 
@@ -29,11 +30,34 @@ export const MESSAGES = {
 /** `req-<uuid>`: the request id every error body carries and every response sends as X-Request-Id. */
 export const requestIdOf = (req: FastifyRequest): string => (req.id.startsWith('req-') ? req.id : `req-${req.id}`);
 
-export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: Issue[]) {
+const TYPE = 'application/json; charset=utf-8';
+
+export function errorBody(requestId: string, code: string, message: string, details?: Issue[]): Record<string, unknown> {
   const body: Record<string, unknown> = { code, message };
   if (details) body.details = details.map((d) => ({ field: d.field, reason: d.reason, location: d.location }));
-  body.requestId = requestIdOf(req);
-  return reply.code(status).type('application/json; charset=utf-8').send(body);
+  body.requestId = requestId;
+  return body;
+}
+
+export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: Issue[]) {
+  return reply.code(status).type(TYPE).send(errorBody(requestIdOf(req), code, message, details));
+}
+
+const urlIssue = (message: string): Issue => ({ field: 'path', reason: 'Invalid format', location: 'path', missing: false, message });
+
+/** Errors raised outside this face's handlers (src/http/face-errors.ts): code, message, details. */
+const OUTSIDE: Record<OutsideError, [string, string, Issue[]?]> = {
+  bad_url: ['INVALID_FIELD', 'The request URL is malformed', [urlIssue('The request URL is malformed')]],
+  bad_request: ['INVALID_FIELD', 'The request could not be parsed', [urlIssue('The request could not be parsed')]],
+  not_found: ['RESOURCE_NOT_FOUND', MESSAGES.notFound],
+  uri_too_long: ['URI_TOO_LONG', 'The request URL is too long'],
+  headers_too_large: ['REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large'],
+  commit_failed: ['SERVICE_UNAVAILABLE', 'The change could not be committed. Please retry with the same Idempotency-Key'],
+};
+
+export function outsideError(kind: OutsideError, requestId: string) {
+  const [code, message, details] = OUTSIDE[kind];
+  return { type: TYPE, body: errorBody(requestId, code, message, details) };
 }
 
 /** A 400: MISSING_REQUIRED_FIELD if any field is missing, else INVALID_FIELD; the message is the first such problem's. */

@@ -6,12 +6,17 @@ import { isUnavailable } from '../../store/errors.ts';
 import { JsonBodyError } from '../json-body.ts';
 import { WritePathError } from '../write-path.ts';
 import { pathOf, type AjvError } from '../validation.ts';
+import type { OutsideError } from '../face-errors.ts';
 import { wireField } from './mapping.ts';
 
 export interface Detail { field: string; message: string }
 
+const TYPE = 'application/json';
+
+export const errorBody = (code: string, message: string, details?: Detail[]) => ({ error: { code, message, ...(details ? { details } : {}) } });
+
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, details?: Detail[]) {
-  return reply.code(status).type('application/json').send({ error: { code, message, ...(details ? { details } : {}) } });
+  return reply.code(status).type(TYPE).send(errorBody(code, message, details));
 }
 
 export const validationError = (reply: FastifyReply, details: Detail[]) => sendError(reply, 422, 'ValidationError', 'Request body failed validation.', details);
@@ -99,8 +104,21 @@ export function sendDomainError(reply: FastifyReply, err: DomainError) {
 
 const STATUS_CODES: Record<number, string> = {
   400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed',
-  409: 'Conflict', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 422: 'ValidationError', 429: 'RateLimited',
+  409: 'Conflict', 413: 'PayloadTooLarge', 414: 'UriTooLong', 415: 'UnsupportedMediaType', 422: 'ValidationError',
+  429: 'RateLimited', 431: 'RequestHeaderFieldsTooLarge', 503: 'ServiceUnavailable',
 };
+
+const OUTSIDE_MESSAGES: Record<OutsideError, string> = {
+  bad_url: 'Malformed request URL.',
+  bad_request: 'Malformed HTTP request.',
+  not_found: 'No such route.',
+  uri_too_long: 'The request URL is too long.',
+  headers_too_large: 'The request headers are too large.',
+  commit_failed: 'The change could not be committed; retry with the same Idempotency-Key.',
+};
+
+/** An error raised outside this face's handlers (src/http/face-errors.ts): content type and body. */
+export const outsideError = (kind: OutsideError, status: number) => ({ type: TYPE, body: errorBody(STATUS_CODES[status] ?? 'BadRequest', OUTSIDE_MESSAGES[kind]) });
 
 export function onvyErrorHandler(err: FastifyError & { validationContext?: string }, req: FastifyRequest, reply: FastifyReply) {
   if (err.validation) {
