@@ -35,7 +35,7 @@ const ROUTES: Route[] = [
 ];
 
 // Strings that have broken services like this one: NUL, lone surrogates, huge numbers, traversal.
-const nasty = fc.constantFrom('\u0000', '\ud800', '\udfff', 'x'.repeat(2000), '€'.repeat(400), '../..', '%00', '%ZZ', '%ED%A0%80',
+const nasty = fc.constantFrom('\u0000', '\ud800', '\udfff', 'x'.repeat(2000), '9'.repeat(5000), '€'.repeat(400), '../..', '%00', '%ZZ', '%ED%A0%80',
   '99999999999999999999', '-1', '1e309', 'NaN', 'null', 'true', '{}', '[]', "' or 1=1 --", '<script>', ' ', '', 'GARMIN', 'oura', 'launch');
 const anyString = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }), nasty);
 const FIELD_NAMES = ['client_user_id', 'fallback_time_zone', 'fallback_birth_date', 'ingestion_start', 'ingestion_end', 'user_id', 'provider',
@@ -77,13 +77,21 @@ function authHeaders(face: Face, key: string, mode: number): Record<string, stri
   return { authorization: `Bearer ${k}` };
 }
 
-/** The error body each contract promises. */
-function assertErrorShape(face: Face, status: number, parsed: unknown, text: string) {
+/** The error body each contract promises, and no other face's (no `detail` outside Junction). */
+function assertErrorShape(face: Face, status: number, parsed: unknown, text: string, headers: Headers) {
   assert.ok(parsed !== undefined, `${status} body is not JSON: ${text.slice(0, 200)}`);
   const b = parsed as Record<string, unknown>;
-  if (face === 'junction') assert.ok('detail' in b || 'success' in b, `junction error without detail: ${text.slice(0, 200)}`);
-  else if (face === 'onvy') assert.ok(typeof (b.error as { code?: unknown } | undefined)?.code === 'string' || 'detail' in b, `onvy error shape: ${text.slice(0, 200)}`);
-  else assert.ok(typeof b.code === 'string' || 'detail' in b, `basic error shape: ${text.slice(0, 200)}`);
+  if (face === 'junction') {
+    assert.ok('detail' in b || 'success' in b, `junction error without detail: ${text.slice(0, 200)}`);
+  } else if (face === 'onvy') {
+    const e = b.error as { code?: unknown; message?: unknown } | undefined;
+    assert.ok(Object.keys(b).length === 1 && typeof e?.code === 'string' && /^[A-Z][A-Za-z]+$/.test(e.code) && typeof e.message === 'string',
+      `onvy error shape (${status}): ${text.slice(0, 200)}`);
+  } else {
+    assert.ok(typeof b.code === 'string' && /^[A-Z_]+$/.test(b.code) && typeof b.message === 'string' && !('detail' in b) && !('error' in b),
+      `basic error shape (${status}): ${text.slice(0, 200)}`);
+    assert.ok(typeof b.requestId === 'string' && /^req-/.test(b.requestId) && headers.get('x-request-id') === b.requestId, `basic requestId (${status}): ${text.slice(0, 200)}`);
+  }
 }
 
 for (const backend of backends()) {
@@ -142,7 +150,7 @@ for (const backend of backends()) {
             assert.match(res.headers.get('content-type') ?? '', /application\/json/, `${route.method} ${path} error is not JSON`);
             let parsed: unknown;
             try { parsed = JSON.parse(text); } catch { parsed = undefined; }
-            assertErrorShape(route.face, res.status, parsed, text);
+            assertErrorShape(route.face, res.status, parsed, text, res.headers);
           }
         },
       ), { numRuns: RUNS, seed: Number(process.env.ROSTER_FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true });
