@@ -2,14 +2,13 @@
 // and error paths, the flat error body, evaluation order, rate-limit headers and 429, read-only
 // keys, team isolation and bad input. Every response body is validated against the public spec
 // (../shared/contracts/vendor/to-do-service-spec.yaml).
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
-import { assertSpec, call, startFaces, REQUEST_ID_RE, type FacesServer, type Req, type Res } from './faces-support.ts';
+import { backends } from '../support/backends.ts';
+import { call, type RawRequest, type RawResponse } from '../support/junction-http.ts';
+import { assertSpec, facesSuite, REQUEST_ID_RE, type FacesServer, type Team } from './faces-support.ts';
 
-type Team = { teamId: string; key: string; readOnlyKey: string };
-
-function assertError(r: Res, status: number, code: string) {
+function assertError(r: RawResponse, status: number, code: string) {
   assert.equal(r.status, status, r.text);
   assert.match(r.headers.get('content-type') ?? '', /^application\/json; charset=utf-8/);
   assert.equal(r.body.code, code, r.text);
@@ -20,17 +19,17 @@ function assertError(r: Res, status: number, code: string) {
   else assert.equal('details' in r.body, false);
 }
 
-const details = (r: Res) => r.body.details as { field: string; reason: string; location: string }[];
+const details = (r: RawResponse) => r.body.details as { field: string; reason: string; location: string }[];
 
 for (const backend of backends()) {
   describe(`basic face (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
     let A: Team;
     let B: Team;
+    facesSuite(backend, {}, (s) => ({ srv, A, B } = s));
 
     /** Raw call as team A (unless `key` says otherwise), checked against the spec for `template`. */
-    async function basic(method: string, path: string, r: Req = {}, key: string | null = A.key): Promise<Res> {
+    async function basic(method: string, path: string, r: RawRequest = {}, key: string | null = A.key): Promise<RawResponse> {
       const res = await call(srv.baseUrl, method, `/basic${path}`, key ? { bearer: key, ...r } : r);
       const template = /^\/users\/?(\?.*)?$/.test(path) ? '/users' : /^\/users\/[^/?]+$/.test(path) ? '/users/{userId}' : null;
       // 414 (a path over the router's limit) is answered before the face's hooks (so without
@@ -47,17 +46,6 @@ for (const backend of backends()) {
       assert.equal(r.status, 201, r.text);
       return r.body as { userId: number; firstName: string; lastName: string; contactEmail: string };
     };
-
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb);
-      A = await srv.newTeam();
-      B = await srv.newTeam();
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
 
     describe('authentication', () => {
       test('no header, another scheme, an unknown token: 401 UNAUTHORIZED with the contract message', async () => {
@@ -347,16 +335,8 @@ for (const backend of backends()) {
   });
 
   describe(`basic face: rate limits (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb, { basicRateLimit: { max: 3, windowMs: 60_000 } });
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
+    facesSuite(backend, { basicRateLimit: { max: 3, windowMs: 60_000 } }, (s) => ({ srv } = s));
 
     test('per key: X-RateLimit-Limit/-Remaining/-Reset (epoch seconds) on every response, then 429 with Retry-After', async () => {
       const t = await srv.newTeam();

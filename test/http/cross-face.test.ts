@@ -1,34 +1,22 @@
 // One user, three views (docs/faces.md): created on one face, read, patched and deleted on the
 // others. Every line of the field mapping is exercised here, plus the delete rules, the client id
 // of basic users, team isolation across faces, and read-only keys on every face's writes.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
-import { call, startFaces, type FacesServer } from './faces-support.ts';
-
-type Team = { teamId: string; key: string; readOnlyKey: string };
+import { backends } from '../support/backends.ts';
+import { call } from '../support/junction-http.ts';
+import { facesSuite, type FacesServer, type Team } from './faces-support.ts';
 
 for (const backend of backends()) {
   describe(`cross-face (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
     let A: Team;
     let B: Team;
-    const j = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, p, { junction: key, ...(json === undefined ? {} : { json }) });
+    facesSuite(backend, {}, (s) => ({ srv, A, B } = s));
+    const j = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, p, { key, ...(json === undefined ? {} : { json }) });
     const o = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, `/onvy${p}`, { apiKey: key, ...(json === undefined ? {} : { json }) });
     const b = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, `/basic${p}`, { bearer: key, ...(json === undefined ? {} : { json }) });
     const basicIdOf = async (clientUserId: string, team = A) => (await srv.built.services.profiles.getByClientId(team.teamId, clientUserId)).basicId;
-
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb);
-      A = await srv.newTeam();
-      B = await srv.newTeam();
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
 
     test('a user made by POST /onvy/users is found by Junction\'s GET /v2/user/resolve/{id}: id = client_user_id, birthday = fallback_birth_date', async () => {
       const made = await o('POST', '/users', { id: 'onvy-1', firstname: 'Ona', birthday: '1985-06-30', tz_offset: -18000 });
@@ -251,16 +239,8 @@ for (const backend of backends()) {
   });
 
   describe(`face prefixes are configurable (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb, { onvyPrefix: '/api/onvy/v1', basicPrefix: '/todo' });
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
+    facesSuite(backend, { onvyPrefix: '/api/onvy/v1', basicPrefix: '/todo' }, (s) => ({ srv } = s));
 
     test('the faces answer under the configured prefixes and not under the defaults', async () => {
       const t = await srv.newTeam();

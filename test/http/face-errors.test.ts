@@ -4,11 +4,12 @@
 // and an idempotent write that cannot commit (503). Each face answers in its own contract's error
 // shape (Onvy `{"error": {code, message}}`, basic `{code, message, details?, requestId}`), with the
 // right status and never a 500; Junction's answers are what they were; admin keeps its shapes.
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
+import { backends, type TestDatabase } from '../support/backends.ts';
+import { call, rawHttp, type RawRequest, type RawResponse } from '../support/junction-http.ts';
 import { faceErrors } from '../../src/http/face-errors.ts';
-import { assertSpecError, call, rawRequest, startFaces, REQUEST_ID_RE, type FacesServer, type Res } from './faces-support.ts';
+import { assertSpecError, facesSuite, REQUEST_ID_RE, type FacesServer } from './faces-support.ts';
 
 const ADMIN = 'admin-token-for-face-errors-tests';
 const LONG_SEGMENT = '9'.repeat(5000); // over maxParamLength (4096): the router's 414
@@ -16,14 +17,14 @@ const LONG_URL_SEGMENT = '9'.repeat(20_000); // over Node's header limit (16 KiB
 const BIG_HEADER = 'x'.repeat(20_000);
 
 /** Onvy's error body, exactly (contract §5.1). */
-function onvyError(r: Res, status: number, code: string, message: string) {
+function onvyError(r: RawResponse, status: number, code: string, message: string) {
   assert.equal(r.status, status, r.text.slice(0, 300));
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
   assert.deepEqual(r.body, { error: { code, message } });
 }
 
 /** basic's error body, exactly (contract §4.1), its request id also sent as X-Request-Id. */
-function basicError(r: Res, status: number, code: string, message: string, details?: unknown[]) {
+function basicError(r: RawResponse, status: number, code: string, message: string, details?: unknown[]) {
   assert.equal(r.status, status, r.text.slice(0, 300));
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
   assert.match(r.body?.requestId ?? '', REQUEST_ID_RE, r.text.slice(0, 300));
@@ -33,7 +34,7 @@ function basicError(r: Res, status: number, code: string, message: string, detai
 }
 
 /** Junction's `{"detail": ...}`, exactly. */
-function junctionDetail(r: Res, status: number, detail: string) {
+function junctionDetail(r: RawResponse, status: number, detail: string) {
   assert.equal(r.status, status, r.text.slice(0, 300));
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
   assert.deepEqual(r.body, { detail });
@@ -46,31 +47,22 @@ for (const backend of backends()) {
     let tdb: TestDatabase;
     let srv: FacesServer;
     let key: string;
-    const onvy = (method: string, path: string, r: Parameters<typeof call>[3] = {}) => call(srv.baseUrl, method, `/onvy${path}`, { apiKey: key, ...r });
-    const basic = (method: string, path: string, r: Parameters<typeof call>[3] = {}) => call(srv.baseUrl, method, `/basic${path}`, { bearer: key, ...r });
-    const junction = (method: string, path: string, r: Parameters<typeof call>[3] = {}) => call(srv.baseUrl, method, path, { junction: key, ...r });
-
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb, { adminToken: ADMIN });
-      key = (await srv.newTeam()).key;
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
+    facesSuite(backend, { adminToken: ADMIN }, (s) => ({ tdb, srv, A: { key } } = s));
+    const onvy = (method: string, path: string, r: RawRequest = {}) => call(srv.baseUrl, method, `/onvy${path}`, { apiKey: key, ...r });
+    const basic = (method: string, path: string, r: RawRequest = {}) => call(srv.baseUrl, method, `/basic${path}`, { bearer: key, ...r });
+    const junction = (method: string, path: string, r: RawRequest = {}) => call(srv.baseUrl, method, path, { key, ...r });
 
     describe('a URL the router refuses: 400', () => {
       // Percent-encoding that is not UTF-8 is decoded leniently (src/http/url.ts), so what the router
       // still refuses is a target it cannot parse: an absolute-form URL with an empty authority.
       test('Onvy: 400 BadRequest', async () => {
-        onvyError(await rawRequest(srv.baseUrl, 'GET http:///onvy/users HTTP/1.1'), 400, 'BadRequest', 'Malformed request URL.');
+        onvyError(await rawHttp(srv.baseUrl, 'GET http:///onvy/users HTTP/1.1'), 400, 'BadRequest', 'Malformed request URL.');
       });
       test('basic: 400 INVALID_FIELD with a path detail', async () => {
-        basicError(await rawRequest(srv.baseUrl, 'GET http:///basic/users HTTP/1.1'), 400, 'INVALID_FIELD', 'The request URL is malformed', BASIC_URL_DETAILS);
+        basicError(await rawHttp(srv.baseUrl, 'GET http:///basic/users HTTP/1.1'), 400, 'INVALID_FIELD', 'The request URL is malformed', BASIC_URL_DETAILS);
       });
       test('Junction: unchanged', async () => {
-        junctionDetail(await rawRequest(srv.baseUrl, 'GET http:///v2/user HTTP/1.1'), 400, 'Malformed URL: the path is not valid percent-encoded UTF-8');
+        junctionDetail(await rawHttp(srv.baseUrl, 'GET http:///v2/user HTTP/1.1'), 400, 'Malformed URL: the path is not valid percent-encoded UTF-8');
       });
       test('bad percent-encoding in a path reaches the face\'s route, which answers in its own shape', async () => {
         onvyError(await onvy('GET', '/users/%E0%A4%A'), 404, 'NotFound', 'User not found.');
@@ -107,18 +99,18 @@ for (const backend of backends()) {
       test('Onvy: a URL over the header limit is 414, headers over it 431, a malformed request line 400', async () => {
         onvyError(await onvy('GET', `/users/${LONG_URL_SEGMENT}`), 414, 'UriTooLong', 'The request URL is too long.');
         onvyError(await onvy('GET', '/users', { headers: { 'x-big': BIG_HEADER } }), 431, 'RequestHeaderFieldsTooLarge', 'The request headers are too large.');
-        onvyError(await rawRequest(srv.baseUrl, 'GET /onvy/users/a b HTTP/1.1'), 400, 'BadRequest', 'Malformed HTTP request.');
+        onvyError(await rawHttp(srv.baseUrl, 'GET /onvy/users/a b HTTP/1.1'), 400, 'BadRequest', 'Malformed HTTP request.');
       });
       test('basic: the same, in basic\'s shape', async () => {
         basicError(await basic('GET', `/users/${LONG_URL_SEGMENT}`), 414, 'URI_TOO_LONG', 'The request URL is too long');
         basicError(await basic('GET', '/users', { headers: { 'x-big': BIG_HEADER } }), 431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large');
-        basicError(await rawRequest(srv.baseUrl, 'GET /basic/users/a b HTTP/1.1'), 400, 'INVALID_FIELD', 'The request could not be parsed', BASIC_URL_DETAILS);
+        basicError(await rawHttp(srv.baseUrl, 'GET /basic/users/a b HTTP/1.1'), 400, 'INVALID_FIELD', 'The request could not be parsed', BASIC_URL_DETAILS);
       });
       test('Junction and elsewhere: Fastify\'s answer, unchanged', async () => {
         const j = await junction('GET', `/v2/user/${LONG_URL_SEGMENT}`);
         assert.equal(j.status, 431);
         assert.deepEqual(j.body, { error: 'Request Header Fields Too Large', message: 'Exceeded maximum allowed HTTP header size', statusCode: 431 });
-        const bad = await rawRequest(srv.baseUrl, 'GET /v2/user/a b HTTP/1.1');
+        const bad = await rawHttp(srv.baseUrl, 'GET /v2/user/a b HTTP/1.1');
         assert.equal(bad.status, 400);
         assert.deepEqual(bad.body, { error: 'Bad Request', message: 'Client Error', statusCode: 400 });
       });
@@ -197,18 +189,9 @@ for (const backend of backends()) {
   });
 
   describe(`errors outside the faces' handlers, faces at other prefixes (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
     let key: string;
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb, { onvyPrefix: '/vendor/onvy', basicPrefix: '/b' });
-      key = (await srv.newTeam()).key;
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
+    facesSuite(backend, { onvyPrefix: '/vendor/onvy', basicPrefix: '/b' }, (s) => ({ srv, A: { key } } = s));
 
     test('the face is told by its configured prefix', async () => {
       onvyError(await call(srv.baseUrl, 'GET', `/vendor/onvy/users/${LONG_SEGMENT}`, { apiKey: key }), 414, 'UriTooLong', 'The request URL is too long.');

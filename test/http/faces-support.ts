@@ -1,18 +1,22 @@
-// Helpers for the Onvy, basic and cross-face suites: a server with the faces' options, teams and
-// keys of either role, raw HTTP with each face's credentials, and the basic API's public spec
-// (../shared/contracts/vendor/to-do-service-spec.yaml) compiled for response validation.
+// Helpers for the Onvy, basic, cross-face and face-errors suites: a server with the faces' options,
+// teams and keys of either role, the usual suite set-up (facesSuite), and the basic API's public spec
+// (../shared/contracts/vendor/to-do-service-spec.yaml) compiled for response validation. Raw HTTP
+// with each face's credentials: call() and rawHttp() in ../support/junction-http.ts.
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { before, after } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { buildApp, type AppOptions, type BuiltApp } from '../../src/app.ts';
-import type { TestDatabase } from '../support/backends.ts';
+import { freshDatabase, type Backend, type TestDatabase } from '../support/backends.ts';
+
+/** A team with a full and a read-only key. */
+export interface Team { teamId: string; key: string; readOnlyKey: string }
 
 export interface FacesServer {
   baseUrl: string;
   built: BuiltApp;
-  newTeam(mode?: 'sandbox' | 'production'): Promise<{ teamId: string; key: string; readOnlyKey: string }>;
+  newTeam(mode?: 'sandbox' | 'production'): Promise<Team>;
   close(): Promise<void>;
 }
 
@@ -39,73 +43,31 @@ export async function startFaces(tdb: TestDatabase, opts: Partial<AppOptions> = 
   };
 }
 
-export interface Res {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: any;
-}
-
-export interface Req {
-  /** Junction: x-vital-api-key. */
-  junction?: string;
-  /** Onvy: X-API-Key. */
-  apiKey?: string;
-  /** Onvy and basic: Authorization: Bearer. */
-  bearer?: string;
-  json?: unknown;
-  raw?: string;
-  headers?: Record<string, string>;
-}
-
-export async function call(baseUrl: string, method: string, path: string, r: Req = {}): Promise<Res> {
-  const headers: Record<string, string> = { ...(r.headers ?? {}) };
-  if (r.junction) headers['x-vital-api-key'] = r.junction;
-  if (r.apiKey) headers['x-api-key'] = r.apiKey;
-  if (r.bearer) headers.authorization = `Bearer ${r.bearer}`;
-  let body: string | undefined;
-  if (r.json !== undefined) {
-    body = JSON.stringify(r.json);
-    headers['content-type'] ??= 'application/json';
-  } else if (r.raw !== undefined) {
-    body = r.raw;
-  }
-  const res = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual' });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body: parsed };
+export interface FacesSuite {
+  tdb: TestDatabase;
+  srv: FacesServer;
+  /** Two sandbox teams. */
+  A: Team;
+  B: Team;
 }
 
 /**
- * Writes `head` (a request line and headers, without the blank line) as raw bytes on a connection of
- * its own, for what fetch will not send (absolute-form targets, spaces in the target), and parses
- * the answer, which ends with the connection.
+ * The set-up of a suite, registered on the enclosing describe: before it, a fresh database on
+ * `backend`, a server with the faces over it (`opts` over startFaces' defaults) and two teams,
+ * handed to `ready` (which keeps what it needs in the suite's variables); after it, the server is
+ * closed and the database dropped.
  */
-export function rawRequest(baseUrl: string, head: string): Promise<Res> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`));
-    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${head.slice(0, 80)}`)));
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const all = Buffer.concat(chunks).toString('utf8');
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) return reject(new Error(`no HTTP answer to ${head.slice(0, 80)}: ${JSON.stringify(all.slice(0, 200))}`));
-      const [statusLine, ...lines] = all.slice(0, end).split('\r\n');
-      const headers = new Headers();
-      for (const l of lines) headers.append(l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim());
-      const text = all.slice(end + 4);
-      let body: unknown;
-      try { body = text === '' ? undefined : JSON.parse(text); } catch { body = undefined; }
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text, body });
-    });
+export function facesSuite(backend: Backend, opts: Partial<AppOptions>, ready: (s: FacesSuite) => void): void {
+  let tdb: TestDatabase | undefined;
+  let srv: FacesServer | undefined;
+  before(async () => {
+    tdb = await freshDatabase(backend);
+    srv = await startFaces(tdb, opts);
+    ready({ tdb, srv, A: await srv.newTeam(), B: await srv.newTeam() });
+  });
+  after(async () => {
+    await srv?.close();
+    await tdb?.drop();
   });
 }
 

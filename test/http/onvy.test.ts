@@ -1,10 +1,11 @@
 // The Onvy face (../shared/contracts/onvy-users.md) over raw HTTP: every operation, happy and error
 // paths, auth and scopes, the error body and status table, evaluation order, team isolation, and
 // bad input that must never be a 500.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
-import { call, startFaces, ONVY_TIME_RE, type FacesServer, type Req } from './faces-support.ts';
+import { backends } from '../support/backends.ts';
+import { call, type RawRequest } from '../support/junction-http.ts';
+import { facesSuite, ONVY_TIME_RE, type FacesServer, type Team } from './faces-support.ts';
 
 const EXAMPLE = {
   id: 'user_123',
@@ -37,23 +38,12 @@ const fields = (r: { body: any }) => (r.body.error.details as { field: string }[
 
 for (const backend of backends()) {
   describe(`Onvy face (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
-    let A: { teamId: string; key: string; readOnlyKey: string };
-    let B: { teamId: string; key: string; readOnlyKey: string };
-    const onvy = (method: string, path: string, r: Req = {}, key: string | null = A.key) =>
+    let A: Team;
+    let B: Team;
+    facesSuite(backend, {}, (s) => ({ srv, A, B } = s));
+    const onvy = (method: string, path: string, r: RawRequest = {}, key: string | null = A.key) =>
       call(srv.baseUrl, method, `/onvy${path}`, key ? { apiKey: key, ...r } : r);
-
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb);
-      A = await srv.newTeam();
-      B = await srv.newTeam();
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
 
     describe('authentication and scopes', () => {
       test('no credential, an unknown key, a malformed Authorization: 401 Unauthorized', async () => {
@@ -464,16 +454,8 @@ for (const backend of backends()) {
   });
 
   describe(`Onvy face: sandbox cap (${backend.name})`, () => {
-    let tdb: TestDatabase;
     let srv: FacesServer;
-    before(async () => {
-      tdb = await freshDatabase(backend);
-      srv = await startFaces(tdb, { sandboxUserCap: 2 });
-    });
-    after(async () => {
-      await srv?.close();
-      await tdb?.drop();
-    });
+    facesSuite(backend, { sandboxUserCap: 2 }, (s) => ({ srv } = s));
 
     test('creates beyond the sandbox cap: 403 Forbidden; production teams have no cap', async () => {
       const s = await srv.newTeam('sandbox');

@@ -1,4 +1,6 @@
-// Raw HTTP helpers for Junction-face tests: what a non-SDK client sends and sees.
+// Raw HTTP helpers for tests of every face (Junction, Onvy, basic, admin): what a non-SDK client
+// sends and sees.
+import { connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -9,7 +11,12 @@ export interface RawResponse {
 }
 
 export interface RawRequest {
+  /** Junction: x-vital-api-key. */
   key?: string | null;
+  /** Onvy: X-API-Key. */
+  apiKey?: string;
+  /** Onvy and basic (and admin): Authorization: Bearer. */
+  bearer?: string;
   /** A value to send as JSON (sets content-type application/json). */
   json?: unknown;
   /** Bytes or text sent as is. */
@@ -20,6 +27,8 @@ export interface RawRequest {
 export async function call(baseUrl: string, method: string, path: string, req: RawRequest = {}): Promise<RawResponse> {
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
   if (req.key) headers['x-vital-api-key'] = req.key;
+  if (req.apiKey) headers['x-api-key'] = req.apiKey;
+  if (req.bearer) headers.authorization = `Bearer ${req.bearer}`;
   let body: string | Uint8Array | undefined;
   if (req.json !== undefined) {
     body = JSON.stringify(req.json);
@@ -29,13 +38,41 @@ export async function call(baseUrl: string, method: string, path: string, req: R
   }
   const res = await fetch(baseUrl + path, { method, headers, body: body as BodyInit | undefined, redirect: 'manual' });
   const text = await res.text();
-  let parsed: unknown;
+  return { status: res.status, headers: res.headers, text, body: jsonOrUndefined(text) };
+}
+
+function jsonOrUndefined(text: string): unknown {
   try {
-    parsed = text === '' ? undefined : JSON.parse(text);
+    return text === '' ? undefined : JSON.parse(text);
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+/**
+ * Writes `head` (a request line and headers, without the blank line) as raw bytes on a connection of
+ * its own, for what fetch will not send (absolute-form targets, spaces in the target), and parses
+ * the answer, which ends with the connection.
+ */
+export function rawHttp(baseUrl: string, head: string): Promise<RawResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`));
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${head.slice(0, 80)}`)));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const all = Buffer.concat(chunks).toString('utf8');
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no HTTP answer to ${head.slice(0, 80)}: ${JSON.stringify(all.slice(0, 200))}`));
+      const [statusLine, ...lines] = all.slice(0, end).split('\r\n');
+      const headers = new Headers();
+      for (const l of lines) headers.append(l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim());
+      const text = all.slice(end + 4);
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text, body: jsonOrUndefined(text) });
+    });
+  });
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
