@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the `roster` command: TypeScript runs through tsx's loader, no build step.
-import { register } from 'tsx/esm/api';
+// Entry point of the `roster` command: dist/cli.mjs, (re)built first if a source is newer.
+import { ensureBuilt } from '../scripts/build.mjs';
 
-register();
-const { runCli } = await import('../src/cli/index.ts');
+await ensureBuilt();
+const { runCli } = await import('../dist/cli.mjs');
 await runCli(process.argv);

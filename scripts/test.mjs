@@ -35,6 +35,11 @@ if (!fileArgs.length && !process.env.ROSTER_SKIP_TYPECHECK) {
   if (tc.status !== 0) { process.stderr.write('typecheck failed\n'); process.exit(1); }
 }
 
+// The server and CLI that tests spawn run from dist/ (as `npm start` and `roster` do): build it once
+// here rather than in each spawned process.
+const { ensureBuilt } = await import('./build.mjs');
+await ensureBuilt();
+
 const { default: pg } = await import('pg');
 const { startEmbedded } = await import('../src/db/embedded.ts');
 

@@ -2,10 +2,10 @@
 // transaction, under an advisory lock so several instances starting at once apply each file once.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { packageRoot } from '../paths.ts';
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATIONS_DIR = path.join(packageRoot(), 'src', 'db', 'migrations');
 /** Arbitrary constant: the advisory lock id that serialises migration runs. */
 export const MIGRATION_LOCK_ID = 7_301_955_001;
 const LOCK_ID = MIGRATION_LOCK_ID;

@@ -3,7 +3,7 @@
 // collects every route; each face's document is its slice of that (by path prefix), with the
 // prefix moved into `servers` so the paths read as the vendor's do, and the face's own security
 // scheme. Served at /openapi/{face}.json (the admin document only when the admin API is on).
-import { readFileSync } from 'node:fs';
+import { rosterVersion } from '../paths.ts';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 
@@ -166,14 +166,3 @@ function faceSlice(full: Doc, face: FaceDoc, version: string, publicUrl: string 
   };
 }
 
-let versionCache: string | null = null;
-function rosterVersion(): string {
-  if (versionCache === null) {
-    try {
-      versionCache = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version ?? '0.0.0');
-    } catch {
-      versionCache = '0.0.0';
-    }
-  }
-  return versionCache;
-}
