@@ -92,6 +92,7 @@ export function registerBackupCommands(program: Command, config: () => Config): 
       let input: Readable;
       let size: number | null = null;
       if (file === '-') {
+        if (process.stdin.isTTY) throw new Error('restore -: standard input is a terminal; pipe a backup into it');
         input = process.stdin;
       } else {
         const st = await fsp.stat(file).catch(() => null);

@@ -21,6 +21,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable, Transform, pipeline as pipelineCb, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -157,11 +159,16 @@ function countLines(b: Buffer): number {
 }
 
 let versionCache: string | null = null;
+/** Roster's version: package.json named "roster" above this module (run from src/ or a bundle). */
 function rosterVersion(): string {
-  try {
-    versionCache ??= String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version ?? '0.0.0');
-  } catch {
-    versionCache = '0.0.0';
+  if (versionCache !== null) return versionCache;
+  versionCache = '0.0.0';
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    try {
+      const pj = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pj.name === 'roster') { versionCache = String(pj.version ?? '0.0.0'); break; }
+    } catch { /* none here */ }
+    if (path.dirname(dir) === dir) break;
   }
   return versionCache;
 }
@@ -393,7 +400,9 @@ class BackupReader {
       throw new BackupError('the backup is damaged: its trailer is not JSON');
     }
     if (t?.end !== BACKUP_FORMAT || !Array.isArray(t.tables)) throw new BackupError('the backup is damaged: no trailer where it should end');
-    while (await this.fill()) if (this.buf.length) throw new BackupError('the backup is damaged: data after its trailer');
+    do {
+      if (this.buf.length) throw new BackupError('the backup is damaged: data after its trailer');
+    } while (await this.fill());
     return t;
   }
 }
@@ -576,7 +585,7 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreSummary
       rows = await loadTables(client, reader, h, target, progress);
     } else {
       const stage = `roster_restore_${randomBytes(6).toString('hex')}`;
-      const path = (await client.query<{ p: string }>(`select current_setting('search_path') as p`)).rows[0]!.p;
+      const searchPath = (await client.query<{ p: string }>(`select current_setting('search_path') as p`)).rows[0]!.p;
       try {
         await client.query(`create schema ${qi(stage)}`);
       } catch (e) {
@@ -586,7 +595,7 @@ export async function restoreDatabase(o: RestoreOptions): Promise<RestoreSummary
       for (const m of known.slice(0, b)) await runMigration(client, m);
       rows = await loadTables(client, reader, h, await readCatalog(client, stage), progress);
       for (const m of known.slice(b, t)) await runMigration(client, m);
-      await client.query(`select set_config('search_path', $1, true)`, [path]);
+      await client.query(`select set_config('search_path', $1, true)`, [searchPath]);
       await copyAcross(client, await readCatalog(client, stage), target);
       await client.query(`drop schema ${qi(stage)} cascade`);
     }
