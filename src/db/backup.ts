@@ -20,14 +20,12 @@
 // sequences, verify, apply the migrations this build has beyond the backup's, commit.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Readable, Transform, pipeline as pipelineCb, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { rosterVersion } from '../paths.ts';
 import { MIGRATION_LOCK_ID, appliedMigrations, applyInTransaction, loadMigrations, type Migration } from './migrate.ts';
 
 export const BACKUP_FORMAT = 'roster-backup';
@@ -156,21 +154,6 @@ function countLines(b: Buffer): number {
   let n = 0;
   for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
   return n;
-}
-
-let versionCache: string | null = null;
-/** Roster's version: package.json named "roster" above this module (run from src/ or a bundle). */
-function rosterVersion(): string {
-  if (versionCache !== null) return versionCache;
-  versionCache = '0.0.0';
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    try {
-      const pj = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pj.name === 'roster') { versionCache = String(pj.version ?? '0.0.0'); break; }
-    } catch { /* none here */ }
-    if (path.dirname(dir) === dir) break;
-  }
-  return versionCache;
 }
 
 // ---------- backup ----------
