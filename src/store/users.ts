@@ -115,6 +115,9 @@ function hotQueries(db: Kysely<Database>) {
       ).where('users.team_id', '=', team).orderBy('users.created_at', 'desc').orderBy('users.id', 'desc')),
     liveCount: precompile<[string], { n: number }>(db, 1, (k, team) =>
       k.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('team_id', '=', team).where('deleted_at', 'is', null)),
+    liveVersioned: precompile<[string, string], UserColumns & { version: string }>(db, 2, (k, team, id) =>
+      k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))
+        .where('users.team_id', '=', team).where('users.id', '=', id).where('users.deleted_at', 'is', null)),
     holder: precompile<[string, string], { id: string; created_at: Date }>(db, 2, (k, team, cid) =>
       k.selectFrom('users').select(['id', 'created_at']).where('team_id', '=', team).where('client_user_id', '=', cid).where('deleted_at', 'is', null)),
   };
@@ -134,9 +137,18 @@ export class PgUsersRepo implements UsersRepo {
         .onConflict((oc) => oc.columns(['team_id', 'client_user_id']).where('deleted_at', 'is', null).doNothing())
         .returning('id'));
     this.insertColumns = cols;
+    // Every column but the key and the lifecycle ones, written only over the version that was read.
+    const upd = cols.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
+    this.updateColumns = upd;
+    this.updateUser = precompile<unknown[], { id: string }>(db, upd.length + 3, (k, team, id, version, ...slots) =>
+      k.updateTable('users').set(Object.fromEntries(upd.map((c, i) => [c, slots[i]])) as never)
+        .where('team_id', '=', team).where('id', '=', id).where('deleted_at', 'is', null)
+        .where(sql`xmin`, '=', sql`${version}::xid`).returning('id'));
   }
 
   private readonly insertColumns: (keyof ReturnType<typeof fromUser>)[];
+  private readonly updateColumns: (keyof ReturnType<typeof fromUser>)[];
+  private readonly updateUser: Precompiled<unknown[], { id: string }>;
 
   async insert(user: User, opts: { liveCap?: number }) {
     const row = fromUser(user);
@@ -196,9 +208,23 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async update(teamId: string, id: string, apply: (u: User) => User) {
+    // Optimistic first: read, apply the domain's change, write only if the row is still the
+    // version read (its xmin). Two statements and one commit, no explicit transaction and no row
+    // lock held across round trips. A concurrent writer makes the update match no row; after two
+    // such losses (a row being written by many at once) the change is made under a row lock
+    // instead, which always makes progress. Inside an idempotent request's transaction the same
+    // statements simply join it.
     try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const cur = (await this.q.liveVersioned(this.db, teamId, id)).rows[0];
+        if (!cur) return null;
+        const next = apply(toUser(cur));
+        const set = fromUser(next);
+        const done = await this.updateUser(this.db, teamId, id, cur.version, ...this.updateColumns.map((c) => set[c]));
+        if (done.rows.length) return next;
+      }
       return await withRetry(() => this.db.transaction().execute(async (tx) => {
-        const cur = await tx.selectFrom('users').selectAll()
+        const cur = await tx.selectFrom('users').select(USER_COLUMNS)
           .where('team_id', '=', teamId).where('id', '=', id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
         if (!cur) return null;
         const next = apply(toUser(cur));

@@ -51,6 +51,25 @@ for (const backend of backends()) {
       assert.equal((await call(srv.baseUrl, 'GET', '/v2/user/resolve/renamed', { key: apiKey })).body.user_id, winner);
     });
 
+    test('parallel patches of different fields of one user: none is lost', async () => {
+      // Each PATCH reads the user, applies one field and writes the version it read; a write that
+      // raced another is redone on the new version, so every field ends up set.
+      const { apiKey } = await srv.newTeam('race-fields');
+      const id = (await call(srv.baseUrl, 'POST', '/v2/user', { key: apiKey, json: { client_user_id: 'fields' } })).body.user_id;
+      const patches = [
+        { fallback_time_zone: 'Europe/Paris' }, { fallback_birth_date: '1990-02-03' },
+        { ingestion_start: '2024-01-01' }, { ingestion_end: '2030-01-01' }, { client_user_id: 'fields-renamed' },
+      ];
+      const rs = await Promise.all([...patches, ...patches, ...patches].map((json) => call(srv.baseUrl, 'PATCH', `/v2/user/${id}`, { key: apiKey, json })));
+      assert.deepEqual(rs.map((r) => r.status), rs.map(() => 204), JSON.stringify(rs.filter((r) => r.status !== 204).map((r) => r.body)));
+      const u = (await call(srv.baseUrl, 'GET', `/v2/user/${id}`, { key: apiKey })).body;
+      assert.equal(u.client_user_id, 'fields-renamed');
+      assert.equal(u.fallback_time_zone?.id, 'Europe/Paris');
+      assert.equal(u.fallback_birth_date?.value, '1990-02-03');
+      assert.match(u.ingestion_start, /^2024-01-01/);
+      assert.match(u.ingestion_end, /^2030-01-01/);
+    });
+
     test('parallel deletes and undos of one user settle into one consistent state', async () => {
       const { apiKey } = await srv.newTeam('race-delete');
       const id = (await call(srv.baseUrl, 'POST', '/v2/user', { key: apiKey, json: { client_user_id: 'flip' } })).body.user_id;

@@ -22,18 +22,20 @@ export function patchUser(app: JunctionApp, { users }: Services) {
     if (ve && ve.validationContext === 'params') throw ve;
     const teamId = req.principal.teamId;
     const id = parseUuid(req.params.user_id)!;
-    await users.requireLive(teamId, id);
 
+    // The lookup comes first only when the body is refused: a valid patch of a user that is not
+    // live fails in users.patch with the same 404/410-style error, without a read of its own.
+    const refuse = async (send: () => void) => { await users.requireLive(teamId, id); send(); };
     const body = req.body as unknown;
     if (body === null || body === undefined || typeof body !== 'object' || Array.isArray(body)) {
-      return send422(reply, [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body ?? null }]);
+      return refuse(() => send422(reply, [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body ?? null }]));
     }
     const b = body as Record<string, unknown>;
-    if (!FIELDS.some((f) => f in b)) return sendDetail(reply, 400, 'Nothing to patch');
+    if (!FIELDS.some((f) => f in b)) return refuse(() => sendDetail(reply, 400, 'Nothing to patch'));
     if (b.client_user_id === null) {
-      return send422(reply, [{ type: 'value_error', loc: ['body'], msg: 'Value error, client_user_id is not a field that can be reset to null.', input: b, ctx: { error: {} } }]);
+      return refuse(() => send422(reply, [{ type: 'value_error', loc: ['body'], msg: 'Value error, client_user_id is not a field that can be reset to null.', input: b, ctx: { error: {} } }]));
     }
-    if (ve) return send422(reply, ajvToPydantic(ve.validation as never, 'body', b));
+    if (ve) return refuse(() => send422(reply, ajvToPydantic(ve.validation as never, 'body', b)));
 
     const input: PatchUserInput = {};
     if ('client_user_id' in b) input.clientUserId = b.client_user_id as string;
