@@ -57,7 +57,8 @@ export function registerBackupCommands(program: Command, config: () => Config): 
           return;
         }
         const tmp = `${target}.partial`;
-        const stream = fs.createWriteStream(tmp, { mode: 0o600 });
+        // Opened before anything else, so a bad path is an error here, not an unhandled event later.
+        const stream = (await fsp.open(tmp, 'w', 0o600)).createWriteStream();
         try {
           const s = await backupDatabase({ url: o.url, out: stream, onProgress });
           await fsp.rename(tmp, target);

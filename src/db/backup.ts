@@ -471,6 +471,7 @@ async function loadTables(c: Q, reader: BackupReader, h: BackupHeader, cat: Cata
   for (const t of triggered) await c.query(`alter table ${s}.${qi(t.name)} disable trigger user`);
   await c.query('set constraints all deferred');
   const rows: Record<string, number> = {};
+  const sums = new Map<string, string>();
   let total = 0;
   for (const t of h.tables) {
     const hash = createHash('sha256');
@@ -495,7 +496,7 @@ async function loadTables(c: Q, reader: BackupReader, h: BackupHeader, cat: Cata
     if (copy.rowCount !== lines) throw new BackupError(`table ${t.name}: PostgreSQL loaded ${copy.rowCount} rows of ${lines} (damaged file?)`);
     rows[t.name] = lines;
     total += lines;
-    (t as BackupTable & { sha256?: string }).sha256 = hash.digest('hex');
+    sums.set(t.name, hash.digest('hex'));
   }
   // Deferred checks run now (and must, before a table is altered again).
   await c.query('set constraints all immediate');
@@ -503,7 +504,7 @@ async function loadTables(c: Q, reader: BackupReader, h: BackupHeader, cat: Cata
   for (const q of h.sequences) await c.query('select setval($1::regclass, $2::bigint, $3)', [`${s}.${qi(q.name)}`, q.last_value, q.is_called]);
 
   const trailer = await reader.trailer();
-  const got = h.tables.map((t) => ({ name: t.name, rows: rows[t.name], sha256: (t as BackupTable & { sha256?: string }).sha256 }));
+  const got = h.tables.map((t) => ({ name: t.name, rows: rows[t.name], sha256: sums.get(t.name) }));
   const bad = got.filter((g, i) => trailer.tables[i]?.name !== g.name || trailer.tables[i]?.rows !== g.rows || trailer.tables[i]?.sha256 !== g.sha256).map((g) => g.name);
   if (bad.length || trailer.tables.length !== got.length) throw new BackupError(`the backup is damaged: ${bad.length ? `the data of ${bad.join(', ')} does not match its checksum or row count` : 'its trailer lists other tables'}`);
   return rows;
