@@ -152,6 +152,8 @@ export interface ProfilesRepo {
   /** Deletes the live user for good (its connections and sync entries go with it) if `guard` agrees; its id, or null. */
   remove(teamId: string, sel: ProfileSelector, guard: (cur: ProfiledUser) => boolean): Promise<string | null>;
   syncInputs(teamId: string, userIds: string[]): Promise<Map<string, { connections: Connection[]; stored: StoredSync[] }>>;
+  /** `find` by client id and `syncInputs` of that user together (one round trip for Onvy's reads). */
+  findWithSyncInputs(teamId: string, clientUserId: string): Promise<{ user: ProfiledUser; connections: Connection[]; stored: StoredSync[] } | null>;
   /**
    * Records a sync entry for a live user: connects the provider if it is not (a new connection with
    * `connection`'s id and status), sets the connection's status when `connection.setStatus`, upserts
@@ -422,8 +424,9 @@ export class ProfilesService {
 
   /** The live user with that client id (Onvy's `id`), with its data syncs. */
   async getByClientId(teamId: string, clientUserId: string): Promise<ProfileView> {
-    const [v] = await this.withSyncs([await this.requireByClientId(teamId, clientUserId)]);
-    return v!;
+    const r = checkClientUserId(clientUserId) ? null : await this.repo.findWithSyncInputs(teamId, clientUserId);
+    if (!r) throw notFound();
+    return { ...r.user, dataSyncs: deriveDataSyncs(r.connections, r.stored) };
   }
 
   async listByCreated(teamId: string, after: ListCursor | null, limit: number): Promise<{ users: ProfileView[]; total: number; next: ListCursor | null }> {

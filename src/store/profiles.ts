@@ -2,12 +2,14 @@
 // src/domain/profiles.ts. Profile fields are columns of `users` (0003_profile.sql).
 import { randomBytes } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
-import type { Database, UsersTable } from '../db/schema.ts';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { ConnectionRow, Database, UsersTable } from '../db/schema.ts';
 import type { BasicOrder, InsertProfiledResult, ListCursor, Profile, ProfiledUser, ProfileSelector, ProfilesRepo } from '../domain/profiles.ts';
 import type { StoredSync } from '../domain/data-syncs.ts';
 import type { Connection } from '../domain/connections.ts';
 import { toConnection, toUser } from './users.ts';
 import { isUniqueViolation, withRetry } from './errors.ts';
+import { precompile, type Precompiled } from './compiled.ts';
 
 const LIVE_EMAIL_INDEX = 'users_live_email';
 
@@ -76,8 +78,34 @@ const SORT_SQL: Record<BasicOrder['field'], ReturnType<typeof sql.raw>> = {
   email: sql.raw('email collate "C"'),
 };
 
+type JsonConnection = Omit<ConnectionRow, 'created_at' | 'errored_at'> & { created_at: string; errored_at: string | null };
+type JsonSync = { provider: string; data_type: string; sync_type: string; status: string; updated_at: string };
+
 export class PgProfilesRepo implements ProfilesRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Onvy's read of one user: the row, its connections and its sync entries in one statement. */
+  private readonly withSyncsByClientId: Precompiled<[string, string], UserRow & { conns: JsonConnection[]; syncs: JsonSync[] }>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.withSyncsByClientId = precompile(db, 2, (k, team, cid) => k.selectFrom('users').selectAll('users')
+      .select((eb) => [
+        jsonArrayFrom(eb.selectFrom('connections').selectAll('connections')
+          .whereRef('connections.team_id', '=', 'users.team_id').whereRef('connections.user_id', '=', 'users.id')
+          .orderBy('connections.created_at').orderBy('connections.provider')).as('conns'),
+        jsonArrayFrom(eb.selectFrom('data_syncs').select(['data_syncs.provider', 'data_syncs.data_type', 'data_syncs.sync_type', 'data_syncs.status', 'data_syncs.updated_at'])
+          .whereRef('data_syncs.team_id', '=', 'users.team_id').whereRef('data_syncs.user_id', '=', 'users.id')).as('syncs'),
+      ])
+      .where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null));
+  }
+
+  async findWithSyncInputs(teamId: string, clientUserId: string) {
+    const r = (await this.withSyncsByClientId(this.db, teamId, clientUserId)).rows[0];
+    if (!r) return null;
+    return {
+      user: toProfiled(r),
+      connections: r.conns.map((c) => toConnection({ ...c, created_at: new Date(c.created_at), errored_at: c.errored_at ? new Date(c.errored_at) : null })),
+      stored: r.syncs.map((x) => ({ provider: x.provider, dataType: x.data_type, syncType: x.sync_type, status: x.status, updatedAt: new Date(x.updated_at) }) as StoredSync),
+    };
+  }
 
   async insert(u: ProfiledUser, opts: { liveCap?: number; clientIdFromBasicId?: boolean }): Promise<InsertProfiledResult> {
     const teamId = u.user.teamId;

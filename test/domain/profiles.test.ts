@@ -167,6 +167,10 @@ describe('ProfilesService', () => {
         return cur.user.id;
       },
       async syncInputs() { return new Map(); },
+      async findWithSyncInputs(_t: string, clientUserId: string) {
+        const u = rows.find((r) => r.user.clientUserId === clientUserId) ?? null;
+        return u ? { user: u, connections: [], stored: [] } : null;
+      },
       async recordSync() { return true; },
       async disconnect() { return false; },
     };
