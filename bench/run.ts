@@ -162,7 +162,11 @@ function rosterEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
  * on first start). A checkout from before the bundle (`--roster-dir`) ran src/main.ts through tsx.
  */
 function rosterEntry(): string[] {
-  return fs.existsSync(path.join(O.rosterDir, 'scripts', 'start.mjs')) ? ['scripts/start.mjs'] : ['--import', 'tsx', 'src/main.ts'];
+  // The node flags and script of package.json's "start", so the benchmark runs what users run.
+  const start = (JSON.parse(fs.readFileSync(path.join(O.rosterDir, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const m = /^node\s+(.*\bscripts\/start\.mjs)\s*$/.exec(start.trim());
+  if (m) return m[1]!.split(/\s+/);
+  return ['--import', 'tsx', 'src/main.ts'];
 }
 
 /** Builds dist/ as `npm ci` does (its prepare script), so no measured start pays for the build. */
@@ -734,7 +738,7 @@ async function defaultMode() {
   lines.push('Roster ÷ this: Roster\'s req/s on the same scenario (minimal: same database; echo and peers: Roster on ' + peerDb + ').');
   lines.push(`CPU µs/req: CPU time of the server process (+ its PostgreSQL processes) per request; they share ${os.cpus().length} cores with the load process.`);
   lines.push('other: CPU used meanwhile by unrelated processes on the machine, % of all cores. Above ~10% a row\'s absolute numbers are depressed; compare rows with similar values.');
-  if (cs) lines.push(`Cold start (node scripts/start.mjs, as npm start runs it → /readyz 200): fresh data dir ${(cs.freshMs / 1000).toFixed(2)} s, warm ${cs.warmMs.map((m) => (m / 1000).toFixed(2)).join(' / ')} s${serverReadyMs !== null ? `; with DATABASE_URL (server PostgreSQL) ${(serverReadyMs / 1000).toFixed(2)} s` : ''}.`);
+  if (cs) lines.push(`Cold start (package.json's start command without npm → /readyz 200): fresh data dir ${(cs.freshMs / 1000).toFixed(2)} s, warm ${cs.warmMs.map((m) => (m / 1000).toFixed(2)).join(' / ')} s${serverReadyMs !== null ? `; with DATABASE_URL (server PostgreSQL) ${(serverReadyMs / 1000).toFixed(2)} s` : ''}.`);
   lines.push('');
   lines.push('Targets (issue 5)');
   lines.push(...formatTargets(targets).map((l) => '  ' + l));

@@ -209,7 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
-  installWritePath(app, { rootDb: opts.db.kysely, audit, now, answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
+  installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
   const router = opts.readDb
     ? new ReadRouter({
       replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,

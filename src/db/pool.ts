@@ -96,6 +96,16 @@ function preparingPool(pool: pg.Pool): pg.Pool {
   });
 }
 
+/**
+ * The pool behind each Kysely instance made by createDb, as a plain query function: for hot-path
+ * statements compiled once (src/store/compiled.ts), which need none of Kysely's execution layer.
+ * Same statement names and the same retry of autocommit statements as queries through Kysely; a
+ * failed query's client (a read timeout included) is discarded by pg-pool's query().
+ */
+export type DirectQuery = (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>;
+const directQueries = new WeakMap<object, DirectQuery>();
+export const directQueryOf = (kysely: object): DirectQuery | undefined => directQueries.get(kysely);
+
 export interface DbOptions {
   url: string;
   /** Max connections in this process's pool. */
@@ -137,6 +147,10 @@ export function createDb(opts: DbOptions): Db {
   // drops it on release. (test/reliability/pg-restart.test.ts)
   pool.on('connect', (client) => client.on('error', () => {}));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+  directQueries.set(kysely, (text, values) => retryAutocommit(() => {
+    const name = statementName(text, values.length);
+    return pool.query(name ? { name, text, values } : { text, values });
+  }) as Promise<{ rows: unknown[] }>);
   let closed = false;
   return {
     kysely,

@@ -22,8 +22,12 @@ export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
 
 export const currentScope = (): RequestScope | undefined => als.getStore();
 
+const roots = new WeakMap<object, Kysely<Database>>();
+/** The Kysely instance a scopedKysely() proxy stands for (the instance itself otherwise). */
+export const rootOf = (k: Kysely<Database>): Kysely<Database> => roots.get(k) ?? k;
+
 export function scopedKysely(root: Kysely<Database>): Kysely<Database> {
-  return new Proxy(root, {
+  const proxy = new Proxy(root, {
     get(target, prop) {
       const scope = als.getStore();
       const trx = scope?.trx;
@@ -37,6 +41,8 @@ export function scopedKysely(root: Kysely<Database>): Kysely<Database> {
       return typeof v === 'function' ? v.bind(trx) : v;
     },
   });
+  roots.set(proxy, root);
+  return proxy;
 }
 
 function savepointBuilder(trx: ControlledTransaction<Database>) {

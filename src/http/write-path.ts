@@ -53,6 +53,8 @@ function faceOf(url: string | undefined): string {
 
 export interface WritePathOptions {
   rootDb: Kysely<Database>;
+  /** Open a request scope for reads too (set when reads may be routed to a replica). */
+  scopeReads?: boolean;
   audit: AuditLog;
   now: () => Date;
   /** Renders an error in the shape of the request's face (src/http/face-errors.ts); `detail` is Junction's text. */
@@ -68,7 +70,14 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
 
   // Opens the async context the store reads its request transaction from. Callback style and after
   // body parsing, so the context reaches the handler.
+  //
+  // Only requests that can use it get one: a write carrying an Idempotency-Key (its transaction)
+  // and, with a read replica, a read (its routing). AsyncLocalStorage switches on async_hooks'
+  // promise tracking for the whole process once used, which costs every request a few percent,
+  // so a deployment that never sends Idempotency-Key and has no replica never pays for it.
   app.addHook('preValidation', (req, _reply, done) => {
+    const wantsScope = WRITE_METHODS.has(req.method) ? req.headers['idempotency-key'] !== undefined : o.scopeReads === true;
+    if (!wantsScope) return done();
     const scope: RequestScope = { trx: null };
     req.scope = scope;
     runInRequestScope(scope, done);
