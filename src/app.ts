@@ -1,5 +1,6 @@
 // Builds the Fastify app: shared plugins, the faces, admin and health. No I/O at import time;
 // main.ts (or a test) hands in the database.
+import pino from 'pino';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
@@ -152,6 +153,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     socket.destroy(err);
   });
 
+  // The per-request line has its own logger: its fields are safe by construction (ids, route
+  // pattern, status, timing), so it skips the redaction pass and the per-request child logger
+  // that app.log applies to everything else.
+  const requestLine = level === 'silent' ? pino({ level: 'silent' }) : pino({ level }, (opts.logStream ?? pino.destination(1)) as pino.DestinationStream);
   const now = opts.now ?? (() => new Date());
   // Repositories query through `db`, which follows a request's transaction when there is one.
   const db = scopedKysely(opts.db.kysely);
@@ -204,7 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
-    req.log.info({ method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
+    if (requestLine.isLevelEnabled('info')) requestLine.info({ reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
     done();
   });
   app.decorateRequest('principal', null as never);
