@@ -83,11 +83,16 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
     runInRequestScope(scope, done);
   });
 
-  app.addHook('preHandler', async (req, reply) => {
+  app.addHook('preHandler', (req, reply, done) => {
     // Requests refused by schema validation never ran the operation: nothing to remember.
-    if (!WRITE_METHODS.has(req.method) || !req.principal || req.validationError) return;
-    const raw = req.headers['idempotency-key'];
-    if (raw === undefined) return;
+    if (!WRITE_METHODS.has(req.method) || !req.principal || req.validationError || req.headers['idempotency-key'] === undefined) return done();
+    // A replay has sent its answer: the chain must not go on (no done()).
+    beginIdempotent(req, reply).then((replayed) => { if (!replayed) done(); }, done);
+  });
+  /** Opens the idempotent write, or replays the stored answer (then true). */
+  const beginIdempotent = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    if (!req.principal) return false;
+    const raw = req.headers['idempotency-key']!;
     const key = Array.isArray(raw) ? raw[0]! : raw;
     if (!KEY_RE.test(key)) throw new WritePathError(400, 'Idempotency-Key must be 1 to 255 printable ASCII characters');
     const teamId = req.principal.teamId;
@@ -114,21 +119,29 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
         reply.code(existing.response_status ?? 200);
         for (const [h, v] of Object.entries(existing.response_headers ?? {})) reply.header(h, v);
         reply.header('idempotent-replayed', 'true');
-        return reply.send(existing.response_body ?? '');
+        reply.send(existing.response_body ?? '');
+        return true;
       }
       if (existing) await trx.deleteFrom('idempotency_keys').where('team_id', '=', teamId).where('key', '=', key).execute();
       await trx.insertInto('idempotency_keys').values({ team_id: teamId, key, fingerprint, response_status: null, response_headers: null, response_body: null, created_at: now, expires_at: new Date(now.getTime() + IDEMPOTENCY_TTL_MS) }).execute();
       req.idem = { replayed: false };
       req.scope!.trx = trx;
       (req as FastifyRequest & { idemKey?: string }).idemKey = key;
+      return false;
     } catch (e) {
       if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
       throw e;
     }
-  });
+  };
 
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (!WRITE_METHODS.has(req.method) || !req.principal || req.idem?.replayed) return payload;
+  // Reads pass the hooks below synchronously (callback style): no promise per read for a hook that
+  // has nothing to do.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (!WRITE_METHODS.has(req.method) || !req.principal || req.idem?.replayed) return done(null, payload);
+    finishWrite(req, reply, payload).then((p) => done(null, p), done);
+  });
+  const finishWrite = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    if (!req.principal) return payload;
     const entry = {
       teamId: req.principal.teamId,
       id: newId(),
@@ -170,7 +183,7 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
       reply.code(a.status).header('retry-after', '1').type(a.type);
       return a.body;
     }
-  });
+  };
 
   // Whatever path a request took (aborted, errored before onSend), never leak an open transaction.
   const release = async (req: FastifyRequest) => {
@@ -180,7 +193,10 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
       await trx.rollback().execute().catch(() => {});
     }
   };
-  app.addHook('onResponse', async (req) => release(req));
+  app.addHook('onResponse', (req, _reply, done) => {
+    if (!req.scope?.trx) return done();
+    release(req).then(() => done(), done);
+  });
   app.addHook('onRequestAbort', async (req) => release(req));
 }
 

@@ -16,6 +16,7 @@ export function createUser(app: JunctionApp, { users }: Services) {
       ingestionStart: b.ingestion_start,
       ingestionEnd: b.ingestion_end,
     }, b);
+    req.auditUserId = view.user.id; // saves the audit entry parsing the response back
     return renderUser(view);
   });
 }
