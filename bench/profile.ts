@@ -53,7 +53,8 @@ function packageOf(url: string, root: string): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   const rel = path.relative(root, p);
-  if (!rel.startsWith('..')) return rel.startsWith('src/') ? `roster ${rel}` : rel;
+  // dist/*.mjs is src/ bundled (npm start): its functions are Roster's, named by bundle line.
+  if (!rel.startsWith('..')) return rel.startsWith('src/') || rel.startsWith('dist/') ? `roster ${rel}` : rel;
   return p;
 }
 
@@ -118,7 +119,7 @@ export function analyzeProfile(prof: CpuProfile, root: string, o: { top?: number
       const cf = byId.get(id)!.callFrame;
       if (!cf.url) continue;
       const pkg = packageOf(cf.url, root);
-      pkgs.add(pkg.startsWith('roster ') ? 'roster src/ (all)' : pkg);
+      pkgs.add(pkg.startsWith('roster ') ? 'roster (all)' : pkg);
       if (pkg.startsWith('roster ')) {
         const w = where(cf, root);
         fns.set(`${cf.functionName}@${w}`, [`${cf.functionName}@${w}`, cf.functionName || '(anonymous)', w]);
