@@ -6,15 +6,27 @@ import type { Principal, TeamsService } from '../domain/teams.ts';
 
 const MAX_ENTRIES = 10_000;
 
+const hashOf = (apiKey: string) => createHash('sha256').update(apiKey, 'utf8').digest('hex');
+
 export class KeyResolver {
   private cache = new Map<string, { p: Principal; exp: number }>();
 
   constructor(private readonly teams: TeamsService, private readonly ttlMs = 60_000) {}
 
+  /**
+   * The principal when the key is cached and fresh, without a promise (the common case on a hot
+   * path: one hash and one Map lookup); undefined when `resolve` has to ask the database.
+   */
+  cached(apiKey: string): Principal | null | undefined {
+    if (apiKey.length === 0 || apiKey.length > 512) return null;
+    const hit = this.cache.get(hashOf(apiKey));
+    return hit && hit.exp > Date.now() ? hit.p : undefined;
+  }
+
   async resolve(apiKey: string): Promise<Principal | null> {
     // Reject absurd inputs before hashing or querying.
     if (apiKey.length === 0 || apiKey.length > 512) return null;
-    const h = createHash('sha256').update(apiKey, 'utf8').digest('hex');
+    const h = hashOf(apiKey);
     const hit = this.cache.get(h);
     const now = Date.now();
     if (hit && hit.exp > now) return hit.p;
