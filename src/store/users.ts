@@ -125,7 +125,10 @@ function hotQueries(db: Kysely<Database>) {
 
 export class PgUsersRepo implements UsersRepo {
   private readonly q: ReturnType<typeof hotQueries>;
+  private readonly insertColumns: (keyof ReturnType<typeof fromUser>)[];
   private readonly insertUser: Precompiled<unknown[], { id: string }>;
+  private readonly updateColumns: (keyof ReturnType<typeof fromUser>)[];
+  private readonly updateUser: Precompiled<unknown[], { id: string }>;
 
   constructor(private readonly db: Kysely<Database>) {
     this.q = hotQueries(db);
@@ -146,18 +149,9 @@ export class PgUsersRepo implements UsersRepo {
         .where(sql`xmin`, '=', sql`${version}::xid`).returning('id'));
   }
 
-  private readonly insertColumns: (keyof ReturnType<typeof fromUser>)[];
-  private readonly updateColumns: (keyof ReturnType<typeof fromUser>)[];
-  private readonly updateUser: Precompiled<unknown[], { id: string }>;
-
   async insert(user: User, opts: { liveCap?: number }) {
     const row = fromUser(user);
-    // The partial unique index decides who wins a race on client_user_id; ON CONFLICT DO NOTHING
-    // turns the loser into "no row" instead of an aborted statement.
-    const attempt = async (db: Kysely<Database>) =>
-      db.insertInto('users').values(row)
-        .onConflict((oc) => oc.columns(['team_id', 'client_user_id']).where('deleted_at', 'is', null).doNothing())
-        .returning('id').executeTakeFirst();
+    const attempt = async (db: Kysely<Database>) => (await this.insertUser(db, ...this.insertColumns.map((c) => row[c]))).rows[0];
 
     for (let i = 0; i < 5; i++) {
       let inserted: { id: string } | undefined;
@@ -175,7 +169,7 @@ export class PgUsersRepo implements UsersRepo {
         if (r === 'cap') return { ok: false as const, reason: 'cap' as const };
         inserted = r;
       } else {
-        inserted = (await this.insertUser(this.db, ...this.insertColumns.map((c) => row[c]))).rows[0];
+        inserted = await attempt(this.db);
       }
       if (inserted) return { ok: true as const };
       const holder = (await this.q.holder(this.db, user.teamId, user.clientUserId)).rows[0];

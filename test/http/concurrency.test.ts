@@ -119,3 +119,34 @@ for (const backend of backends()) {
     });
   });
 }
+
+for (const backend of backends()) {
+  describe(`sandbox cap under concurrent creates (${backend.name})`, () => {
+    let tdb: TestDatabase;
+    let srv: TestServer;
+    before(async () => {
+      tdb = await freshDatabase(backend, { poolMax: 25 });
+      srv = await startServer(tdb, { logLevel: 'silent', sandboxUserCap: 5 });
+    });
+    after(async () => {
+      await srv?.close();
+      await tdb?.drop();
+    });
+
+    test('20 parallel creates in a sandbox team capped at 5: exactly 5 users, 15 refusals in the contract shape', async () => {
+      const { apiKey } = await srv.newTeam('capped', 'sandbox');
+      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => call(srv.baseUrl, 'POST', '/v2/user', { key: apiKey, json: { client_user_id: `cap-${i}` } })));
+      assert.equal(rs.filter((r) => r.status === 200).length, 5, rs.map((r) => r.status).join(','));
+      const refused = rs.filter((r) => r.status !== 200);
+      assert.equal(refused.length, 15);
+      for (const r of refused) {
+        assert.equal(r.status, 400);
+        assert.deepEqual(r.body, { detail: { error_type: 'INVALID_REQUEST', error_message: 'You have reached the maximum of 5 Sandbox users' } });
+      }
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: apiKey })).body.total, 5);
+      const prod = await srv.newTeam('uncapped', 'production');
+      const many = await Promise.all(Array.from({ length: 8 }, (_, i) => call(srv.baseUrl, 'POST', '/v2/user', { key: prod.apiKey, json: { client_user_id: `p-${i}` } })));
+      assert.deepEqual(many.map((r) => r.status), many.map(() => 200), 'production teams have no cap');
+    });
+  });
+}
