@@ -51,6 +51,26 @@ for (const backend of backends()) {
       assert.equal((await o('GET', `/users/${encodeURIComponent(cid)}`)).body.firstname, 'Bea');
     });
 
+    test('a basic create whose generated name basic:<n> a Junction user already holds gets another name; the holder is untouched', async () => {
+      const first = await b('POST', '/users', { firstName: 'Hol', lastName: 'Der', contactEmail: 'holder-0@example.com' });
+      assert.equal(first.status, 201, first.text);
+      // Numbers come from one sequence, and every user takes one (the three holders take the next
+      // three), so the next basic create is numbered first.userId + 4: hold that name and the two after.
+      const held = [4, 5, 6].map((d) => `basic:${first.body.userId + d}`);
+      const holders: string[] = [];
+      for (const cid of held) holders.push((await j('POST', '/v2/user', { client_user_id: cid })).body.user_id as string);
+      const made = await b('POST', '/users', { firstName: 'New', lastName: 'Comer', contactEmail: 'newcomer@example.com' });
+      assert.equal(made.status, 201, made.text);
+      const view = await srv.built.services.profiles.getBasic(A.teamId, made.body.userId);
+      assert.ok(!held.includes(view.user.clientUserId), `got a held name: ${view.user.clientUserId}`);
+      assert.match(view.user.clientUserId, new RegExp(`^basic:${made.body.userId}-[0-9a-f]{8}$`), 'its own number was held too: the name gets a random suffix');
+      for (const [i, cid] of held.entries()) {
+        const r = await j('GET', `/v2/user/resolve/${encodeURIComponent(cid)}`);
+        assert.equal(r.body.user_id, holders[i], 'the Junction holder keeps its name');
+      }
+      assert.equal((await b('GET', `/users/${made.body.userId}`)).body.firstName, 'New');
+    });
+
     test('names: Onvy firstname/lastname = basic firstName/lastName, both ways; e-mail is basic\'s alone', async () => {
       const u = (await b('POST', '/users', { firstName: 'Nia', lastName: 'Name', contactEmail: 'nia@example.com' })).body;
       const cid = `basic:${u.userId}`;
