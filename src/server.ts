@@ -6,6 +6,7 @@ import { buildApp } from './app.ts';
 import { displayPrefix } from './domain/teams.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
+import { purgeExpiredIdempotencyKeys } from './store/idempotency.ts';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -74,6 +75,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       if (n) log.info({ purged: n }, 'purged users past their undo window');
       const t = await services.authTokens.purgeExpired();
       if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
+      const k = await purgeExpiredIdempotencyKeys(opened.db.kysely, new Date());
+      if (k) log.info({ purged: k }, 'purged expired idempotency keys');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }

@@ -11,6 +11,7 @@ import { publishKeyRevoked } from '../store/key-events.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgAuditLog } from '../store/audit.ts';
+import { purgeExpiredIdempotencyKeys } from '../store/idempotency.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import.ts';
 import { registerExportCommand } from './export.ts';
@@ -124,10 +125,11 @@ export function buildCli(config: () => Config): Command {
       });
     });
 
-  program.command('purge').description('hard-delete users whose 7-day undo window has passed').action(async () => {
+  program.command('purge').description('hard-delete users whose 7-day undo window has passed, and expired idempotency keys').action(async () => {
     await withDb(config(), async (o) => {
       const users = new UsersService({ repo: new PgUsersRepo(o.db.kysely) });
-      out({ purged: await users.purgeExpired() });
+      const purged = await users.purgeExpired();
+      out({ purged, idempotency_keys_purged: await purgeExpiredIdempotencyKeys(o.db.kysely, new Date()) });
     });
   });
 

@@ -95,6 +95,22 @@ for (const backend of backends()) {
       assert.deepEqual(lines[0], { applied: [] });
     });
 
+    test('purge: users past their undo window and expired idempotency keys go; the rest stays', async () => {
+      const { apiKey, teamId } = await srv.newTeam('purging');
+      const made = await Promise.all(['old-del', 'new-del', 'live'].map(async (cid) => (await call(srv.baseUrl, 'POST', '/v2/user', { key: apiKey, json: { client_user_id: cid } })).body.user_id as string));
+      for (const id of made.slice(0, 2)) assert.equal((await call(srv.baseUrl, 'DELETE', `/v2/user/${id}`, { key: apiKey })).status, 200);
+      const k = tdb.db.kysely;
+      await k.updateTable('users').set({ deleted_at: new Date(Date.now() - 8 * 86_400_000) }).where('id', '=', made[0]!).execute();
+      const idem = (key: string, expires: Date) => ({ team_id: teamId, key, fingerprint: Buffer.from('f'), response_status: 200, response_headers: null, response_body: '{}', created_at: new Date(expires.getTime() - 86_400_000), expires_at: expires });
+      await k.insertInto('idempotency_keys').values([idem('gone', new Date(Date.now() - 60_000)), idem('kept', new Date(Date.now() + 3_600_000))]).execute();
+      const r = await roster(['purge'], env);
+      ok(r, 'purge');
+      assert.deepEqual(jsonLines(r), [{ purged: 1, idempotency_keys_purged: 1 }]);
+      const left = (await k.selectFrom('users').select('id').where('team_id', '=', teamId).execute()).map((u) => u.id).sort();
+      assert.deepEqual(left, made.slice(1).sort(), 'the user deleted 8 days ago is gone; the one deleted now can still be undone');
+      assert.deepEqual((await k.selectFrom('idempotency_keys').select('key').where('team_id', '=', teamId).execute()).map((x) => x.key), ['kept']);
+    });
+
     test('team create, team list, key create (full and read_only), key revoke', async () => {
       const created = await roster(['team', 'create', '--name', 'CLI Team'], env);
       ok(created, 'team create');
