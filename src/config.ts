@@ -12,6 +12,8 @@ export interface Config {
   /** ROSTER_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken: string | null;
   sandboxUserCap: number;
+  /** ROSTER_AUDIT_RETENTION_DAYS: audit entries older than this are deleted by the hourly sweep; 0 keeps them. */
+  auditRetentionDays: number;
   dbPoolMax: number;
   bodyLimitBytes: number;
   portalLaunchTtlS: number;
@@ -64,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     metricsToken,
     sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
+    auditRetentionDays: int(env, 'ROSTER_AUDIT_RETENTION_DAYS', 0, 0, 36_500),
     dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     redisUrl: env.REDIS_URL || null,

@@ -7,6 +7,7 @@ import { displayPrefix } from './domain/teams.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
 import { purgeExpiredIdempotencyKeys } from './store/idempotency.ts';
+import { purgeAuditBefore } from './store/audit.ts';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -77,6 +78,10 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
       const k = await purgeExpiredIdempotencyKeys(opened.db.kysely, new Date());
       if (k) log.info({ purged: k }, 'purged expired idempotency keys');
+      if (config.auditRetentionDays > 0) {
+        const a = await purgeAuditBefore(opened.db.kysely, new Date(Date.now() - config.auditRetentionDays * 86_400_000));
+        if (a) log.info({ purged: a }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
+      }
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }

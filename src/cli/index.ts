@@ -10,7 +10,7 @@ import { PgUsersRepo } from '../store/users.ts';
 import { publishKeyRevoked } from '../store/key-events.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
-import { PgAuditLog } from '../store/audit.ts';
+import { PgAuditLog, purgeAuditBefore } from '../store/audit.ts';
 import { purgeExpiredIdempotencyKeys } from '../store/idempotency.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import.ts';
@@ -125,11 +125,14 @@ export function buildCli(config: () => Config): Command {
       });
     });
 
-  program.command('purge').description('hard-delete users whose 7-day undo window has passed, and expired idempotency keys').action(async () => {
-    await withDb(config(), async (o) => {
+  program.command('purge').description('hard-delete users whose 7-day undo window has passed, expired idempotency keys, and audit entries past ROSTER_AUDIT_RETENTION_DAYS (when set)').action(async () => {
+    const cfg = config();
+    await withDb(cfg, async (o) => {
       const users = new UsersService({ repo: new PgUsersRepo(o.db.kysely) });
       const purged = await users.purgeExpired();
-      out({ purged, idempotency_keys_purged: await purgeExpiredIdempotencyKeys(o.db.kysely, new Date()) });
+      const idem = await purgeExpiredIdempotencyKeys(o.db.kysely, new Date());
+      const audit = cfg.auditRetentionDays > 0 ? await purgeAuditBefore(o.db.kysely, new Date(Date.now() - cfg.auditRetentionDays * 86_400_000)) : 0;
+      out({ purged, idempotency_keys_purged: idem, audit_events_purged: audit });
     });
   });
 

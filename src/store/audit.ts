@@ -2,7 +2,7 @@
 // the change. Otherwise entries are buffered and written in multi-row batches every few ms, so an
 // audited write costs no extra round trip on the request path; the buffer is flushed on shutdown
 // (a crash can lose at most one flush interval of entries — see docs/reliability.md).
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { AuditEntry, AuditLog, AuditQuery } from '../domain/audit.ts';
 import { currentScope } from '../db/request-tx.ts';
@@ -60,4 +60,24 @@ export class PgAuditLog implements AuditLog {
     const rows = await query.execute();
     return rows.map((r) => ({ teamId: r.team_id, id: r.id, keyId: r.key_id, action: r.action, userId: r.user_id, requestId: r.request_id, status: r.status, at: r.at }));
   }
+}
+
+/**
+ * Deletes audit entries older than `before` (ROSTER_AUDIT_RETENTION_DAYS), team by team and
+ * `batch` rows per statement, each statement a range of the (team_id, at) index: short
+ * statements, and no index on `at` alone for every audited write to maintain. Returns the count.
+ */
+export async function purgeAuditBefore(db: Kysely<Database>, before: Date, batch = 5_000): Promise<number> {
+  let total = 0;
+  for (const { id: teamId } of await db.selectFrom('teams').select('id').execute()) {
+    for (;;) {
+      const r = await sql`delete from audit_events a using (
+          select team_id, id from audit_events where team_id = ${teamId} and at < ${before} limit ${batch}
+        ) old where a.team_id = old.team_id and a.id = old.id`.execute(db);
+      const n = Number(r.numAffectedRows ?? 0n);
+      total += n;
+      if (n < batch) break;
+    }
+  }
+  return total;
 }
