@@ -9,17 +9,16 @@
 //
 // Database: --database-url / $DATABASE_URL (a scratch database is created there and dropped),
 // else an embedded PostgreSQL in a temporary directory. Only 127.0.0.1 is ever contacted.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import autocannon from 'autocannon';
+import { HOST, freePort, rosterStartArgs, startServer } from './lib/proc.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const HOST = '127.0.0.1';
 const KEY = `sk_logcost_${randomBytes(16).toString('hex')}`;
 
 const argv = process.argv.slice(2);
@@ -33,28 +32,19 @@ const CONNECTIONS = Number(opt('connections', '50'));
 const WARMUP = 1;
 const MAX_COST = 0.2;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, HOST, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 interface Roster { level: string; url: string; child: ChildProcess; logFile: string; stop(): Promise<void> }
 
+/** Roster as `npm start` runs it (package.json's start command), on `databaseUrl`. */
 async function startRoster(level: string, databaseUrl: string, dir: string): Promise<Roster> {
   const port = await freePort();
   const logFile = path.join(dir, `roster-${level}.log`);
-  const fd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const s = await startServer({
+    name: `Roster (${level})`,
+    args: rosterStartArgs(ROOT),
     cwd: ROOT,
-    stdio: ['ignore', fd, fd],
+    port,
+    logFile,
+    ready: { path: '/healthz' },
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -68,31 +58,7 @@ async function startRoster(level: string, databaseUrl: string, dir: string): Pro
       ROSTER_METRICS_TOKEN: '',
     },
   });
-  fs.closeSync(fd);
-  let exited = false;
-  const ended = new Promise<void>((r) => child.on('exit', () => { exited = true; r(); }));
-  const url = `http://${HOST}:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`Roster (${level}) exited:\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`Roster (${level}) not ready in 60 s`); }
-    try {
-      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      await r.arrayBuffer();
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    await sleep(50);
-  }
-  return {
-    level, url, child, logFile,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await ended;
-      clearTimeout(t);
-    },
-  };
+  return { level, url: s.url, child: s.child, logFile, stop: () => s.stop() };
 }
 
 /** utime + stime of a process so far, in ms (USER_HZ = 100). */

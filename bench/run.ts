@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { HOST, Sampler, freePort, postgresPids, postmasterPid, sleep, startServer, type Server } from './lib/proc.ts';
+import { HOST, Sampler, freePort, postgresPids, postmasterPid, rosterStartArgs, sleep, startServer, type Server } from './lib/proc.ts';
 import type { LoadSpec, RequestTemplate, RunResult } from './lib/types.ts';
 import { BENCH_KEY, ECHO, FACES, HALF_RATE, JSON_SERVER, MINIMAL, PRISM, ROSTER, faceScenarios, type Scenario } from './scenarios.ts';
 import { sampleSeeded, seedUsers, teamOfKey } from './seed.ts';
@@ -157,18 +157,6 @@ function rosterEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, LOG_LEVEL: O.logLevel, ROSTER_BOOTSTRAP_API_KEY: BENCH_KEY, ROSTER_RATE_LIMIT_PER_MINUTE: '10000000', ...extra };
 }
 
-/**
- * What `npm start` runs: scripts/start.mjs (the bundle in dist/, built by `npm ci`'s prepare step or
- * on first start). A checkout from before the bundle (`--roster-dir`) ran src/main.ts through tsx.
- */
-function rosterEntry(): string[] {
-  // The node flags and script of package.json's "start", so the benchmark runs what users run.
-  const start = (JSON.parse(fs.readFileSync(path.join(O.rosterDir, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
-  const m = /^node\s+(.*\bscripts\/start\.mjs)\s*$/.exec(start.trim());
-  if (m) return m[1]!.split(/\s+/);
-  return ['--import', 'tsx', 'src/main.ts'];
-}
-
 /** Builds dist/ as `npm ci` does (its prepare script), so no measured start pays for the build. */
 function buildRoster() {
   const script = path.join(O.rosterDir, 'scripts', 'build.mjs');
@@ -181,7 +169,7 @@ async function startRoster(o: { name: string; dataDir?: string; databaseUrl?: st
   const env = rosterEnv({ PORT: String(port), ...(o.dataDir ? { DATA_DIR: o.dataDir } : {}), ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}), ...(o.logLevel ? { LOG_LEVEL: o.logLevel } : {}) });
   const s = await startServer({
     name: o.name,
-    args: [...(o.nodeArgs ?? []), ...rosterEntry()],
+    args: [...(o.nodeArgs ?? []), ...rosterStartArgs(O.rosterDir)],
     env,
     cwd: O.rosterDir,
     port,

@@ -2,6 +2,7 @@
 // its memory and CPU (and PostgreSQL's) from /proc while a scenario runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 
 export const HOST = '127.0.0.1';
@@ -56,6 +57,16 @@ function tail(file: string, n = 2000): string {
   } catch {
     return '(no output)';
   }
+}
+
+/**
+ * The node arguments of package.json's "start" (e.g. `--max-semi-space-size=8 scripts/start.mjs`),
+ * so benchmarks run Roster as users do. A checkout from before the bundle ran src/main.ts via tsx.
+ */
+export function rosterStartArgs(rosterDir: string): string[] {
+  const start = (JSON.parse(fs.readFileSync(path.join(rosterDir, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const m = /^node\s+(.*\bscripts\/start\.mjs)\s*$/.exec(start.trim());
+  return m ? m[1]!.split(/\s+/) : ['--import', 'tsx', 'src/main.ts'];
 }
 
 /** Spawns `node ARGS` and resolves once `ready.path` answers; rejects if the process exits first. */

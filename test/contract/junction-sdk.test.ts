@@ -7,25 +7,13 @@ import { Vital, VitalClient, VitalError } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call, ISO_OFFSET_RE, UUID_RE } from '../support/junction-http.ts';
-import { sdkError } from '../support/records.ts';
+import { pydanticEntries, sdkError } from '../support/records.ts';
 
 /** Errors must show at once: no retries with backoff. */
 const NO_RETRY = { maxRetries: 0 } as const;
 const UNKNOWN_ID = '0190a0a0-0000-7000-8000-000000000000';
 
-interface Entry { type: string; loc: (string | number)[]; msg: string; input: unknown; ctx?: Record<string, unknown> }
-const entries = (e: VitalError): Entry[] => {
-  const d = (e.body as { detail: unknown }).detail;
-  assert.ok(Array.isArray(d), `detail should be a list: ${JSON.stringify(e.body)}`);
-  for (const x of d as Entry[]) {
-    assert.equal(typeof x.type, 'string');
-    assert.ok(Array.isArray(x.loc));
-    assert.equal(typeof x.msg, 'string');
-    assert.ok('input' in x, 'every entry carries input');
-    assert.ok(!('url' in x), 'no url key');
-  }
-  return d as Entry[];
-};
+const entries = (e: VitalError) => pydanticEntries((e.body as { detail: unknown }).detail, JSON.stringify(e.body));
 
 describe('SDK error classes of @tryvital/vital-node 3.1.551', () => {
   test('BadRequestError, UnprocessableEntityError and NotFoundError exist and extend VitalError', () => {

@@ -23,6 +23,18 @@ describe(`API reference pages (${backend.name})`, () => {
   let srv: TestServer;
   let browser: Browser;
   let apiKey: string;
+
+  /** A fresh page that records every URL it requests and every console error or page error. */
+  async function watchedPage(height: number) {
+    const context = await browser.newContext({ viewport: { width: 1280, height } });
+    const page = await context.newPage();
+    const requests: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (r) => { requests.push(r.url()); });
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    return { context, page, requests, problems };
+  }
   before(async () => {
     tdb = await freshDatabase(backend);
     srv = await startServer(tdb, { adminToken: ADMIN_TOKEN, logLevel: 'silent' });
@@ -41,13 +53,7 @@ describe(`API reference pages (${backend.name})`, () => {
   });
 
   test('Junction page: offline, lists the operations, "try it" GET /v2/user answers 200', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    const page = await context.newPage();
-    const requests: string[] = [];
-    const problems: string[] = [];
-    page.on('request', (r) => { requests.push(r.url()); });
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const { context, page, requests, problems } = await watchedPage(1000);
     await page.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
     });
@@ -97,13 +103,7 @@ describe(`API reference pages (${backend.name})`, () => {
   });
 
   test('the index and the other faces\' pages render offline too', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    const requests: string[] = [];
-    const problems: string[] = [];
-    page.on('request', (r) => { requests.push(r.url()); });
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const { context, page, requests, problems } = await watchedPage(900);
     page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
     mkdirSync(OUT, { recursive: true });
 

@@ -83,16 +83,20 @@ export function rawError(r: RawResponse, status: number): unknown {
 
 /** A raw 422 with a Pydantic list; returns its entries after checking their shape. */
 export function entries422(r: RawResponse): Entry[] {
-  const d = rawError(r, 422);
-  assert.ok(Array.isArray(d), `detail should be a list: ${r.text.slice(0, 300)}`);
-  for (const x of d as Entry[]) {
+  return pydanticEntries(rawError(r, 422), r.text.slice(0, 300));
+}
+
+/** A 422 `detail` (raw or as the SDK surfaced it): a list of Pydantic entries, each of the right shape. */
+export function pydanticEntries(detail: unknown, shown: string): Entry[] {
+  assert.ok(Array.isArray(detail), `detail should be a list: ${shown}`);
+  for (const x of detail as Entry[]) {
     assert.equal(typeof x.type, 'string');
     assert.ok(Array.isArray(x.loc));
     assert.equal(typeof x.msg, 'string');
     assert.ok('input' in x, 'every entry carries input');
     assert.ok(!('url' in x), 'no url key');
   }
-  return d as Entry[];
+  return detail as Entry[];
 }
 
 /** Monday 00:00 UTC of the ISO week holding `d`. */
