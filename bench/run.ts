@@ -39,7 +39,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const PEERS_DIR = path.join(ROOT, 'bench', '.peers');
 const PROFILES_DIR = path.join(os.tmpdir(), 'roster-bench-profiles');
 const RESULTS = path.join(ROOT, 'bench', 'results');
-const JUNCTION_SPEC = path.resolve(ROOT, '..', 'shared', 'contracts', 'vendor', 'junction-openapi-users.json');
+const JUNCTION_SPEC = path.resolve(ROOT, 'spec', 'vendor', 'junction-openapi-users.json');
 const DEFAULT_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const BENCH_DB = 'roster_bench';
 

@@ -1,7 +1,7 @@
-// The basic face (../shared/contracts/basic-users.md) over raw HTTP: the five operations, happy
+// The basic face (spec/contracts/basic-users.md) over raw HTTP: the five operations, happy
 // and error paths, the flat error body, evaluation order, rate-limit headers and 429, read-only
 // keys, team isolation and bad input. Every response body is validated against the public spec
-// (../shared/contracts/vendor/to-do-service-spec.yaml).
+// (spec/vendor/to-do-service-spec.yaml).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from '../support/backends.ts';

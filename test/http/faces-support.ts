@@ -1,6 +1,6 @@
 // Helpers for the Onvy, basic, cross-face and face-errors suites: a server with the faces' options,
 // teams and keys of either role, the usual suite set-up (facesSuite), and the basic API's public spec
-// (../shared/contracts/vendor/to-do-service-spec.yaml) compiled for response validation. Raw HTTP
+// (spec/vendor/to-do-service-spec.yaml) compiled for response validation. Raw HTTP
 // with each face's credentials: call() and rawHttp() in ../support/junction-http.ts.
 import { readFileSync } from 'node:fs';
 import { before, after } from 'node:test';
@@ -73,7 +73,7 @@ export function facesSuite(backend: Backend, opts: Partial<AppOptions>, ready: (
 
 // ---------- the basic API's public spec ----------
 
-const SPEC_URL = new URL('../../../shared/contracts/vendor/to-do-service-spec.yaml', import.meta.url);
+const SPEC_URL = new URL('../../spec/vendor/to-do-service-spec.yaml', import.meta.url);
 const spec = parseYaml(readFileSync(SPEC_URL, 'utf8')) as Record<string, any>;
 
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;

@@ -1,4 +1,4 @@
-// The Onvy face (../shared/contracts/onvy-users.md) over raw HTTP: every operation, happy and error
+// The Onvy face (spec/contracts/onvy-users.md) over raw HTTP: every operation, happy and error
 // paths, auth and scopes, the error body and status table, evaluation order, team isolation, and
 // bad input that must never be a 500.
 import { describe, test } from 'node:test';

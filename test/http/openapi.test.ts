@@ -15,7 +15,7 @@ import { startServer, type TestServer } from '../support/server.ts';
 import { ClientFacingUser } from '../../src/http/junction/schemas.ts';
 import { buildApp } from '../../src/app.ts';
 
-const VENDOR = new URL('../../../shared/contracts/vendor/', import.meta.url);
+const VENDOR = new URL('../../spec/vendor/', import.meta.url);
 const junctionVendor = JSON.parse(readFileSync(new URL('junction-openapi-users.json', VENDOR), 'utf8'));
 const basicVendor = parseYaml(readFileSync(new URL('to-do-service-spec.yaml', VENDOR), 'utf8'));
 

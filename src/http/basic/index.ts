@@ -1,5 +1,5 @@
 // The basic Users API face (the documented firstName / lastName / contactEmail API), mounted under
-// its prefix (default /basic). Contract: ../shared/contracts/basic-users.md
+// its prefix (default /basic). Contract: spec/contracts/basic-users.md
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import rateLimit from '@fastify/rate-limit';

@@ -1,5 +1,5 @@
-// Wire schemas of the basic Users API (../shared/contracts/basic-users.md; the public OpenAPI is
-// ../shared/contracts/vendor/to-do-service-spec.yaml, User / UserInput / UserPatch). Bounds come
+// Wire schemas of the basic Users API (spec/contracts/basic-users.md; the public OpenAPI is
+// spec/vendor/to-do-service-spec.yaml, User / UserInput / UserPatch). Bounds come
 // from the domain (src/domain/profiles.ts).
 import { Type } from 'typebox';
 import { EMAIL_PATTERN, PROFILE_LIMITS as L } from '../../domain/profiles.ts';

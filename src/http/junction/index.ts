@@ -1,5 +1,5 @@
 // The Junction (ex-Vital) v2 Users API face, mounted at `/`. Wire details live in this folder;
-// rules live in src/domain. Contract: ../shared/contracts/junction-v2-users.md
+// rules live in src/domain. Contract: spec/contracts/junction-v2-users.md
 import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler, nonDecimalIntegers } from '../validation.ts';

@@ -1,4 +1,4 @@
-// Wire schemas of Junction's v2 Users API (../shared/contracts/junction-v2-users.md §3).
+// Wire schemas of Junction's v2 Users API (spec/contracts/junction-v2-users.md §3).
 // They validate requests, serialize responses and feed the OpenAPI document.
 import { Type, type TSchema, type Static } from 'typebox';
 

@@ -1,5 +1,5 @@
 // The Onvy-compatible Users API face, mounted under its prefix (default /onvy). Wire details live
-// in this folder; rules live in src/domain. Contract: ../shared/contracts/onvy-users.md
+// in this folder; rules live in src/domain. Contract: spec/contracts/onvy-users.md
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler } from '../validation.ts';

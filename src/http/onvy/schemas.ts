@@ -1,4 +1,4 @@
-// Wire schemas of the Onvy-compatible Users API (../shared/contracts/onvy-users.md §2–4). They
+// Wire schemas of the Onvy-compatible Users API (spec/contracts/onvy-users.md §2–4). They
 // validate requests, serialize responses and document the face. Bounds come from the domain
 // (src/domain/profiles.ts), so the schema and the rule that guards a field cannot drift apart.
 import { Type, type Static, type TSchema } from 'typebox';
