@@ -1,18 +1,17 @@
-// The interactive API reference (issue 7 item 2), in headless Chromium (Debian's /usr/bin/chromium
-// driven by playwright-core): /docs/junction loads with no request leaving 127.0.0.1 (so it works
+// The interactive API reference (issue 7 item 2), in headless Chromium (test/support/browser.ts: the
+// machine's, else @sparticuz/chromium's; driven by playwright-core): /docs/junction loads with no request leaving 127.0.0.1 (so it works
 // with no internet), lists the operations, and a "try it" call with a real team key answers 200
 // in the page. No CSP violation on the way. A screenshot goes to test-output/docs-junction.png.
 // The other faces' pages and the /docs index are checked over HTTP (same plugin, same CSP).
 // The page does not depend on the database kind, so this file runs on the first backend only.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { launchBrowser } from '../support/browser.ts';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OUT = new URL('../../test-output/', import.meta.url);
 const ADMIN_TOKEN = 'admin-token-docs-test-0123456789';
 
@@ -42,9 +41,8 @@ describe(`API reference pages (${backend.name})`, () => {
     // A user to list, so the answer shows in the page.
     const r = await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'docs-user-1' }) });
     assert.equal(r.status, 200);
-    // Required, never skipped: CI installs Debian's chromium.
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the API reference test does not skip)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    // Never skipped: there is always a browser (the npm one at worst).
+    browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();

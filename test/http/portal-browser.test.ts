@@ -1,27 +1,26 @@
-// The user portal (contract U19, issue 3 §7) in a real browser: Debian's Chromium, headless, driven
-// by playwright-core (no browser download). A phone-sized viewport shows the user's name,
+// The user portal (contract U19, issue 3 §7) in a real browser: headless Chromium (the machine's, else
+// the one inside the npm package @sparticuz/chromium: test/support/browser.ts) driven by playwright-core. A phone-sized viewport shows the user's name,
 // demographics, connections and devices; tampered, expired and deleted-user links get a 4xx page
 // with no user data. Screenshots go to test-output/ for a reviewer to look at:
 //   test-output/portal.png          the portal of a user with two demo connections
 //   test-output/portal-expired.png  the page of an expired link
 // (suffixed with the backend name for backends other than the embedded one).
-// Chromium is required: if /usr/bin/chromium is missing this test FAILS (CI installs it).
+// There is always a browser (the npm one at worst), so this test never skips.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser } from '../support/browser.ts';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call } from '../support/junction-http.ts';
 import { demographicsBody } from '../support/records.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const OUT = path.join(ROOT, 'test-output');
 const PHONE = { width: 390, height: 844 };
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Text that must never show on an error page: the user's details and records. */
 const USER_DATA = ['Ada', 'Lovelace', 'ada@example.com', '123-4567', '1990-12-10', 'Baker Street', 'Fitbit', 'Oura', 'Charge 6'];
@@ -29,10 +28,7 @@ const USER_DATA = ['Ada', 'Lovelace', 'ada@example.com', '123-4567', '1990-12-10
 let browser: Browser;
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is required for the portal browser test but ${CHROMIUM} does not exist. Install Debian's chromium (apt-get install chromium); CI installs it. This test does not skip.`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+  browser = await launchBrowser();
   fs.mkdirSync(OUT, { recursive: true });
 });
 after(async () => {
