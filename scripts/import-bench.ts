@@ -19,7 +19,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.ts';
 import { TeamsService } from '../src/domain/teams.ts';
 import { PgTeamsRepo } from '../src/store/teams.ts';
-import { importUsers } from '../src/cli/import.ts';
+import { importUsers } from '../src/cli/import/index.ts';
 import { exportUsers } from '../src/cli/export.ts';
 
 const argv = process.argv.slice(2);

@@ -14,7 +14,7 @@ import { openDatabase } from '../db/open.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
 import { forEachLivePage } from '../store/bulk.ts';
-import { FIELDS, ImportError } from './import.ts';
+import { FIELDS, ImportError } from './import/index.ts';
 
 /** One user as an export line (no trailing newline). Unset fields are written as null. */
 export function exportLine(r: UserRow): string {

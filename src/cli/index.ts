@@ -13,7 +13,7 @@ import { parseUuid } from '../domain/ids.ts';
 import { PgAuditLog, purgeAuditBefore } from '../store/audit.ts';
 import { purgeExpiredIdempotencyKeys } from '../store/idempotency.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
-import { registerImportCommand } from './import.ts';
+import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
 

@@ -15,7 +15,7 @@ import { UsersService } from '../../src/domain/users.ts';
 import { PgUsersRepo } from '../../src/store/users.ts';
 import { ProfilesService } from '../../src/domain/profiles.ts';
 import { PgProfilesRepo } from '../../src/store/profiles.ts';
-import { FIELDS, importUsers } from '../../src/cli/import.ts';
+import { FIELDS, importUsers } from '../../src/cli/import/index.ts';
 import { exportUsers } from '../../src/cli/export.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -1,4 +1,4 @@
-// `roster import` (src/cli/import.ts): JSON Lines and CSV, the API's rules on every row, the
+// `roster import` (src/cli/import/): JSON Lines and CSV, the API's rules on every row, the
 // rejected-rows file, idempotent re-runs, resuming after an injected failure and after the process
 // is killed, the sandbox cap, progress output and the summary line. On each PostgreSQL backend;
 // the command itself runs as a child process where its wiring matters, the function elsewhere.
@@ -15,7 +15,7 @@ import { PgTeamsRepo } from '../../src/store/teams.ts';
 import { PgProfilesRepo } from '../../src/store/profiles.ts';
 import { UsersService } from '../../src/domain/users.ts';
 import { PgUsersRepo } from '../../src/store/users.ts';
-import { CsvRecordParser, ImportError, checkpointPath, importUsers, rejectedPath, type ImportOptions } from '../../src/cli/import.ts';
+import { CsvRecordParser, ImportError, checkpointPath, importUsers, rejectedPath, type ImportOptions } from '../../src/cli/import/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/roster.js');
