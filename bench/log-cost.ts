@@ -107,7 +107,7 @@ async function main() {
         await a.end();
       };
     } else {
-      const { startEmbedded } = await import('../src/db/embedded.ts');
+      const { startEmbedded } = await import('../src/db/embedded/index.ts');
       const emb = await startEmbedded({ dataDir: path.join(tmp, 'data') });
       databaseUrl = emb.url;
       stopEmbedded = () => emb.stop();

@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { createDb } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { startEmbedded, type EmbeddedServer } from '../src/db/embedded.ts';
+import { startEmbedded, type EmbeddedServer } from '../src/db/embedded/index.ts';
 import { TeamsService } from '../src/domain/teams.ts';
 import { PgTeamsRepo } from '../src/store/teams.ts';
 import { importUsers } from '../src/cli/import/index.ts';

@@ -41,7 +41,7 @@ const { ensureBuilt } = await import('./build.mjs');
 await ensureBuilt();
 
 const { default: pg } = await import('pg');
-const { startEmbedded } = await import('../src/db/embedded.ts');
+const { startEmbedded } = await import('../src/db/embedded/index.ts');
 
 const backends = [];
 let embedded = null;

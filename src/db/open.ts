@@ -2,7 +2,7 @@
 // under DATA_DIR. Migrations run here so every entry point (server, CLI, tests) sees one schema.
 import { createDb, type Db } from './pool.ts';
 import { migrate } from './migrate.ts';
-import { startEmbedded, connectOrStartEmbedded, type EmbeddedServer } from './embedded.ts';
+import { startEmbedded, connectOrStartEmbedded, type EmbeddedServer } from './embedded/index.ts';
 
 export interface OpenedDb {
   db: Db;

@@ -14,9 +14,9 @@ import {
   connectOrStartEmbedded,
   startEmbedded,
   type EmbeddedServer,
-} from '../../src/db/embedded.ts';
-import { findNativePackage, postgresRunAs, usableNativeDir } from '../../src/db/embedded-os.ts';
-import { procState } from '../../src/db/embedded-proc.ts';
+} from '../../src/db/embedded/index.ts';
+import { findNativePackage, postgresRunAs, usableNativeDir } from '../../src/db/embedded/os.ts';
+import { procState } from '../../src/db/embedded/proc.ts';
 
 const isRoot = process.getuid?.() === 0;
 const fixture = fileURLToPath(new URL('./fixtures/embedded-child.ts', import.meta.url));

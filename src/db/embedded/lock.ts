@@ -1,7 +1,7 @@
 // DATA_DIR/roster.pid: says which Roster process owns a DATA_DIR (and so its PostgreSQL).
 // Created exclusively ('wx'); a lock whose pid is dead or a zombie is stale and taken over.
 import fs from 'node:fs';
-import { delay, isRunning } from './embedded-proc.ts';
+import { delay, isRunning } from './proc.ts';
 
 export class EmbeddedLockedError extends Error {
   pid: number;

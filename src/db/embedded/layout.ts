@@ -1,0 +1,28 @@
+// Where the embedded server keeps its files, and the names every part of it shares.
+import path from 'node:path';
+
+export const SUPERUSER = 'postgres';
+export const APP_DATABASE = 'roster';
+
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+
+export interface Layout {
+  dataDir: string;
+  pgdata: string;
+  lock: string;
+  secrets: string;
+}
+
+export function layout(dataDir: string): Layout {
+  return {
+    dataDir,
+    pgdata: path.join(dataDir, 'pg'),
+    lock: path.join(dataDir, 'roster.pid'),
+    secrets: path.join(dataDir, 'embedded.json'),
+  };
+}
+
+export interface Binaries {
+  initdb: string;
+  postgres: string;
+}
