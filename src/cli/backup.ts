@@ -1,5 +1,5 @@
 // `roster backup` and `roster restore`: the whole database as one consistent, portable file
-// (src/db/backup.ts has the format and the engine). Both work against the embedded PostgreSQL
+// (src/db/backup/ has the format and the engine). Both work against the embedded PostgreSQL
 // (a running server's, or one started for the command) and against DATABASE_URL.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/open.ts';
-import { backupDatabase, restoreDatabase } from '../db/backup.ts';
+import { backupDatabase, restoreDatabase } from '../db/backup/index.ts';
 import { KEY_CHANNEL } from '../store/key-events.ts';
 import { Progress, type ProgressOptions } from './progress.ts';
 

@@ -1,4 +1,4 @@
-// `roster backup` / `roster restore` (src/db/backup.ts, src/cli/backup.ts), the way an operator
+// `roster backup` / `roster restore` (src/db/backup/, src/cli/backup.ts), the way an operator
 // runs them (real processes) and judged by what API clients see afterwards: the same users,
 // records and keys. On each PostgreSQL backend, across backends (embedded 18 ⇄ server 15) when
 // both run, across migration levels, with damaged files, and with a server running on DATA_DIR.
@@ -14,7 +14,7 @@ import { backends, freshDatabase, type Backend, type TestDatabase } from '../sup
 import { startServer, type TestServer } from '../support/server.ts';
 import { call } from '../support/junction-http.ts';
 import { demographicsBody, insuranceBody } from '../support/records.ts';
-import { backupDatabase, type BackupTrailer } from '../../src/db/backup.ts';
+import { backupDatabase, type BackupTrailer } from '../../src/db/backup/index.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
 import { TeamsService } from '../../src/domain/teams.ts';
 import { PgTeamsRepo } from '../../src/store/teams.ts';
