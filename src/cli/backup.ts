@@ -11,6 +11,7 @@ import { openDatabase } from '../db/open.ts';
 import { backupDatabase, restoreDatabase } from '../db/backup/index.ts';
 import { KEY_CHANNEL } from '../store/key-events.ts';
 import { Progress, type ProgressOptions } from './progress.ts';
+import { createPrivateFile } from './private-file.ts';
 
 /** roster-backup-20260101T120000Z.gz */
 export function defaultBackupName(now = new Date()): string {
@@ -56,17 +57,19 @@ export function registerBackupCommands(program: Command, config: () => Config): 
           process.stderr.write(JSON.stringify({ ...s, file: null }) + '\n');
           return;
         }
-        const tmp = `${target}.partial`;
-        // Opened before anything else, so a bad path is an error here, not an unhandled event later.
-        const stream = (await fsp.open(tmp, 'w', 0o600)).createWriteStream();
+        // Created before anything else (so a bad path is an error here, not an unhandled event
+        // later), exclusively and 0600 under a random name beside the target, then renamed.
+        const file = await createPrivateFile(target);
+        const stream = file.stream();
         try {
           const s = await backupDatabase({ url: o.url, out: stream, onProgress });
-          await fsp.rename(tmp, target);
+          await file.close();
+          await file.commit();
           (progress as Progress | null)?.update(s.rows, s.rows, true);
           process.stdout.write(JSON.stringify({ ...s, file: target }) + '\n');
         } catch (e) {
           stream.destroy();
-          await fsp.rm(tmp, { force: true });
+          await file.discard();
           throw e;
         }
       } finally {

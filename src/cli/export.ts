@@ -2,8 +2,6 @@
 // names `roster import` reads (plus user_id and created_at, which import accepts and ignores), so
 // export → import into another team gives the same users. Streamed page by page (keyset on the
 // primary key) from one consistent snapshot; never all rows in memory.
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -15,6 +13,7 @@ import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
 import { forEachLivePage } from '../store/bulk.ts';
 import { FIELDS, ImportError } from './import/index.ts';
+import { createPrivateFile } from './private-file.ts';
 
 /** One user as an export line (no trailing newline). Unset fields are written as null. */
 export function exportLine(r: UserRow): string {
@@ -88,16 +87,18 @@ export function registerExportCommand(program: Command, config: () => Config): v
           return;
         }
         const target = path.resolve(opts.out);
-        const tmp = `${target}.partial`;
-        const stream = fs.createWriteStream(tmp);
+        // Exclusively created, 0600, under a random name beside the target, then renamed (PHI).
+        const file = await createPrivateFile(target);
+        const stream = file.stream();
         try {
           const r = await exportUsers({ db: o.db.kysely, teamId, out: stream });
           await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
-          await fsp.rename(tmp, target);
+          await file.close();
+          await file.commit();
           process.stdout.write(JSON.stringify({ team_id: teamId, exported: r.exported, file: target }) + '\n');
         } catch (e) {
           stream.destroy();
-          await fsp.rm(tmp, { force: true });
+          await file.discard();
           throw e;
         }
       } finally {

@@ -1,6 +1,8 @@
 // The checkpoint (FILE.roster-import.json) an interrupted import continues from, and the names of
 // the files an import writes beside its input.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { createPrivateFile, writePrivateFile } from '../private-file.ts';
 import { ImportError, type Format } from './fields.ts';
 
 export interface Counts { read: number; imported: number; skipped_existing: number; rejected: number }
@@ -40,8 +42,45 @@ export async function readCheckpoint(p: string): Promise<Checkpoint | null> {
   }
 }
 
+/** Written whole to a private file (exclusive, 0600, random name) then renamed over the old one. */
 export async function writeCheckpoint(p: string, c: Checkpoint): Promise<void> {
-  const tmp = `${p}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(c) + '\n');
-  await fsp.rename(tmp, p);
+  await writePrivateFile(p, JSON.stringify(c) + '\n');
+}
+
+/**
+ * The rejected-rows file, opened for appending: a private file renamed into place (the handle stays
+ * ours even if someone swaps the name later). Continuing an import, the rows the last committed
+ * batch had written (`keepBytes`) are copied over first; a row of a batch that did not commit is
+ * written again by this run.
+ */
+export async function openRejected(p: string, keepBytes: number): Promise<fsp.FileHandle> {
+  const f = await createPrivateFile(p);
+  try {
+    if (keepBytes > 0) {
+      let old: fsp.FileHandle | null = null;
+      try {
+        old = await fsp.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      if (old) {
+        try {
+          const buf = Buffer.alloc(1 << 16);
+          for (let at = 0; at < keepBytes;) {
+            const { bytesRead } = await old.read(buf, 0, Math.min(buf.length, keepBytes - at), at);
+            if (bytesRead === 0) break;
+            await f.handle.write(buf.subarray(0, bytesRead));
+            at += bytesRead;
+          }
+        } finally {
+          await old.close();
+        }
+      }
+    }
+    await f.commit();
+    return f.handle;
+  } catch (e) {
+    await f.discard();
+    throw e;
+  }
 }

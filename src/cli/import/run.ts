@@ -1,5 +1,6 @@
 // The import itself: stream the records, check each row, write batches (one transaction each,
 // src/store/bulk.ts) with one batch in flight, checkpoint after each, collect rejected rows.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
@@ -12,7 +13,7 @@ import { ImportError, rowReason, type Format, type Reason } from './fields.ts';
 import { jsonlRecords, type Rec } from './line-reader.ts';
 import { csvRecords, readCsvHeader } from './csv.ts';
 import { checkRow } from './check-row.ts';
-import { checkpointPath, readCheckpoint, rejectedPath, writeCheckpoint, type Counts } from './checkpoint.ts';
+import { checkpointPath, openRejected, readCheckpoint, rejectedPath, writeCheckpoint, type Counts } from './checkpoint.ts';
 
 export interface ImportOptions {
   db: Kysely<Database>;
@@ -98,7 +99,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
     let rejectedBytes = cp ? cp.rejected_bytes : 0;
     if (cp) {
       // Rows rejected by a batch that did not commit are written again by this run.
-      await fsp.truncate(rejPath, rejectedBytes).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
+      if (fs.existsSync(rejPath)) rej = await openRejected(rejPath, rejectedBytes);
     } else {
       await fsp.rm(rejPath, { force: true });
       await fsp.rm(cpPath, { force: true });
@@ -153,7 +154,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
       counts.read += b.read;
       counts.rejected += b.rejected;
       if (b.rejects.length) {
-        rej ??= await fsp.open(rejPath, 'a');
+        rej ??= await openRejected(rejPath, 0);
         const text = b.rejects.join('');
         await rej.write(text);
         rejectedBytes += Buffer.byteLength(text);
