@@ -52,7 +52,7 @@ if (only !== 'unit') {
   const t0 = Date.now();
   embedded = await startEmbedded({ dataDir: path.join(tmp, 'data') });
   process.stdout.write(`embedded PostgreSQL ready in ${Date.now() - t0} ms\n`);
-  backends.push({ name: 'embedded', url: adminUrl(embedded.url) });
+  backends.push({ name: 'embedded', url: adminUrl(embedded.superuserUrl) }); // test databases are created (and used) as the superuser
   if (process.env.DATABASE_URL) {
     const url = process.env.DATABASE_URL;
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });

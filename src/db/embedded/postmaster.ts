@@ -110,11 +110,11 @@ class PostgresExitedError extends Error {
   }
 }
 
-export function newClient(port: number, password: string, database: string): pg.Client {
+export function newClient(port: number, password: string, database: string, user = SUPERUSER): pg.Client {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
-    user: SUPERUSER,
+    user,
     password,
     database,
     connectionTimeoutMillis: 2000,
