@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { validatorCompiler } from '../validation.ts';
 import { isDomainError } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { isUnavailable } from '../../kernel/sqlstate.ts';
 import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';

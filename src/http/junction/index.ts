@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler, nonDecimalIntegers } from '../validation.ts';
 import { isDomainError } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { isUnavailable } from '../../kernel/sqlstate.ts';
 import { ajvToPydantic, goUuidDetail, send422, sendDetail, sendDomainError, USER_TEXTS, type NotFoundTexts, type Part } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';

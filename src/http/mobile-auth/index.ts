@@ -16,7 +16,7 @@ import type { Services } from '../services.ts';
 import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens.ts';
 import { decodeJwt } from '../../domain/jwt.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { isUnavailable } from '../../kernel/sqlstate.ts';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const GRANT_REFRESH = 'refresh_token';

@@ -2,7 +2,7 @@
 // Every error this face sends is built here.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, isDomainError, type FieldIssue } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { isUnavailable } from '../../kernel/sqlstate.ts';
 import { JsonBodyError } from '../json-body.ts';
 import { WritePathError } from '../write-path.ts';
 import { pathOf, type AjvError } from '../validation.ts';
