@@ -25,6 +25,8 @@ import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
 import { ReadRouter } from './db/read-routing.ts';
 import { installReadRouting } from './http/read-routing.ts';
+import { PgIdempotencyStore } from './store/idempotency.ts';
+import { pgRequestScopes, readRouting } from './store/request-scope.ts';
 import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
@@ -214,14 +216,17 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
-  installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
+  installWritePath(app, {
+    scopes: pgRequestScopes, idempotency: new PgIdempotencyStore(opts.db.kysely, audit), audit, now, scopeReads: Boolean(opts.readDb),
+    answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail),
+  });
   const router = opts.readDb
     ? new ReadRouter({
       replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,
       ...(opts.replicaMaxLagMs !== undefined ? { maxLagMs: opts.replicaMaxLagMs } : {}),
       ...(opts.replicaLagCheckMs !== undefined ? { lagCheckMs: opts.replicaLagCheckMs } : {}), onError: (e) => app.log.warn({ err: (e as Error).message }, 'read replica check failed') })
     : null;
-  if (router) installReadRouting(app, router);
+  if (router) installReadRouting(app, readRouting(router));
   await installRateLimits(app, { perMinute: opts.rateLimitPerMinute ?? 2000, redis: opts.redis ?? null });
 
   // Routes no face has, and errors of the app-level scope (e.g. the body of such a request): in the
@@ -239,9 +244,11 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
-  await app.register(async (scope) => junctionFace(scope, services));
-  await app.register(async (scope) => onvyFace(scope, services), { prefix: opts.onvyPrefix ?? '/onvy' });
-  await app.register(async (scope) => basicFace(scope, services, { rateLimit: opts.basicRateLimit ?? { max: 100, windowMs: 60_000 } }), { prefix: opts.basicPrefix ?? '/basic' });
+  // Each face's routes carry the face's name (the audit action's first part: src/http/write-path.ts).
+  const named = (scope: FastifyInstance, face: string) => scope.addHook('onRoute', (r) => { r.config = { ...r.config, face }; });
+  await app.register(async (scope) => { named(scope, 'junction'); await junctionFace(scope, services); });
+  await app.register(async (scope) => { named(scope, 'onvy'); await onvyFace(scope, services); }, { prefix: opts.onvyPrefix ?? '/onvy' });
+  await app.register(async (scope) => { named(scope, 'basic'); await basicFace(scope, services, { rateLimit: opts.basicRateLimit ?? { max: 100, windowMs: 60_000 } }); }, { prefix: opts.basicPrefix ?? '/basic' });
   await app.register(async (scope) => portalPages(scope, services));
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });

@@ -11,12 +11,11 @@ import { outsideError as onvyOutside, onvyErrorHandler } from './onvy/errors.ts'
 import { outsideError as basicOutside, basicErrorHandler, requestIdOf } from './basic/errors.ts';
 import { junctionErrorHandler } from './junction/index.ts';
 
-export const OUTSIDE_STATUS = { bad_url: 400, bad_request: 400, not_found: 404, uri_too_long: 414, headers_too_large: 431, commit_failed: 503 } as const;
-export type OutsideError = keyof typeof OUTSIDE_STATUS;
+import { OUTSIDE_STATUS, type Answer, type OutsideError } from './outside-errors.ts';
+export { OUTSIDE_STATUS, type Answer, type OutsideError };
 
 export type Face = 'junction' | 'onvy' | 'basic' | null;
 
-export interface Answer { status: number; type: string; body: string }
 
 export interface FacePrefixes { onvy: string; basic: string }
 

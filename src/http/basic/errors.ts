@@ -4,8 +4,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDomainError, type FieldIssue } from '../../domain/errors.ts';
 import { checkProfilePatch, type ProfilePatch } from '../../domain/profiles.ts';
 import { isUnavailable } from '../../kernel/sqlstate.ts';
-import { WritePathError } from '../write-path.ts';
-import type { OutsideError } from '../face-errors.ts';
+import { WritePathError } from '../outside-errors.ts';
+import type { OutsideError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
 import { BASIC_FIELDS } from './schemas.ts';
 

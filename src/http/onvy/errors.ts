@@ -4,9 +4,9 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, isDomainError, type FieldIssue } from '../../domain/errors.ts';
 import { isUnavailable } from '../../kernel/sqlstate.ts';
 import { JsonBodyError } from '../json-body.ts';
-import { WritePathError } from '../write-path.ts';
+import { WritePathError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
-import type { OutsideError } from '../face-errors.ts';
+import type { OutsideError } from '../outside-errors.ts';
 import { wireField } from './mapping.ts';
 
 export interface Detail { field: string; message: string }
