@@ -13,7 +13,7 @@ import { getUser } from './routes/get-user.ts';
 import { patchUser } from './routes/patch-user.ts';
 import { deleteUser } from './routes/delete-user.ts';
 
-export type BasicApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as BasicApp } from '../shared/typebox.ts';
 
 /** Requests per window per API key. A team's own per-minute limit (teams.rate_limit_per_minute) wins. */
 export interface BasicRateLimit { max: number; windowMs: number }

@@ -27,7 +27,7 @@ import { insurance } from './routes/insurance.ts';
 import { portalUrl } from './routes/portal-url.ts';
 import { signInToken } from './routes/sign-in-token.ts';
 
-export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as JunctionApp } from '../shared/typebox.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

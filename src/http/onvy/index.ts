@@ -17,7 +17,7 @@ import { getDataSyncs } from './routes/get-data-syncs.ts';
 import { putDataSync } from './routes/put-data-sync.ts';
 import { deleteDataSync } from './routes/delete-data-sync.ts';
 
-export type OnvyApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as OnvyApp } from '../shared/typebox.ts';
 
 export type OnvyScope = 'users:read' | 'users:create' | 'users:update' | 'users:delete';
 
