@@ -1,89 +1,72 @@
 // Builds the Fastify app: shared plugins, the faces, admin and health. No I/O at import time;
 // main.ts (or a test) hands in the database.
 import pino from 'pino';
+import { sql } from 'kysely';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Db } from './db/pool.ts';
-import { UsersService } from './domain/users.ts';
-import { TeamsService } from './domain/teams.ts';
-import { PgUsersRepo } from './store/users.ts';
-import { PgTeamsRepo } from './store/teams.ts';
-import { PgConnectionsRepo } from './store/connections.ts';
-import { PgDemographicsRepo, PgInsuranceRepo } from './store/records.ts';
-import { ConnectionsService } from './domain/connections-service.ts';
-import { DemographicsService } from './domain/demographics.ts';
-import { InsuranceService } from './domain/insurance.ts';
 import type { Redis } from 'ioredis';
-import { PortalService } from './domain/portal.ts';
-import { PgPortalRepo } from './store/portal.ts';
+import type { Db } from './db/pool.ts';
+import { ReadRouter } from './db/read-routing.ts';
+import { defaultAppSettings, type AppSettings } from './config.ts';
+import { buildServices, revokeKey, type CoreServices } from './compose.ts';
+import { transactionRetryStats } from './store/errors.ts';
+import { liveUsersPerTeam } from './store/registry-stats.ts';
+import { readRouting } from './store/request-scope.ts';
+import { subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
+import type { AuthTokenSettings } from './domain/auth-tokens.ts';
+import type { Clock } from './kernel/clock.ts';
 import { portalPages } from './http/portal/index.ts';
-import { scopedKysely } from './db/request-tx.ts';
-import { PgAuditLog } from './store/audit.ts';
 import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
-import { ReadRouter } from './db/read-routing.ts';
 import { installReadRouting } from './http/read-routing.ts';
-import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
-import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
-import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
-import { junctionFace } from './http/junction/index.ts';
-import { onvyFace } from './http/onvy/index.ts';
-import { basicFace, type BasicRateLimit } from './http/basic/index.ts';
-import { ProfilesService } from './domain/profiles.ts';
-import { PgProfilesRepo } from './store/profiles.ts';
 import { adminApi } from './http/admin/index.ts';
 import { healthRoutes } from './http/health.ts';
 import { installOpenApi, type FaceName } from './http/openapi.ts';
 import { docsPages } from './http/docs.ts';
-import { installMetrics } from './http/metrics.ts';
+import { installMetrics, type DbGauges } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
-import { faceErrors } from './http/face-errors.ts';
+import { faceRegistry, mountFaces } from './http/faces.ts';
 import type { Services } from './http/services.ts';
 
-export interface AppOptions {
+/**
+ * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
+ * take their defaults from src/config.ts: defaultAppSettings). The server passes them all
+ * (appSettingsFrom(config)); tests pass what they change.
+ */
+export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens'>> {
   db: Db;
   /** Connection string of `db`, for the LISTEN connection that carries key revocations. */
   databaseUrl: string;
-  logLevel?: string;
-  adminToken?: string | null;
-  /** ROSTER_METRICS_TOKEN: GET /metrics needs `Authorization: Bearer <token>`; null/absent = open. */
-  metricsToken?: string | null;
-  sandboxUserCap?: number;
-  bodyLimitBytes?: number;
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream | import("pino").DestinationStream;
-  now?: () => Date;
+  now?: Clock;
   /** Shared rate-limit state across instances (REDIS_URL); in-process when absent. */
   redis?: Redis | null;
-  /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
-  portalTtl?: { launch: number; communications: number };
   /** A streaming replica for reads that tolerate lag (DATABASE_READ_URL). */
   readDb?: Db | null;
-  /** After a key writes, its reads go to the primary for this long (read-your-writes). */
-  readYourWritesMs?: number;
   /** Replay lag above which the replica gets no reads (default: half the window). */
   replicaMaxLagMs?: number;
   replicaLagCheckMs?: number;
-  /** Where the Onvy and basic faces are mounted (default /onvy, /basic); Junction stays at /. */
-  onvyPrefix?: string;
-  basicPrefix?: string;
-  /** The basic face's own per-key limit (default 100 per 60 s; a team's own per-minute limit wins). */
-  basicRateLimit?: BasicRateLimit;
-  /** Default requests per minute per API key (teams may have their own). */
-  rateLimitPerMinute?: number;
-  /** Base URL for links Roster hands out; default: the host each request came to. */
-  publicUrl?: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+}
+
+/** `opts` over the defaults; an option given as undefined keeps its default. */
+function settingsOf(opts: AppOptions): AppSettings {
+  const s: Record<string, unknown> = { ...defaultAppSettings() };
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined && k in s) s[k] = v;
+  return s as unknown as AppSettings;
 }
 
 export interface BuiltApp {
   app: FastifyInstance;
   services: Services;
+  /** The domain's services the app was built over (src/compose.ts), e.g. for the maintenance sweep. */
+  core: CoreServices;
   close(): Promise<void>;
 }
 
@@ -99,8 +82,9 @@ const SECURITY_HEADERS = {
 };
 
 export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
-  const level = opts.logLevel ?? 'info';
-  const errors = faceErrors({ onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' });
+  const s = settingsOf(opts);
+  const level = s.logLevel;
+  const errors = faceRegistry(mountFaces(s));
   const app = Fastify({
     logger: level === 'silent' ? false : {
       level,
@@ -111,7 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     },
     // One line per request is written by the onResponse hook below, not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: opts.bodyLimitBytes ?? 1_048_576,
+    bodyLimit: s.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     requestIdHeader: false,
     genReqId: (req) => {
@@ -125,7 +109,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     // A path that is not valid percent-encoded UTF-8 (e.g. %ED%A0%80, a lone surrogate) is decoded
     // leniently (U+FFFD) so its route answers; anything the router still refuses (a target it
     // cannot parse: 400; a segment over maxParamLength: 414) is answered before any hook, in the
-    // error shape of the face whose prefix the URL is under (src/http/face-errors.ts).
+    // error shape of the face whose prefix the URL is under (src/http/faces.ts).
     rewriteUrl: (req) => sanitizePathEncoding(req.url ?? '/'),
     frameworkErrors: (err, req, res) => {
       const reply = (res as unknown as FastifyReply).header('x-request-id', errors.requestId(req));
@@ -141,12 +125,12 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable || !err.rawPacket) return;
     const target = /^[A-Z]+ +(\S+)/.exec(err.rawPacket.subarray(0, 8192).toString('latin1'))?.[1];
     const face = target === undefined ? null : errors.faceOf(target);
-    if (face !== 'onvy' && face !== 'basic') return;
+    if (!face?.errors.parserErrors) return;
     // The request line alone over the limit: the URL is what is too long (414), else the headers (431).
     const lineEnd = err.rawPacket.indexOf(0x0a);
     const kind = err.code !== 'HPE_HEADER_OVERFLOW' ? 'bad_request' : lineEnd < 0 || lineEnd >= maxHeaderSize ? 'uri_too_long' : 'headers_too_large';
     const id = randomUUID();
-    const rid = face === 'basic' ? `req-${id}` : id;
+    const rid = errors.newRequestId(face, id);
     const a = errors.answer(target!, rid, kind, '');
     const head = { 'content-type': a.type, 'content-length': Buffer.byteLength(a.body), 'x-request-id': rid, connection: 'close' };
     socket.write(`HTTP/1.1 ${a.status} ${STATUS_CODES[a.status]}\r\n${Object.entries(head).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${a.body}`);
@@ -157,36 +141,30 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   // pattern, status, timing), so it skips the redaction pass and the per-request child logger
   // that app.log applies to everything else.
   const requestLine = level === 'silent' ? pino({ level: 'silent' }) : pino({ level }, (opts.logStream ?? pino.destination(1)) as pino.DestinationStream);
-  const now = opts.now ?? (() => new Date());
-  // Repositories query through `db`, which follows a request's transaction when there is one.
-  const db = scopedKysely(opts.db.kysely);
-  const audit = new PgAuditLog(db, (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'));
-  const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
-  const teams = new TeamsService(new PgTeamsRepo(db), now);
-  const keys = new KeyResolver(teams);
-  const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
+  const core = buildServices(opts.db, {
+    sandboxUserCap: s.sandboxUserCap,
+    portalTtl: s.portalTtl,
+    authTokens: opts.authTokens ?? {},
+    ...(opts.now ? { now: opts.now } : {}),
+    onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
+  });
+  const { audit, now } = core;
+  const keys = new KeyResolver(core.teams);
   const services: Services = {
-    users,
-    teams,
+    users: core.users,
+    teams: core.teams,
     keys,
-    connections: new ConnectionsService(new PgConnectionsRepo(db), users, now),
-    demographics,
-    portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
-    publicUrl: opts.publicUrl ?? null,
-    authTokens: new AuthTokensService({
-      repo: new PgAuthTokensRepo(db, opts.db.kysely),
-      settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...opts.authTokens },
-      requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
-      now,
-    }),
-    insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
-    profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 }),
+    connections: core.connections,
+    demographics: core.demographics,
+    portal: core.portal,
+    publicUrl: s.publicUrl,
+    authTokens: core.authTokens,
+    insurance: core.insurance,
+    profiles: core.profiles,
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
-      const { hash } = await teams.revokeKey(keyId);
-      keys.evict(hash.toString('hex'));
-      await publishKeyRevoked(opts.db.kysely, hash.toString('hex'));
+      keys.evict(await revokeKey(core, opts.db, keyId));
     },
   };
   const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());
@@ -214,15 +192,18 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
-  installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
+  installWritePath(app, {
+    scopes: core.scopes, idempotency: core.idempotency, audit, now, scopeReads: Boolean(opts.readDb),
+    answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail),
+  });
   const router = opts.readDb
     ? new ReadRouter({
-      replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,
+      replica: opts.readDb.kysely, windowMs: s.readYourWritesMs, redis: opts.redis ?? null,
       ...(opts.replicaMaxLagMs !== undefined ? { maxLagMs: opts.replicaMaxLagMs } : {}),
       ...(opts.replicaLagCheckMs !== undefined ? { lagCheckMs: opts.replicaLagCheckMs } : {}), onError: (e) => app.log.warn({ err: (e as Error).message }, 'read replica check failed') })
     : null;
-  if (router) installReadRouting(app, router);
-  await installRateLimits(app, { perMinute: opts.rateLimitPerMinute ?? 2000, redis: opts.redis ?? null });
+  if (router) installReadRouting(app, readRouting(router));
+  await installRateLimits(app, { perMinute: s.rateLimitPerMinute, redis: opts.redis ?? null });
 
   // Routes no face has, and errors of the app-level scope (e.g. the body of such a request): in the
   // shape of the face whose prefix the URL is under.
@@ -232,28 +213,44 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   // OpenAPI (one document per face) collects the routes registered after it; /metrics counts every
   // request by route pattern.
   const openapi = await installOpenApi(app, {
-    publicUrl: opts.publicUrl ?? null,
-    faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
-    prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
+    publicUrl: s.publicUrl,
+    faces: ['junction', 'onvy', 'basic', ...(s.adminToken ? ['admin' as FaceName] : [])],
+    prefixes: { onvy: s.onvyPrefix, basic: s.basicPrefix },
   });
-  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
-  await app.register(healthRoutes, { db: opts.db });
-  await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
-  await app.register(async (scope) => junctionFace(scope, services));
-  await app.register(async (scope) => onvyFace(scope, services), { prefix: opts.onvyPrefix ?? '/onvy' });
-  await app.register(async (scope) => basicFace(scope, services, { rateLimit: opts.basicRateLimit ?? { max: 100, windowMs: 60_000 } }), { prefix: opts.basicPrefix ?? '/basic' });
+  await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken });
+  await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } } });
+  await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: s.publicUrl }));
+  // Each face's routes carry the face's name (the audit action's first part: src/http/write-path.ts).
+  for (const { face, mount } of errors.faces) {
+    await app.register(async (scope) => {
+      scope.addHook('onRoute', (r) => { r.config = { ...r.config, face: face.name }; });
+      await face.register(scope, services);
+    }, mount ? { prefix: mount } : {});
+  }
   await app.register(async (scope) => portalPages(scope, services));
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
-  if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
+  const adminToken = s.adminToken;
+  if (adminToken) await app.register(async (scope) => adminApi(scope, services, adminToken), { prefix: '/admin' });
 
   return {
     app,
     services,
+    core,
     async close() {
       await app.close();
       await audit.flush();
       router?.close();
       await sub.close();
     },
+  };
+}
+
+/** The database as /metrics sees it: pool gauges, retry counts and the registry's sizes. */
+function dbGauges(db: Db, readDb: Db | null): DbGauges {
+  const pool = (d: Db) => ({ total: d.pool.totalCount, idle: d.pool.idleCount, waiting: d.pool.waitingCount, max: d.pool.options.max ?? 10 });
+  return {
+    pools: () => [['primary', pool(db)], ...(readDb ? [['replica', pool(readDb)] as [string, ReturnType<typeof pool>]] : [])],
+    retries: () => ({ statement: db.retryStats, transaction: transactionRetryStats }),
+    teamSizes: () => liveUsersPerTeam(db.kysely),
   };
 }

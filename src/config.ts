@@ -121,3 +121,49 @@ function facePrefixes(env: NodeJS.ProcessEnv): { onvyPrefix: string; basicPrefix
   if (nested(onvyPrefix, basicPrefix) || nested(basicPrefix, onvyPrefix)) throw new ConfigError(`ROSTER_ONVY_PREFIX and ROSTER_BASIC_PREFIX must not overlap (got "${onvyPrefix}" and "${basicPrefix}")`);
   return { onvyPrefix, basicPrefix };
 }
+
+/** What the HTTP app is built with (src/app.ts), as values taken from the config. */
+export interface AppSettings {
+  logLevel: string;
+  adminToken: string | null;
+  /** ROSTER_METRICS_TOKEN: GET /metrics needs `Authorization: Bearer <token>`; null = open. */
+  metricsToken: string | null;
+  sandboxUserCap: number;
+  bodyLimitBytes: number;
+  /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
+  portalTtl: { launch: number; communications: number };
+  /** After a key writes, its reads go to the primary for this long (read-your-writes). */
+  readYourWritesMs: number;
+  /** Where the Onvy and basic faces are mounted; Junction stays at /. */
+  onvyPrefix: string;
+  basicPrefix: string;
+  /** The basic face's own per-key limit (a team's own per-minute limit wins). */
+  basicRateLimit: { max: number; windowMs: number };
+  /** Default requests per minute per API key (teams may have their own). */
+  rateLimitPerMinute: number;
+  /** Base URL for links Roster hands out; null = the host each request came to. */
+  publicUrl: string | null;
+  /** Mobile SDK sign-in: token lifetimes (s) and `iss` region. */
+  authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu' };
+}
+
+export function appSettingsFrom(c: Config): AppSettings {
+  return {
+    logLevel: c.logLevel,
+    adminToken: c.adminToken,
+    metricsToken: c.metricsToken,
+    sandboxUserCap: c.sandboxUserCap,
+    bodyLimitBytes: c.bodyLimitBytes,
+    portalTtl: { launch: c.portalLaunchTtlS, communications: c.portalCommunicationsTtlS },
+    readYourWritesMs: c.readYourWritesMs,
+    onvyPrefix: c.onvyPrefix,
+    basicPrefix: c.basicPrefix,
+    basicRateLimit: c.basicRateLimit,
+    rateLimitPerMinute: c.rateLimitPerMinute,
+    publicUrl: c.publicUrl,
+    authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion },
+  };
+}
+
+/** The settings of an environment that sets nothing: every default, from loadConfig alone. */
+export const defaultAppSettings = (): AppSettings => appSettingsFrom(loadConfig({}));

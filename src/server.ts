@@ -1,13 +1,12 @@
 // The server's lifecycle: database (embedded or DATABASE_URL), migrations, listen, purge sweep, signals.
 import pino from 'pino';
-import { loadConfig, type Config } from './config.ts';
+import { appSettingsFrom, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
 import { displayPrefix } from './domain/teams.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
-import { purgeExpiredIdempotencyKeys } from './store/idempotency.ts';
-import { purgeAuditBefore } from './store/audit.ts';
+import { runMaintenance } from './compose.ts';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -43,24 +42,12 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   // The replica is only read: no migrations there (they arrive by replication).
   const readDb = config.databaseReadUrl ? createDb({ url: config.databaseReadUrl, max: config.dbPoolMax, applicationName: 'roster-read' }) : null;
   const built = await buildApp({
+    ...appSettingsFrom(config),
     readDb,
-    readYourWritesMs: config.readYourWritesMs,
     redis,
-    rateLimitPerMinute: config.rateLimitPerMinute,
-    onvyPrefix: config.onvyPrefix,
-    basicPrefix: config.basicPrefix,
-    basicRateLimit: config.basicRateLimit,
     db: opened.db,
     databaseUrl: opened.url,
-    logLevel: config.logLevel,
     logStream: logDest,
-    adminToken: config.adminToken,
-    metricsToken: config.metricsToken,
-    sandboxUserCap: config.sandboxUserCap,
-    bodyLimitBytes: config.bodyLimitBytes,
-    portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
-    publicUrl: config.publicUrl,
-    authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
   });
   const { services } = built;
 
@@ -70,18 +57,14 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     bootstrapLine = `bootstrap key ${displayPrefix(config.bootstrapApiKey)}… ${r.created ? 'added to' : 'already in'} team "default" (${r.teamId})`;
   }
 
+  // The same sweep as `roster purge` (src/compose.ts runMaintenance).
   const purge = async () => {
     try {
-      const n = await services.users.purgeExpired();
-      if (n) log.info({ purged: n }, 'purged users past their undo window');
-      const t = await services.authTokens.purgeExpired();
-      if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
-      const k = await purgeExpiredIdempotencyKeys(opened.db.kysely, new Date());
-      if (k) log.info({ purged: k }, 'purged expired idempotency keys');
-      if (config.auditRetentionDays > 0) {
-        const a = await purgeAuditBefore(opened.db.kysely, new Date(Date.now() - config.auditRetentionDays * 86_400_000));
-        if (a) log.info({ purged: a }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
-      }
+      const r = await runMaintenance(built.core, opened.db, { auditRetentionDays: config.auditRetentionDays });
+      if (r.users) log.info({ purged: r.users }, 'purged users past their undo window');
+      if (r.authTokens) log.info({ purged: r.authTokens }, 'purged expired sign-in and refresh tokens');
+      if (r.idempotencyKeys) log.info({ purged: r.idempotencyKeys }, 'purged expired idempotency keys');
+      if (r.auditEvents) log.info({ purged: r.auditEvents }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }

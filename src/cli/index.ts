@@ -3,15 +3,10 @@
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.ts';
 import { openDatabase, type OpenedDb } from '../db/open.ts';
-import { TeamsService, type KeyRole, type TeamMode } from '../domain/teams.ts';
-import { UsersService } from '../domain/users.ts';
-import { PgTeamsRepo } from '../store/teams.ts';
-import { PgUsersRepo } from '../store/users.ts';
-import { publishKeyRevoked } from '../store/key-events.ts';
+import type { KeyRole, TeamMode } from '../domain/teams.ts';
+import { buildServices, revokeKey, runMaintenance, type CoreServices } from '../compose.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
-import { PgAuditLog, purgeAuditBefore } from '../store/audit.ts';
-import { purgeExpiredIdempotencyKeys } from '../store/idempotency.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
@@ -28,7 +23,14 @@ async function withDb<T>(config: Config, fn: (o: OpenedDb) => Promise<T>): Promi
   }
 }
 
-const teamsOf = (o: OpenedDb) => new TeamsService(new PgTeamsRepo(o.db.kysely));
+/** The services over the command's database, built as the server builds them (src/compose.ts). */
+const coreOf = (o: OpenedDb, config: Config): CoreServices => buildServices(o.db, {
+  sandboxUserCap: config.sandboxUserCap,
+  portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
+});
+async function withCore<T>(config: Config, fn: (core: CoreServices, o: OpenedDb) => Promise<T>): Promise<T> {
+  return withDb(config, (o) => fn(coreOf(o, config), o));
+}
 
 function uuidArg(v: string, what: string): string {
   const u = parseUuid(v);
@@ -56,14 +58,14 @@ export function buildCli(config: () => Config): Command {
     .requiredOption('--name <name>', 'team name')
     .addOption(new Option('--mode <mode>', 'sandbox or production').choices(['sandbox', 'production']).default('sandbox'))
     .action(async (opts: { name: string; mode: TeamMode }) => {
-      await withDb(config(), async (o) => {
-        const r = await teamsOf(o).createTeam(opts.name, opts.mode);
+      await withCore(config(), async (core) => {
+        const r = await core.teams.createTeam(opts.name, opts.mode);
         out({ team_id: r.team.id, name: r.team.name, mode: r.team.mode, key_id: r.key.id, api_key: r.apiKey });
       });
     });
   team.command('list').description('list teams (one JSON object per line)').action(async () => {
-    await withDb(config(), async (o) => {
-      for (const t of await teamsOf(o).listTeams()) out({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys });
+    await withCore(config(), async (core) => {
+      for (const t of await core.teams.listTeams()) out({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys });
     });
   });
 
@@ -74,8 +76,8 @@ export function buildCli(config: () => Config): Command {
       const teamId = uuidArg(opts.team, '--team');
       const n = opts.perMinute === 'default' ? null : Number(opts.perMinute);
       if (n !== null && !Number.isInteger(n)) throw new CliError('--per-minute must be a positive integer or "default"');
-      await withDb(config(), async (o) => {
-        await teamsOf(o).setRateLimit(teamId, n);
+      await withCore(config(), async (core) => {
+        await core.teams.setRateLimit(teamId, n);
         out({ team_id: teamId, rate_limit_per_minute: n });
       });
     });
@@ -86,22 +88,21 @@ export function buildCli(config: () => Config): Command {
     .addOption(new Option('--role <role>', 'full or read_only').choices(['full', 'read_only']).default('full'))
     .action(async (opts: { team: string; role: KeyRole }) => {
       const teamId = uuidArg(opts.team, '--team');
-      await withDb(config(), async (o) => {
-        const r = await teamsOf(o).createKey(teamId, opts.role);
+      await withCore(config(), async (core) => {
+        const r = await core.teams.createKey(teamId, opts.role);
         out({ key_id: r.key.id, team_id: r.key.teamId, role: r.key.role, prefix: r.key.prefix, api_key: r.apiKey });
       });
     });
   key.command('list').description('list a team\'s keys (prefixes only)').requiredOption('--team <team_id>', 'team id').action(async (opts: { team: string }) => {
     const teamId = uuidArg(opts.team, '--team');
-    await withDb(config(), async (o) => {
-      for (const k of await teamsOf(o).listKeys(teamId)) out({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null });
+    await withCore(config(), async (core) => {
+      for (const k of await core.teams.listKeys(teamId)) out({ key_id: k.id, prefix: k.prefix, role: k.role, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null });
     });
   });
   key.command('revoke').description('revoke an API key; it stops working at once on every instance').argument('<key_id>').action(async (keyId: string) => {
     const id = uuidArg(keyId, 'key_id');
-    await withDb(config(), async (o) => {
-      const { hash } = await teamsOf(o).revokeKey(id);
-      await publishKeyRevoked(o.db.kysely, hash.toString('hex'));
+    await withCore(config(), async (core, o) => {
+      await revokeKey(core, o.db, id);
       out({ key_id: id, revoked: true });
     });
   });
@@ -118,21 +119,17 @@ export function buildCli(config: () => Config): Command {
       const since = opts.since ? new Date(opts.since) : undefined;
       if (since && Number.isNaN(since.getTime())) throw new CliError('--since must be an ISO 8601 date-time');
       const teamId = opts.team ? uuidArg(opts.team, '--team') : undefined;
-      await withDb(config(), async (o) => {
-        const log = new PgAuditLog(o.db.kysely);
-        const rows = await log.list({ limit, ...(teamId ? { teamId } : {}), ...(opts.user ? { userId: opts.user } : {}), ...(opts.action ? { action: opts.action } : {}), ...(since ? { since } : {}) });
+      await withCore(config(), async (core) => {
+        const rows = await core.audit.list({ limit, ...(teamId ? { teamId } : {}), ...(opts.user ? { userId: opts.user } : {}), ...(opts.action ? { action: opts.action } : {}), ...(since ? { since } : {}) });
         for (const e of rows) out(renderAudit(e));
       });
     });
 
-  program.command('purge').description('hard-delete users whose 7-day undo window has passed, expired idempotency keys, and audit entries past ROSTER_AUDIT_RETENTION_DAYS (when set)').action(async () => {
+  program.command('purge').description('the server\'s hourly sweep, once: hard-delete users whose 7-day undo window has passed, expired sign-in and refresh tokens, expired idempotency keys, and audit entries past ROSTER_AUDIT_RETENTION_DAYS (when set)').action(async () => {
     const cfg = config();
-    await withDb(cfg, async (o) => {
-      const users = new UsersService({ repo: new PgUsersRepo(o.db.kysely) });
-      const purged = await users.purgeExpired();
-      const idem = await purgeExpiredIdempotencyKeys(o.db.kysely, new Date());
-      const audit = cfg.auditRetentionDays > 0 ? await purgeAuditBefore(o.db.kysely, new Date(Date.now() - cfg.auditRetentionDays * 86_400_000)) : 0;
-      out({ purged, idempotency_keys_purged: idem, audit_events_purged: audit });
+    await withCore(cfg, async (core, o) => {
+      const r = await runMaintenance(core, o.db, { auditRetentionDays: cfg.auditRetentionDays });
+      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents });
     });
   });
 

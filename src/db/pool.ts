@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
-import { RETRY_ATTEMPTS, isRetryable, retryPause, retryStats } from '../store/errors.ts';
+import { newRetryStats, retry, type RetryStats } from '../kernel/retry.ts';
 
 // `date` stays a 'YYYY-MM-DD' string: it is a floating calendar date (no zone), and turning it into
 // a JS Date would shift it by the process's offset.
@@ -51,23 +51,13 @@ const TX_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release
 
 /**
  * A statement sent outside any transaction (autocommit) that lost a serialization or deadlock
- * conflict had no effect, so it is sent again (bounded, with jitter), as withRetry does for whole
- * transactions: on an engine that runs everything serializable even a single read can get 40001.
+ * conflict had no effect, so it is sent again (bounded, with jitter: src/kernel/retry.ts), as the
+ * store's withRetry does for whole transactions: on an engine that runs everything serializable
+ * even a single read can get 40001. Counted in the Db's own retryStats.
  */
-async function retryAutocommit(send: () => unknown): Promise<unknown> {
-  for (let i = 1; ; i++) {
-    try {
-      return await send();
-    } catch (e) {
-      if (!isRetryable(e)) throw e;
-      if (i >= RETRY_ATTEMPTS) { retryStats.exhausted++; throw e; }
-      retryStats.retried++;
-      await retryPause(i);
-    }
-  }
-}
+const retryAutocommit = (send: () => unknown, stats: RetryStats): Promise<unknown> => retry(send, { stats });
 
-function preparingPool(pool: pg.Pool): pg.Pool {
+function preparingPool(pool: pg.Pool, stats: RetryStats): pg.Pool {
   const wrapClient = (client: pg.PoolClient): pg.PoolClient => new Proxy(client, {
     get(target, prop) {
       if (prop === 'query') {
@@ -79,7 +69,7 @@ function preparingPool(pool: pg.Pool): pg.Pool {
             }
             return discardOnReadTimeout(target, (target.query as (...a: unknown[]) => unknown)(text, values));
           };
-          if (typeof text === 'string' && target.getTransactionStatus() === 'I' && !TX_CONTROL.test(text)) return retryAutocommit(send);
+          if (typeof text === 'string' && target.getTransactionStatus() === 'I' && !TX_CONTROL.test(text)) return retryAutocommit(send, stats);
           return send();
         };
       }
@@ -125,6 +115,8 @@ export interface DbOptions {
 export interface Db {
   kysely: Kysely<Database>;
   pool: pg.Pool;
+  /** Autocommit statements this Db's pool sent again after a serialization or deadlock conflict. */
+  retryStats: RetryStats;
   close(): Promise<void>;
 }
 
@@ -146,15 +138,17 @@ export function createDb(opts: DbOptions): Db {
   // With this one the client just becomes unusable: its next query fails (→ 503), and the pool
   // drops it on release. (test/reliability/pg-restart.test.ts)
   pool.on('connect', (client) => client.on('error', () => {}));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+  const retryStats = newRetryStats();
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool, retryStats) }) });
   directQueries.set(kysely, (text, values) => retryAutocommit(() => {
     const name = statementName(text, values.length);
     return pool.query(name ? { name, text, values } : { text, values });
-  }) as Promise<{ rows: unknown[] }>);
+  }, retryStats) as Promise<{ rows: unknown[] }>);
   let closed = false;
   return {
     kysely,
     pool,
+    retryStats,
     async close() {
       if (closed) return;
       closed = true;

@@ -11,6 +11,8 @@ export interface RequestScope {
   trx: ControlledTransaction<Database> | null;
   /** A read replica this request may read from (set only for reads that tolerate lag). */
   read?: Kysely<Database> | null;
+  /** The Idempotency-Key row `trx` holds (src/store/idempotency.ts). */
+  idem?: { teamId: string; key: string } | null;
 }
 
 const als = new AsyncLocalStorage<RequestScope>();

@@ -9,6 +9,9 @@
 //   roster_db_pool_connections / _idle_connections / _waiting_requests / _max_connections {pool}
 //       gauges of this process's pg pools (pool="primary", and "replica" with DATABASE_READ_URL):
 //       open connections, idle ones, checkouts waiting for one, the cap.
+//   roster_db_retries{kind,outcome}                              gauge: serialization/deadlock retries since
+//       start, kind statement (autocommit, by the pool) | transaction (by the store), outcome
+//       retried (tried again) | exhausted (gave up after the last attempt)
 //   roster_db_reachable                                          gauge 1/0 (last scrape's query)
 //   roster_users_live{mode}                                      gauge: live (not deleted) users
 //   roster_teams{mode}                                           gauge: teams
@@ -21,19 +24,27 @@
 //   process_* and nodejs_*                                       prom-client's default metrics
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import type { Db } from '../db/pool.ts';
+import type { RetryStats } from '../kernel/retry.ts';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
 /** Upper bounds of the team-size distribution (live users per team). */
 export const TEAM_SIZE_BUCKETS = [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
+/** One pg pool's counts. */
+export interface PoolGauge { total: number; idle: number; waiting: number; max: number }
+
+/** The database as /metrics reads it (src/app.ts hands it in). */
+export interface DbGauges {
+  /** Each pool by label: "primary", and "replica" with DATABASE_READ_URL. */
+  pools(): [string, PoolGauge][];
+  retries(): { statement: RetryStats; transaction: RetryStats };
+  /** Live users of every team, with the team's mode (throws when the database cannot be reached). */
+  teamSizes(): Promise<{ mode: string; n: number }[]>;
+}
+
 export interface MetricsOptions {
-  db: Db;
-  /** A read replica's pool (DATABASE_READ_URL), reported as pool="replica". */
-  readDb?: Db | null;
+  db: DbGauges;
   /** ROSTER_METRICS_TOKEN; null = no key needed. */
   token: string | null;
 }
@@ -55,14 +66,22 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
     registers: [registry],
   });
 
-  const pools: Array<[string, pg.Pool]> = [['primary', o.db.pool]];
-  if (o.readDb) pools.push(['replica', o.readDb.pool]);
-  const poolGauge = (name: string, help: string, read: (p: pg.Pool) => number) =>
-    new Gauge({ name, help, labelNames: ['pool'], registers: [registry], collect() { for (const [label, p] of pools) this.set({ pool: label }, read(p)); } });
-  poolGauge('roster_db_pool_connections', 'Open connections in this process\'s PostgreSQL pool', (p) => p.totalCount);
-  poolGauge('roster_db_pool_idle_connections', 'Idle connections in the pool', (p) => p.idleCount);
-  poolGauge('roster_db_pool_waiting_requests', 'Checkouts waiting for a free connection', (p) => p.waitingCount);
-  poolGauge('roster_db_pool_max_connections', 'The pool\'s connection cap', (p) => p.options.max ?? 10);
+  const poolGauge = (name: string, help: string, read: (p: PoolGauge) => number) =>
+    new Gauge({ name, help, labelNames: ['pool'], registers: [registry], collect() { for (const [label, p] of o.db.pools()) this.set({ pool: label }, read(p)); } });
+  poolGauge('roster_db_pool_connections', 'Open connections in this process\'s PostgreSQL pool', (p) => p.total);
+  poolGauge('roster_db_pool_idle_connections', 'Idle connections in the pool', (p) => p.idle);
+  poolGauge('roster_db_pool_waiting_requests', 'Checkouts waiting for a free connection', (p) => p.waiting);
+  poolGauge('roster_db_pool_max_connections', 'The pool\'s connection cap', (p) => p.max);
+  new Gauge({
+    name: 'roster_db_retries', help: 'Serialization and deadlock retries since start, by kind (statement: autocommit, by the pool; transaction: by the store) and outcome (retried, exhausted)',
+    labelNames: ['kind', 'outcome'], registers: [registry],
+    collect() {
+      for (const [kind, st] of Object.entries(o.db.retries())) {
+        this.set({ kind, outcome: 'retried' }, st.retried);
+        this.set({ kind, outcome: 'exhausted' }, st.exhausted);
+      }
+    },
+  });
 
   const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
   const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
@@ -71,14 +90,11 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
 
   async function refreshFromDatabase(log: FastifyInstance['log']) {
     try {
-      const r = await sql<{ mode: string; n: number }>`
-        select t.mode, coalesce(u.n, 0)::int as n
-        from teams t
-        left join (select team_id, count(*) as n from users where deleted_at is null group by team_id) u on u.team_id = t.id`.execute(o.db.kysely);
+      const rows = await o.db.teamSizes();
       const live: Record<string, number> = { sandbox: 0, production: 0 };
       const count: Record<string, number> = { sandbox: 0, production: 0 };
       const buckets = new Array<number>(TEAM_SIZE_BUCKETS.length + 1).fill(0);
-      for (const { mode, n } of r.rows) {
+      for (const { mode, n } of rows) {
         live[mode] = (live[mode] ?? 0) + n;
         count[mode] = (count[mode] ?? 0) + 1;
         for (let i = 0; i < TEAM_SIZE_BUCKETS.length; i++) if (n <= TEAM_SIZE_BUCKETS[i]!) buckets[i]!++;

@@ -3,7 +3,7 @@
 // collects every route; each face's document is its slice of that (by path prefix), with the
 // prefix moved into `servers` so the paths read as the vendor's do, and the face's own security
 // scheme. Served at /openapi/{face}.json (the admin document only when the admin API is on).
-import { rosterVersion } from '../paths.ts';
+import { rosterVersion } from '../kernel/paths.ts';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 

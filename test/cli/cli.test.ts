@@ -95,7 +95,7 @@ for (const backend of backends()) {
       assert.deepEqual(lines[0], { applied: [] });
     });
 
-    test('purge: users past their undo window and expired idempotency keys go; the rest stays', async () => {
+    test('purge: users past their undo window, expired sign-in tokens and idempotency keys go; the rest stays (the server\'s sweep)', async () => {
       const { apiKey, teamId } = await srv.newTeam('purging');
       const made = await Promise.all(['old-del', 'new-del', 'live'].map(async (cid) => (await call(srv.baseUrl, 'POST', '/v2/user', { key: apiKey, json: { client_user_id: cid } })).body.user_id as string));
       for (const id of made.slice(0, 2)) assert.equal((await call(srv.baseUrl, 'DELETE', `/v2/user/${id}`, { key: apiKey })).status, 200);
@@ -103,9 +103,15 @@ for (const backend of backends()) {
       await k.updateTable('users').set({ deleted_at: new Date(Date.now() - 8 * 86_400_000) }).where('id', '=', made[0]!).execute();
       const idem = (key: string, expires: Date) => ({ team_id: teamId, key, fingerprint: Buffer.from('f'), response_status: 200, response_headers: null, response_body: '{}', created_at: new Date(expires.getTime() - 86_400_000), expires_at: expires });
       await k.insertInto('idempotency_keys').values([idem('gone', new Date(Date.now() - 60_000)), idem('kept', new Date(Date.now() + 3_600_000))]).execute();
+      // Two sign-in tokens of the live user: one expired two days ago (purged a day after expiry), one fresh.
+      for (let i = 0; i < 2; i++) assert.equal((await call(srv.baseUrl, 'POST', `/v2/user/${made[2]}/sign_in_token`, { key: apiKey })).status, 200);
+      const tokens = async () => (await k.selectFrom('auth_sign_in_tokens').select('jti').where('team_id', '=', teamId).orderBy('jti').execute()).map((t) => t.jti);
+      const [expired, fresh] = await tokens();
+      await k.updateTable('auth_sign_in_tokens').set({ expires_at: new Date(Date.now() - 2 * 86_400_000) }).where('jti', '=', expired!).execute();
       const r = await roster(['purge'], env);
       ok(r, 'purge');
-      assert.deepEqual(jsonLines(r), [{ purged: 1, idempotency_keys_purged: 1, audit_events_purged: 0 }], 'audit entries are kept unless ROSTER_AUDIT_RETENTION_DAYS is set');
+      assert.deepEqual(jsonLines(r), [{ purged: 1, auth_tokens_purged: 1, idempotency_keys_purged: 1, audit_events_purged: 0 }], 'audit entries are kept unless ROSTER_AUDIT_RETENTION_DAYS is set');
+      assert.deepEqual(await tokens(), [fresh], 'the expired sign-in token is gone, as the server\'s sweep deletes it');
       const left = (await k.selectFrom('users').select('id').where('team_id', '=', teamId).execute()).map((u) => u.id).sort();
       assert.deepEqual(left, made.slice(1).sort(), 'the user deleted 8 days ago is gone; the one deleted now can still be undone');
       assert.deepEqual((await k.selectFrom('idempotency_keys').select('key').where('team_id', '=', teamId).execute()).map((x) => x.key), ['kept']);
@@ -118,7 +124,7 @@ for (const backend of backends()) {
       assert.equal(old, 2);
       const r2 = await roster(['purge'], { ...env, ROSTER_AUDIT_RETENTION_DAYS: '30' });
       ok(r2, 'purge with retention');
-      assert.deepEqual(jsonLines(r2), [{ purged: 0, idempotency_keys_purged: 0, audit_events_purged: 2 }]);
+      assert.deepEqual(jsonLines(r2), [{ purged: 0, auth_tokens_purged: 0, idempotency_keys_purged: 0, audit_events_purged: 2 }]);
       assert.equal((await k.selectFrom('audit_events').select('id').where('team_id', '=', teamId).execute()).length, audited.length - 2);
     });
 

@@ -1,4 +1,4 @@
-// Errors that arise outside a face's own handlers (src/http/face-errors.ts): a URL the router
+// Errors that arise outside a face's own handlers (src/http/faces.ts): a URL the router
 // refuses (400), a path segment over the router's limit (414), a request line or headers Node's
 // parser refuses (414, 431, 400), an unknown route (404), a body at the app level (400, 413, 415),
 // and an idempotent write that cannot commit (503). Each face answers in its own contract's error
@@ -8,7 +8,7 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends, type TestDatabase } from '../support/backends.ts';
 import { call, rawHttp, type RawRequest, type RawResponse } from '../support/junction-http.ts';
-import { faceErrors } from '../../src/http/face-errors.ts';
+import { faceRegistry, mountFaces } from '../../src/http/faces.ts';
 import { assertSpecError, facesSuite, REQUEST_ID_RE, type FacesServer } from './faces-support.ts';
 
 const ADMIN = 'admin-token-for-face-errors-tests';
@@ -205,8 +205,9 @@ for (const backend of backends()) {
   });
 }
 
-describe('faceErrors: which face a request target is under', () => {
-  const { faceOf } = faceErrors({ onvy: '/onvy', basic: '/api/basic/' });
+describe('faceRegistry: which face a request target is under', () => {
+  const registry = faceRegistry(mountFaces({ onvyPrefix: '/onvy', basicPrefix: '/api/basic/', basicRateLimit: { max: 1, windowMs: 1 } }));
+  const faceOf = (url: string) => registry.faceOf(url)?.name ?? null;
   test('by path prefix, whole segments only, as the router decodes it', () => {
     const cases: [string, string | null][] = [
       ['/onvy', 'onvy'], ['/onvy/', 'onvy'], ['/onvy/users/x', 'onvy'], ['/onvy?x=1', 'onvy'], ['/onvy#f', 'onvy'], ['/%6Fnvy/users', 'onvy'],

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { buildApp, type BuiltApp } from '../../src/app.ts';
 import { createDb, type Db } from '../../src/db/pool.ts';
-import { RETRY_ATTEMPTS, isRetryable, isUnavailable, retryStats, withRetry } from '../../src/store/errors.ts';
+import { RETRY_ATTEMPTS, isRetryable, isUnavailable, transactionRetryStats as retryStats, withRetry } from '../../src/store/errors.ts';
 import { runInRequestScope } from '../../src/db/request-tx.ts';
 import { DEMO_PROVIDERS } from '../../src/domain/providers.ts';
 import { reportReliability } from './fixtures/report.ts';
@@ -124,8 +124,9 @@ for (const backend of backends()) {
         assert.equal(r.status, 200, r.text);
         ids.push(JSON.parse(r.text).user_id);
       }
-      const retriedBefore = retryStats.retried;
-      const exhaustedBefore = retryStats.exhausted;
+      // Transactions retried by the store, and autocommit statements retried by this Db's pool.
+      const retriedBefore = retryStats.retried + db.retryStats.retried;
+      const exhaustedBefore = retryStats.exhausted + db.retryStats.exhausted;
       const OPS = 300;
       const CONCURRENCY = 8;
       const statuses = new Map<string, number>();
@@ -195,8 +196,8 @@ for (const backend of backends()) {
       const orphans = (await db.pool.query<{ n: number }>(
         'select count(*)::int as n from connections c left join users u on u.team_id = c.team_id and u.id = c.user_id where u.id is null or u.deleted_at is not null',
       )).rows[0]!.n;
-      const retried = retryStats.retried - retriedBefore;
-      const exhausted = retryStats.exhausted - exhaustedBefore;
+      const retried = retryStats.retried + db.retryStats.retried - retriedBefore;
+      const exhausted = retryStats.exhausted + db.retryStats.exhausted - exhaustedBefore;
       const plainBound = Math.max(2, OPS / 100);
       const ok = fiveXX.length === 0 && plain503.length <= plainBound && list.total === live.length && connectionsMismatch === 0 && orphans === 0;
       reportReliability(t, {

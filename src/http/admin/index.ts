@@ -1,12 +1,11 @@
 // Admin API: teams and keys over HTTP. Off unless ROSTER_ADMIN_TOKEN is set; then
 // `Authorization: Bearer <token>`, compared in constant time.
-import type { FastifyInstance, FastifyError } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { validatorCompiler } from '../validation.ts';
-import { isDomainError } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { createErrorHandler } from '../shared/error-pipeline.ts';
 import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';
@@ -50,17 +49,17 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const m = /^Bearer (.+)$/i.exec(h);
     if (!m || !timingSafeEqual(digest(m[1]!), want)) return sendError(reply, 401, 'UNAUTHORIZED', 'Missing or invalid admin token (Authorization: Bearer <ROSTER_ADMIN_TOKEN>)');
   });
-  a.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err.validation) return sendError(reply, 400, 'VALIDATION_FAILED', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring)/, '')}`);
-    if (isDomainError(err)) {
+  a.setErrorHandler(createErrorHandler({
+    validation: (err, _req, reply) => sendError(reply, 400, 'VALIDATION_FAILED', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring)/, '')}`),
+    domain(err, _req, reply) {
       const status = err.code === 'team_not_found' || err.code === 'key_not_found' ? 404 : 400;
       return sendError(reply, status, err.code.toUpperCase(), err.message);
-    }
-    if (isUnavailable(err)) return sendError(reply, 503, 'UNAVAILABLE', 'database not reachable');
-    if (err.statusCode && err.statusCode < 500) return sendError(reply, err.statusCode, 'BAD_REQUEST', err.message);
-    req.log.error({ err }, 'admin error');
-    return sendError(reply, 500, 'INTERNAL', 'Internal Server Error');
-  });
+    },
+    unavailable: (_req, reply) => sendError(reply, 503, 'UNAVAILABLE', 'database not reachable'),
+    retryAfter: false,
+    status: (err, _req, reply) => sendError(reply, err.statusCode!, 'BAD_REQUEST', err.message),
+    internal: (_req, reply) => sendError(reply, 500, 'INTERNAL', 'Internal Server Error'),
+  }));
   a.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'NOT_FOUND', 'Not Found'));
 
   a.post('/teams', { schema: { operationId: 'createTeam', summary: 'Create a team and its first API key', tags, body: TeamBody, response: { 201: TeamCreated } } }, async (req, reply) => {

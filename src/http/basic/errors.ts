@@ -1,11 +1,11 @@
 // The basic API's error body (contract §4): flat `{code, message, details?, requestId}` with
 // UPPER_SNAKE codes. Every error this face sends is built here.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDomainError, type FieldIssue } from '../../domain/errors.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FieldIssue } from '../../domain/errors.ts';
 import { checkProfilePatch, type ProfilePatch } from '../../domain/profiles.ts';
-import { isUnavailable } from '../../store/errors.ts';
-import { WritePathError } from '../write-path.ts';
-import type { OutsideError } from '../face-errors.ts';
+import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
+import { WritePathError } from '../outside-errors.ts';
+import type { OutsideError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
 import { BASIC_FIELDS } from './schemas.ts';
 
@@ -45,7 +45,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, status: numb
 
 const urlIssue = (message: string): Issue => ({ field: 'path', reason: 'Invalid format', location: 'path', missing: false, message });
 
-/** Errors raised outside this face's handlers (src/http/face-errors.ts): code, message, details. */
+/** Errors raised outside this face's handlers (src/http/faces.ts): code, message, details. */
 const OUTSIDE: Record<OutsideError, [string, string, Issue[]?]> = {
   bad_url: ['INVALID_FIELD', 'The request URL is malformed', [urlIssue('The request URL is malformed')]],
   bad_request: ['INVALID_FIELD', 'The request could not be parsed', [urlIssue('The request could not be parsed')]],
@@ -164,16 +164,20 @@ export function bodyIssues(body: unknown, ve: (Error & { validation?: AjvError[]
   return unique.sort((x, y) => rank(x.field) - rank(y.field));
 }
 
-export function basicErrorHandler(err: FastifyError & { validationContext?: string }, req: FastifyRequest, reply: FastifyReply) {
-  if (err.validation) {
+/** basic's renderer of the error pipeline (src/http/shared/error-pipeline.ts). */
+export const basicErrorHandler = createErrorHandler({
+  validation(err, req, reply) {
     const v = err.validation as AjvError[];
     if (err.validationContext === 'params') return sendIssues(req, reply, [pathIssue()]);
     if (err.validationContext === 'querystring') return sendIssues(req, reply, queryIssues(v));
     return sendIssues(req, reply, bodyIssues(req.body, err as never, req.method === 'POST' ? 'create' : 'patch', new Date()) ?? [malformedIssue()]);
-  }
-  if (err instanceof BasicPathError) return sendIssues(req, reply, [pathIssue()]);
-  if (err instanceof BasicBodyError || err.statusCode === 415 || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendIssues(req, reply, [malformedIssue()]);
-  if (isDomainError(err)) {
+  },
+  own(err, req, reply) {
+    if (err instanceof BasicPathError) return sendIssues(req, reply, [pathIssue()]);
+    if (err instanceof BasicBodyError || err.statusCode === 415 || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendIssues(req, reply, [malformedIssue()]);
+    return PASS;
+  },
+  domain(err, req, reply) {
     switch (err.code) {
       case 'user_not_found':
       case 'user_pending_deletion': return sendError(req, reply, 404, 'RESOURCE_NOT_FOUND', MESSAGES.notFound);
@@ -182,18 +186,15 @@ export function basicErrorHandler(err: FastifyError & { validationContext?: stri
       case 'sandbox_user_cap': return sendError(req, reply, 403, 'FORBIDDEN', err.message);
       default: return sendError(req, reply, 400, 'INVALID_FIELD', err.message);
     }
-  }
-  if (isUnavailable(err)) {
-    req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
-    reply.header('retry-after', '1');
-    return sendError(req, reply, 503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable. Please try again shortly');
-  }
-  if (err.statusCode === 413) return sendError(req, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large');
-  if (err instanceof WritePathError) return sendError(req, reply, err.statusCode, err.statusCode === 409 ? 'CONFLICT' : 'INVALID_FIELD', err.message);
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(req, reply, err.statusCode, 'INVALID_FIELD', 'The request is not valid');
-  req.log.error({ err }, 'unhandled error');
-  return sendError(req, reply, 500, 'SERVER_ERROR', MESSAGES.serverError);
-}
+  },
+  unavailable: (req, reply) => sendError(req, reply, 503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable. Please try again shortly'),
+  status(err, req, reply) {
+    if (err.statusCode === 413) return sendError(req, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large');
+    if (err instanceof WritePathError) return sendError(req, reply, err.statusCode, err.statusCode === 409 ? 'CONFLICT' : 'INVALID_FIELD', err.message);
+    return sendError(req, reply, err.statusCode!, 'INVALID_FIELD', 'The request is not valid');
+  },
+  internal: (req, reply) => sendError(req, reply, 500, 'SERVER_ERROR', MESSAGES.serverError),
+});
 
 const QUERY_TEXT: Record<string, string> = {
   _page: 'The query parameter `_page` must be an integer of 0 or more',

@@ -6,30 +6,32 @@ import rateLimit from '@fastify/rate-limit';
 import { validatorCompiler } from '../validation.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
-import { BasicBodyError, MESSAGES, basicErrorHandler, requestIdOf, sendError } from './errors.ts';
+import { BasicBodyError, MESSAGES, basicErrorHandler, outsideError, requestIdOf, sendError } from './errors.ts';
+import { bearerOf, mayUse } from '../shared/auth.ts';
+import { notFoundOr405, type AllowTable } from '../shared/method-not-allowed.ts';
+import type { Face } from '../shared/face.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
 import { getUser } from './routes/get-user.ts';
 import { patchUser } from './routes/patch-user.ts';
 import { deleteUser } from './routes/delete-user.ts';
 
-export type BasicApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as BasicApp } from '../shared/typebox.ts';
 
 /** Requests per window per API key. A team's own per-minute limit (teams.rate_limit_per_minute) wins. */
 export interface BasicRateLimit { max: number; windowMs: number }
 
 export interface BasicOptions { rateLimit: BasicRateLimit }
 
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** Methods each known path answers, for 405 + Allow (paths relative to the prefix). */
-const ALLOWED: [RegExp, string][] = [
+const ALLOWED: AllowTable = [
   [/^\/users\/?$/, 'GET, HEAD, POST'],
   [/^\/users\/[^/]+\/?$/, 'GET, HEAD, PATCH, DELETE'],
 ];
 
-export async function basicFace(app: FastifyInstance, services: Services, opts: BasicOptions) {
+async function register(app: FastifyInstance, services: Services, opts: BasicOptions) {
   const b = app.withTypeProvider<TypeBoxTypeProvider>();
   b.setValidatorCompiler(validatorCompiler);
   // Any content type reaches this parser so that a non-JSON one is the contract's 400, not a 415.
@@ -59,8 +61,8 @@ export async function basicFace(app: FastifyInstance, services: Services, opts: 
   // The X-RateLimit-* headers go on every response, errors included.
   b.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', requestIdOf(req));
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
-    const p = m ? await services.keys.resolve(m[1]!) : null;
+    const token = bearerOf(req.headers.authorization);
+    const p = token ? await services.keys.resolve(token) : null;
     if (p) req.principal = p;
     const rl = await limiter(req);
     let exceeded = false;
@@ -74,20 +76,28 @@ export async function basicFace(app: FastifyInstance, services: Services, opts: 
     const tooMany = () => sendError(req, reply, 429, 'RATE_LIMIT_EXCEEDED', `Rate limit exceeded. Try again in ${String(reply.getHeader('retry-after') ?? 1)} seconds`);
     // Without a valid key the client's address is limited (guessing keys); then it gets 429, not 401.
     if (!p) return exceeded ? tooMany() : sendError(req, reply, 401, 'UNAUTHORIZED', MESSAGES.unauthorized);
-    if (p.role === 'read_only' && WRITES.has(req.method)) return sendError(req, reply, 403, 'FORBIDDEN', MESSAGES.forbidden);
+    if (!mayUse(p, req.method)) return sendError(req, reply, 403, 'FORBIDDEN', MESSAGES.forbidden);
     if (exceeded) return tooMany();
   });
 
   b.setErrorHandler(basicErrorHandler);
-  b.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]!.slice(b.prefix.length) || '/';
-    const known = ALLOWED.find(([re]) => re.test(path));
-    if (known) {
-      reply.header('allow', known[1]);
-      return sendError(req, reply, 405, 'METHOD_NOT_ALLOWED', `The ${req.method} method is not allowed on this resource`);
-    }
-    return sendError(req, reply, 404, 'RESOURCE_NOT_FOUND', MESSAGES.notFound);
+  notFoundOr405(b, ALLOWED, {
+    methodNotAllowed: (req, reply) => sendError(req, reply, 405, 'METHOD_NOT_ALLOWED', `The ${req.method} method is not allowed on this resource`),
+    notFound: (req, reply) => sendError(req, reply, 404, 'RESOURCE_NOT_FOUND', MESSAGES.notFound),
   });
 
   for (const route of [listUsers, createUser, getUser, patchUser, deleteUser]) route(b, services);
 }
+
+/** The basic face, for the registry (src/http/faces.ts). */
+export const basicFace = (opts: BasicOptions): Face => ({
+  name: 'basic',
+  register: (app, services) => register(app, services, opts),
+  errors: {
+    handler: basicErrorHandler,
+    outside: (kind, _status, requestId) => outsideError(kind, requestId),
+    requestId: requestIdOf,
+    newRequestId: (id) => `req-${id}`,
+    parserErrors: true,
+  },
+});

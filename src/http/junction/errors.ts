@@ -1,6 +1,8 @@
 // Junction's error bodies (contract §1.2): FastAPI/Pydantic-v2 style 422 lists, `{"detail": ...}`
 // for everything else. Every error this face sends is built here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { JsonBodyError } from '../json-body.ts';
+import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import type { FieldIssue } from '../../domain/errors.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkClientUserId } from '../../domain/users.ts';
@@ -247,4 +249,45 @@ export function sendDomainError(reply: FastifyReply, err: DomainError, texts: No
   }
 }
 
-export type JunctionRequest = FastifyRequest;
+
+/** Junction's renderer of the error pipeline (src/http/shared/error-pipeline.ts). */
+export const junctionErrorHandler = createErrorHandler({
+  validation(err, req, reply) {
+    const cfg = req.routeOptions.config ?? {};
+    const part: Part = err.validationContext === 'body' ? 'body' : err.validationContext === 'params' ? 'path' : 'query';
+    if (part === 'path' && cfg.goUuid) {
+      return send422(reply, goUuidDetail(String((req.params as Record<string, unknown>).user_id ?? '')));
+    }
+    if (part === 'body' && (req.body === undefined || req.body === null)) {
+      return send422(reply, [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
+    }
+    const data = part === 'body' ? req.body : part === 'path' ? req.params : req.query;
+    const raw = part === 'query' ? rawQuery(req.url) : undefined;
+    const schemas = req.routeOptions.schema as Record<string, unknown> | undefined;
+    const schema = schemas?.[part === 'body' ? 'body' : part === 'path' ? 'params' : 'querystring'];
+    return send422(reply, ajvToPydantic(err.validation as never, part, data, raw, schema));
+  },
+  own(err, _req, reply) {
+    if (err instanceof JsonBodyError) {
+      return send422(reply, [{ type: 'json_invalid', loc: ['body', err.position], msg: 'JSON decode error', input: {}, ctx: { error: err.reason } }]);
+    }
+    return PASS;
+  },
+  domain: (err, req, reply) => sendDomainError(reply, err, req.routeOptions.config?.texts ?? USER_TEXTS, req.body),
+  unavailable: (_req, reply) => sendDetail(reply, 503, 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.'),
+  status(err, _req, reply) {
+    if (err.statusCode === 413) return sendDetail(reply, 413, 'Request body too large');
+    if (err.statusCode === 415) return sendDetail(reply, 415, 'Unsupported media type: send application/json');
+    return sendDetail(reply, err.statusCode!, err.message);
+  },
+  internal: (_req, reply) => sendDetail(reply, 500, 'Internal Server Error'),
+});
+
+/** Query values as sent (before AJV coerced them), for the `input` of 422 entries. */
+function rawQuery(url: string): Record<string, unknown> {
+  const i = url.indexOf('?');
+  if (i < 0) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(url.slice(i + 1))) out[k] = v;
+  return out;
+}

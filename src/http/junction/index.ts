@@ -1,12 +1,12 @@
 // The Junction (ex-Vital) v2 Users API face, mounted at `/`. Wire details live in this folder;
 // rules live in src/domain. Contract: spec/contracts/junction-v2-users.md
-import type { FastifyInstance, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler, nonDecimalIntegers } from '../validation.ts';
-import { isDomainError } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
-import { ajvToPydantic, goUuidDetail, send422, sendDetail, sendDomainError, USER_TEXTS, type NotFoundTexts, type Part } from './errors.ts';
-import { JsonBodyError, parseJsonBody } from '../json-body.ts';
+import { junctionErrorHandler, sendDetail, type NotFoundTexts } from './errors.ts';
+import { headerValue, mayUse } from '../shared/auth.ts';
+import type { Face } from '../shared/face.ts';
+import { parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
 import type { Principal } from '../../domain/teams.ts';
 import { listUsers } from './routes/list-users.ts';
@@ -27,7 +27,7 @@ import { insurance } from './routes/insurance.ts';
 import { portalUrl } from './routes/portal-url.ts';
 import { signInToken } from './routes/sign-in-token.ts';
 
-export type JunctionApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as JunctionApp } from '../shared/typebox.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,9 +38,7 @@ declare module 'fastify' {
   }
 }
 
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-export async function junctionFace(app: FastifyInstance, services: Services) {
+async function register(app: FastifyInstance, services: Services) {
   const j = app.withTypeProvider<TypeBoxTypeProvider>();
   j.setValidatorCompiler(validatorCompiler);
   // JSON parse failures are the face's 422 `json_invalid`, not Fastify's 400.
@@ -50,14 +48,12 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   // Authentication runs before anything else is looked at (body, params, existence).
   // Callback style: a cached key (the common case) authenticates without a promise.
   j.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    const header = req.headers['x-vital-api-key'];
-    const key = Array.isArray(header) ? header[0] : header;
+    const key = headerValue(req.headers['x-vital-api-key']);
     if (!key) return sendDetail(reply, 401, 'Missing API key: send it in the x-vital-api-key header');
     const admit = (p: Principal | null) => {
       if (!p) return sendDetail(reply, 401, 'Invalid API key');
       req.principal = p;
-      // Read-only keys (api_keys.role) may read on every face, never write.
-      if (p.role === 'read_only' && WRITES.has(req.method)) return sendDetail(reply, 403, 'This API key is read-only');
+      if (!mayUse(p, req.method)) return sendDetail(reply, 403, 'This API key is read-only');
       done();
     };
     const hit = services.keys.cached(key);
@@ -77,7 +73,7 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
     done();
   });
 
-  j.setErrorHandler((err: FastifyError, req, reply) => junctionErrorHandler(err, req, reply));
+  j.setErrorHandler(junctionErrorHandler);
 
   for (const route of [
     teamMetrics, undoDelete, resolveUser, listUsers, createUser, getUser, patchUser, deleteUser,
@@ -88,43 +84,12 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   }
 }
 
-export function junctionErrorHandler(err: FastifyError & { validationContext?: string }, req: FastifyRequest, reply: FastifyReply) {
-  const cfg = req.routeOptions.config ?? {};
-  if (err.validation) {
-    const part: Part = err.validationContext === 'body' ? 'body' : err.validationContext === 'params' ? 'path' : 'query';
-    if (part === 'path' && cfg.goUuid) {
-      return send422(reply, goUuidDetail(String((req.params as Record<string, unknown>).user_id ?? '')));
-    }
-    if (part === 'body' && (req.body === undefined || req.body === null)) {
-      return send422(reply, [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
-    }
-    const data = part === 'body' ? req.body : part === 'path' ? req.params : req.query;
-    const raw = part === 'query' ? rawQuery(req.url) : undefined;
-    const schemas = req.routeOptions.schema as Record<string, unknown> | undefined;
-    const schema = schemas?.[part === 'body' ? 'body' : part === 'path' ? 'params' : 'querystring'];
-    return send422(reply, ajvToPydantic(err.validation as never, part, data, raw, schema));
-  }
-  if (err instanceof JsonBodyError) {
-    return send422(reply, [{ type: 'json_invalid', loc: ['body', err.position], msg: 'JSON decode error', input: {}, ctx: { error: err.reason } }]);
-  }
-  if (isDomainError(err)) return sendDomainError(reply, err, cfg.texts ?? USER_TEXTS, req.body);
-  if (isUnavailable(err)) {
-    req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
-    reply.header('retry-after', '1');
-    return sendDetail(reply, 503, 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.');
-  }
-  if (err.statusCode === 413) return sendDetail(reply, 413, 'Request body too large');
-  if (err.statusCode === 415) return sendDetail(reply, 415, 'Unsupported media type: send application/json');
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendDetail(reply, err.statusCode, err.message);
-  req.log.error({ err }, 'unhandled error');
-  return sendDetail(reply, 500, 'Internal Server Error');
-}
-
-/** Query values as sent (before AJV coerced them), for the `input` of 422 entries. */
-function rawQuery(url: string): Record<string, unknown> {
-  const i = url.indexOf('?');
-  if (i < 0) return {};
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of new URLSearchParams(url.slice(i + 1))) out[k] = v;
-  return out;
-}
+/** The Junction face, for the registry (src/http/faces.ts): its routes carry /v2 themselves. */
+export const junctionFace: Face = {
+  name: 'junction',
+  register,
+  errors: {
+    handler: junctionErrorHandler,
+    outside: (_kind, _status, _requestId, detail) => ({ type: 'application/json', body: { detail } }),
+  },
+};

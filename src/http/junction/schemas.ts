@@ -1,12 +1,9 @@
 // Wire schemas of Junction's v2 Users API (spec/contracts/junction-v2-users.md §3).
 // They validate requests, serialize responses and feed the OpenAPI document.
-import { Type, type TSchema, type Static } from 'typebox';
+import { Type } from 'typebox';
+import { Nullable } from '../shared/typebox.ts';
 
-/** A JSON-Schema type array keeps AJV errors and OpenAPI 3.1 simple (no anyOf branches). */
-export function Nullable<T extends TSchema>(schema: T) {
-  const s = schema as unknown as { type?: string };
-  return Type.Unsafe<Static<T> | null>({ ...schema, type: [s.type ?? 'string', 'null'] });
-}
+export { Nullable };
 
 export const UuidString = Type.String({ format: 'uuid' });
 export const DateString = Type.String({ format: 'date' });

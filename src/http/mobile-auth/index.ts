@@ -11,12 +11,12 @@
 // Every error body carries both shapes a client may look for: Junction's `detail.error_type` and
 // the `error.message` / `error.status` codes the iOS SDK decodes to decide between signing out
 // (USER_NOT_FOUND) and asking for re-authentication (TOKEN_EXPIRED, INVALID_REFRESH_TOKEN).
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.ts';
 import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens.ts';
 import { decodeJwt } from '../../domain/jwt.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const GRANT_REFRESH = 'refresh_token';
@@ -127,20 +127,20 @@ export async function mobileAuthFace(app: FastifyInstance, services: Services) {
   // Anything else is read as text so the route can answer in this face's error shape.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, { __unsupported: true, length: body.length }));
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err instanceof FormBodyError) return badRequest(reply, 'DUPLICATE_PARAMETER', err.message);
-    if (err instanceof JsonBodyError) return badRequest(reply, 'INVALID_JSON', 'The request body is not valid JSON');
-    if (isAuthTokenError(err)) return sendAuthError(reply, 401, 'invalid_token', err.message, 'INVALID_TOKEN');
-    if (isUnavailable(err)) {
-      req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
-      reply.header('retry-after', '1');
-      return sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.', 'UNAVAILABLE');
-    }
-    if (err.statusCode === 413) return sendAuthError(reply, 413, 'invalid_request', 'Request body too large', 'REQUEST_TOO_LARGE');
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return badRequest(reply, 'INVALID_REQUEST', err.message);
-    req.log.error({ err }, 'unhandled error');
-    return sendAuthError(reply, 500, 'server_error', 'Internal Server Error', 'INTERNAL');
-  });
+  app.setErrorHandler(createErrorHandler({
+    own(err, _req, reply) {
+      if (err instanceof FormBodyError) return badRequest(reply, 'DUPLICATE_PARAMETER', err.message);
+      if (err instanceof JsonBodyError) return badRequest(reply, 'INVALID_JSON', 'The request body is not valid JSON');
+      if (isAuthTokenError(err)) return sendAuthError(reply, 401, 'invalid_token', err.message, 'INVALID_TOKEN');
+      return PASS;
+    },
+    unavailable: (_req, reply) => sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.', 'UNAVAILABLE'),
+    status(err, _req, reply) {
+      if (err.statusCode === 413) return sendAuthError(reply, 413, 'invalid_request', 'Request body too large', 'REQUEST_TOO_LARGE');
+      return badRequest(reply, 'INVALID_REQUEST', err.message);
+    },
+    internal: (_req, reply) => sendAuthError(reply, 500, 'server_error', 'Internal Server Error', 'INTERNAL'),
+  }));
 
   app.setNotFoundHandler((_req, reply) => sendAuthError(reply, 404, 'not_found', 'Not Found', 'NOT_FOUND'));
 

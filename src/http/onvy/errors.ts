@@ -1,12 +1,12 @@
 // Onvy's error body (contract §5): `{"error": {code, message, details?}}` with PascalCase codes.
 // Every error this face sends is built here.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, isDomainError, type FieldIssue } from '../../domain/errors.ts';
-import { isUnavailable } from '../../store/errors.ts';
+import type { FastifyReply } from 'fastify';
+import type { DomainError, FieldIssue } from '../../domain/errors.ts';
+import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import { JsonBodyError } from '../json-body.ts';
-import { WritePathError } from '../write-path.ts';
+import { WritePathError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
-import type { OutsideError } from '../face-errors.ts';
+import type { OutsideError } from '../outside-errors.ts';
 import { wireField } from './mapping.ts';
 
 export interface Detail { field: string; message: string }
@@ -117,11 +117,12 @@ const OUTSIDE_MESSAGES: Record<OutsideError, string> = {
   commit_failed: 'The change could not be committed; retry with the same Idempotency-Key.',
 };
 
-/** An error raised outside this face's handlers (src/http/face-errors.ts): content type and body. */
+/** An error raised outside this face's handlers (src/http/faces.ts): content type and body. */
 export const outsideError = (kind: OutsideError, status: number) => ({ type: TYPE, body: errorBody(STATUS_CODES[status] ?? 'BadRequest', OUTSIDE_MESSAGES[kind]) });
 
-export function onvyErrorHandler(err: FastifyError & { validationContext?: string }, req: FastifyRequest, reply: FastifyReply) {
-  if (err.validation) {
+/** Onvy's renderer of the error pipeline (src/http/shared/error-pipeline.ts). */
+export const onvyErrorHandler = createErrorHandler({
+  validation(err, req, reply) {
     if (err.validationContext === 'querystring') {
       return sendError(reply, 400, 'BadRequest', 'Invalid query parameters.', ajvDetails(err.validation as AjvError[]));
     }
@@ -129,23 +130,21 @@ export function onvyErrorHandler(err: FastifyError & { validationContext?: strin
     const b = req.body;
     if (b === undefined || b === null || typeof b !== 'object' || Array.isArray(b)) return sendError(reply, 400, 'BadRequest', 'Request body must be a JSON object.');
     return validationError(reply, ajvDetails(err.validation as AjvError[]));
-  }
-  if (err instanceof JsonBodyError) return sendError(reply, 400, 'BadRequest', 'Request body is not valid JSON.');
-  if (err instanceof NotAnObjectError) return sendError(reply, 400, 'BadRequest', err.message);
-  if (isDomainError(err)) return sendDomainError(reply, err);
-  if (isUnavailable(err)) {
-    req.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
-    reply.header('retry-after', '1');
-    return sendError(reply, 503, 'ServiceUnavailable', 'The database cannot be reached or is too busy. Retry shortly.');
-  }
-  if (err.statusCode === 413) return sendError(reply, 413, 'PayloadTooLarge', 'Request body too large.');
-  if (err.statusCode === 415) return sendError(reply, 415, 'UnsupportedMediaType', 'Send request bodies as application/json.');
-  if (err.statusCode === 429) return sendError(reply, 429, 'RateLimited', 'Too many requests; retry after the number of seconds in Retry-After.');
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+  },
+  own(err, _req, reply) {
+    if (err instanceof JsonBodyError) return sendError(reply, 400, 'BadRequest', 'Request body is not valid JSON.');
+    if (err instanceof NotAnObjectError) return sendError(reply, 400, 'BadRequest', err.message);
+    return PASS;
+  },
+  domain: (err, _req, reply) => sendDomainError(reply, err),
+  unavailable: (_req, reply) => sendError(reply, 503, 'ServiceUnavailable', 'The database cannot be reached or is too busy. Retry shortly.'),
+  status(err, _req, reply) {
+    if (err.statusCode === 413) return sendError(reply, 413, 'PayloadTooLarge', 'Request body too large.');
+    if (err.statusCode === 415) return sendError(reply, 415, 'UnsupportedMediaType', 'Send request bodies as application/json.');
+    if (err.statusCode === 429) return sendError(reply, 429, 'RateLimited', 'Too many requests; retry after the number of seconds in Retry-After.');
     // Shared machinery (e.g. Idempotency-Key checks) speaks in status + message.
     const message = err instanceof WritePathError ? err.message : 'Bad request.';
-    return sendError(reply, err.statusCode, STATUS_CODES[err.statusCode] ?? 'BadRequest', message);
-  }
-  req.log.error({ err }, 'unhandled error');
-  return sendError(reply, 500, 'InternalError', 'Internal server error.');
-}
+    return sendError(reply, err.statusCode!, STATUS_CODES[err.statusCode!] ?? 'BadRequest', message);
+  },
+  internal: (_req, reply) => sendError(reply, 500, 'InternalError', 'Internal server error.'),
+});

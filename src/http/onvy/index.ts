@@ -6,7 +6,10 @@ import { validatorCompiler } from '../validation.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Principal } from '../../domain/teams.ts';
 import type { Services } from '../services.ts';
-import { NotAnObjectError, onvyErrorHandler, sendError } from './errors.ts';
+import { NotAnObjectError, onvyErrorHandler, outsideError, sendError } from './errors.ts';
+import { authenticate, bearerOf, headerValue } from '../shared/auth.ts';
+import { notFoundOr405, type AllowTable } from '../shared/method-not-allowed.ts';
+import type { Face } from '../shared/face.ts';
 import { createUser } from './routes/create-user.ts';
 import { listUsers } from './routes/list-users.ts';
 import { getUser } from './routes/get-user.ts';
@@ -17,7 +20,7 @@ import { getDataSyncs } from './routes/get-data-syncs.ts';
 import { putDataSync } from './routes/put-data-sync.ts';
 import { deleteDataSync } from './routes/delete-data-sync.ts';
 
-export type OnvyApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type { TypeBoxApp as OnvyApp } from '../shared/typebox.ts';
 
 export type OnvyScope = 'users:read' | 'users:create' | 'users:update' | 'users:delete';
 
@@ -33,20 +36,20 @@ export const scopesOf = (p: Principal): readonly OnvyScope[] =>
   p.role === 'read_only' ? ['users:read'] : ['users:read', 'users:create', 'users:update', 'users:delete'];
 
 /** Methods each known path answers, for 405 + Allow (paths relative to the prefix). */
-const ALLOWED: [RegExp, string][] = [
+const ALLOWED: AllowTable = [
   [/^\/users\/?$/, 'GET, HEAD, POST'],
   [/^\/users\/[^/]+\/?$/, 'GET, HEAD, PUT, PATCH, DELETE'],
   [/^\/users\/[^/]+\/data_syncs\/?$/, 'GET, HEAD, PUT'],
   [/^\/users\/[^/]+\/data_syncs\/[^/]+\/?$/, 'DELETE'],
 ];
 
-function bearerOf(h: string | undefined): string | null | undefined {
-  if (h === undefined) return undefined;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
-  return m ? m[1]! : null;
-}
+const AUTH_FAILURE = {
+  missing: 'Missing credentials: send X-API-Key or Authorization: Bearer <token>.',
+  invalid: 'Invalid API key or token.',
+  mixed: 'The credentials sent belong to different projects.',
+} as const;
 
-export async function onvyFace(app: FastifyInstance, services: Services) {
+async function register(app: FastifyInstance, services: Services) {
   const o = app.withTypeProvider<TypeBoxTypeProvider>();
   o.setValidatorCompiler(validatorCompiler);
   // JSON only (application/json or application/merge-patch+json); anything else is a 415. A body
@@ -62,36 +65,31 @@ export async function onvyFace(app: FastifyInstance, services: Services) {
 
   // Credentials first (401), then the route's scope (403): before the body or the user is looked at.
   o.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const rawKey = req.headers['x-api-key'];
-    const apiKey = Array.isArray(rawKey) ? rawKey[0] : rawKey;
+    const apiKey = headerValue(req.headers['x-api-key']);
     const bearer = bearerOf(req.headers.authorization);
     if (bearer === null) return sendError(reply, 401, 'Unauthorized', 'The Authorization header must be "Bearer <token>".');
-    const sent = [apiKey, bearer].filter((c): c is string => typeof c === 'string');
-    if (sent.length === 0) return sendError(reply, 401, 'Unauthorized', 'Missing credentials: send X-API-Key or Authorization: Bearer <token>.');
-    // Every credential sent must be valid, and all must belong to one project.
-    const ps = await Promise.all(sent.map((c) => services.keys.resolve(c)));
-    if (ps.some((p) => p === null)) return sendError(reply, 401, 'Unauthorized', 'Invalid API key or token.');
-    const principals = ps as Principal[];
-    if (principals.some((p) => p.teamId !== principals[0]!.teamId)) return sendError(reply, 401, 'Unauthorized', 'The credentials sent belong to different projects.');
-    // Two credentials of one project: the narrower one decides.
-    const p = principals.find((x) => x.role === 'read_only') ?? principals[0]!;
+    const a = await authenticate(services.keys, [apiKey, bearer].filter((c): c is string => typeof c === 'string'));
+    if ('failure' in a) return sendError(reply, 401, 'Unauthorized', AUTH_FAILURE[a.failure]);
+    const p = a.principal;
     req.principal = p;
     const scope = req.routeOptions.config?.onvyScope;
     if (scope && !scopesOf(p).includes(scope)) return sendError(reply, 403, 'Forbidden', `This credential lacks the ${scope} scope (read-only API key).`);
   });
 
   o.setErrorHandler(onvyErrorHandler);
-  o.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]!.slice(o.prefix.length) || '/';
-    const known = ALLOWED.find(([re]) => re.test(path));
-    if (known) {
-      reply.header('allow', known[1]);
-      return sendError(reply, 405, 'MethodNotAllowed', `${req.method} is not allowed here; allowed: ${known[1]}.`);
-    }
-    return sendError(reply, 404, 'NotFound', 'No such route.');
+  notFoundOr405(o, ALLOWED, {
+    methodNotAllowed: (req, reply, allow) => sendError(reply, 405, 'MethodNotAllowed', `${req.method} is not allowed here; allowed: ${allow}.`),
+    notFound: (_req, reply) => sendError(reply, 404, 'NotFound', 'No such route.'),
   });
 
   for (const route of [createUser, listUsers, getUser, putUser, patchUser, deleteUser, getDataSyncs, putDataSync, deleteDataSync]) {
     route(o, services);
   }
 }
+
+/** The Onvy face, for the registry (src/http/faces.ts). */
+export const onvyFace: Face = {
+  name: 'onvy',
+  register,
+  errors: { handler: onvyErrorHandler, outside: (kind, status) => outsideError(kind, status), parserErrors: true },
+};

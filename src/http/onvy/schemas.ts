@@ -1,19 +1,13 @@
 // Wire schemas of the Onvy-compatible Users API (spec/contracts/onvy-users.md §2–4). They
 // validate requests, serialize responses and document the face. Bounds come from the domain
 // (src/domain/profiles.ts), so the schema and the rule that guards a field cannot drift apart.
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { Nullable } from '../shared/typebox.ts';
 import { GENDERS, LANGUAGE_PATTERN, MEASUREMENT_UNITS, PROFILE_LIMITS as L } from '../../domain/profiles.ts';
 import { SYNC_DATA_TYPES, SYNC_PROVIDERS, SYNC_STATUSES, SYNC_TYPES } from '../../domain/data-syncs.ts';
 
-/** `null` allowed as well (Onvy: null for an optional field means "not set"). Keeps AJV errors flat. */
-export function Nullable<T extends TSchema>(schema: T) {
-  const s = schema as unknown as { type?: string; enum?: unknown[] };
-  return Type.Unsafe<Static<T> | null>({
-    ...schema,
-    type: [s.type ?? 'string', 'null'],
-    ...(s.enum ? { enum: [...s.enum, null] } : {}),
-  });
-}
+// `null` allowed as well (Onvy: null for an optional field means "not set"): Nullable, shared.
+export { Nullable };
 
 const StrEnum = <T extends readonly string[]>(values: T) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
 const Text = (min: number, max: number, extra: Record<string, unknown> = {}) => Type.String({ minLength: min, maxLength: max, format: 'safe-text', ...extra });

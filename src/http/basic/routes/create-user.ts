@@ -1,5 +1,5 @@
 // POST /users: the server assigns userId; 201 with the user and its Location.
-import type { BasicApp } from '../index.ts';
+import type { TypeBoxApp as BasicApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { User, UserInput } from '../schemas.ts';
 import { renderUser } from '../render.ts';

@@ -1,6 +1,6 @@
 // DELETE /users/{userId}: irreversible (docs/faces.md: a hard delete of the shared user); 204.
 import { Type } from 'typebox';
-import type { BasicApp } from '../index.ts';
+import type { TypeBoxApp as BasicApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UserIdParams } from '../schemas.ts';
 

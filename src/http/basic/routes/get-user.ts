@@ -1,5 +1,5 @@
 // GET /users/{userId}
-import type { BasicApp } from '../index.ts';
+import type { TypeBoxApp as BasicApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { User, UserIdParams } from '../schemas.ts';
 import { renderUser } from '../render.ts';

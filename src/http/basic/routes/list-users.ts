@@ -1,5 +1,5 @@
 // GET /users?_page=&_perPage=&_sort=: users the basic face can see, zero-indexed pages, no totals.
-import type { BasicApp } from '../index.ts';
+import type { TypeBoxApp as BasicApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import type { BasicOrder } from '../../../domain/profiles.ts';
 import { ListQuery, UserList } from '../schemas.ts';

@@ -1,7 +1,7 @@
 // PATCH /users/{userId}: partial update, at least one property, the full user back.
 // Order (contract §4.3): path (400) → user (404) → body (400) → duplicate e-mail (400). The path
 // and the lookup run before the body is parsed, so an unknown user with a broken body is a 404.
-import type { BasicApp } from '../index.ts';
+import type { TypeBoxApp as BasicApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { USER_ID_PATTERN, User, UserIdParams, UserPatch } from '../schemas.ts';
 import { renderUser } from '../render.ts';

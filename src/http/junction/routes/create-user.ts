@@ -1,5 +1,5 @@
 // U2 — POST /v2/user
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ClientFacingUser, CreateUserBody } from '../schemas.ts';
 import { renderUser } from '../render.ts';

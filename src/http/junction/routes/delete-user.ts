@@ -1,5 +1,5 @@
 // U12 — DELETE /v2/user/{user_id}: soft delete with a 7-day undo window.
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { SuccessResponse, UserIdParams } from '../schemas.ts';
 import { MUTATE_TEXTS } from '../errors.ts';

@@ -1,5 +1,5 @@
 // L1 — POST /v2/link/connect/demo (sandbox teams only)
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { DemoBody, DemoResponse } from '../schemas.ts';
 import { DEMO_PROVIDERS, type DemoProvider } from '../../../domain/providers.ts';

@@ -1,5 +1,5 @@
 // U8 — PATCH /v2/user/{user_id}/info · U5 — GET /v2/user/{user_id}/info/latest
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { AnyUserParams, UserInfo, UserInfoBody } from '../schemas.ts';
 import { sendDetail } from '../errors.ts';

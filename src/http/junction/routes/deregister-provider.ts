@@ -1,6 +1,6 @@
 // U10 — DELETE /v2/user/{user_id}/{provider}
 import { Type } from 'typebox';
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { PROVIDER_SLUG_SCHEMA, SuccessResponse, UuidString } from '../schemas.ts';
 import { PROVIDER_SLUGS } from '../../../domain/providers.ts';

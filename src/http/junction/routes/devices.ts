@@ -1,6 +1,6 @@
 // U16 — GET /v2/user/{user_id}/device · U17 — GET /v2/user/{user_id}/device/{device_id}
 import { Type } from 'typebox';
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ClientFacingDevice, DeviceParams, UserIdParams } from '../schemas.ts';
 import { renderDevice } from '../render.ts';

@@ -1,5 +1,5 @@
 // U4 — GET /v2/user/providers/{user_id}
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ProvidersResponse, UserIdParams } from '../schemas.ts';
 import { renderProviderWithStatus } from '../render.ts';

@@ -1,5 +1,5 @@
 // U11 — GET /v2/user/{user_id}
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ClientFacingUser, UserIdParams } from '../schemas.ts';
 import { renderUser } from '../render.ts';

@@ -1,5 +1,5 @@
 // U6 — POST /v2/user/{user_id}/insurance · U7 — GET /v2/user/{user_id}/insurance/latest?is_primary=
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { AnyUserParams, InsuranceBody, InsuranceLatestQuery, InsuranceOut } from '../schemas.ts';
 import { sendDetail } from '../errors.ts';

@@ -1,5 +1,5 @@
 // U1 — GET /v2/user?offset=&limit=
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ListUsersQuery, PaginatedUsersResponse } from '../schemas.ts';
 import { renderUser } from '../render.ts';

@@ -3,7 +3,7 @@
 // → field validation (422) → client_user_id conflict (409) → apply. Validation is attached rather
 // than thrown so the lookup can come first.
 import { Type } from 'typebox';
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { PatchUserBody, UserIdParams } from '../schemas.ts';
 import { MUTATE_TEXTS, sendDetail, send422, ajvToPydantic } from '../errors.ts';

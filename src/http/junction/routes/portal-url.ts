@@ -2,7 +2,7 @@
 // The URL points at Roster's own portal page; its host is ROSTER_PUBLIC_URL when set, else the host
 // the request came to (so a link made through a proxy or port-forward still opens).
 import { Type } from 'typebox';
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UserIdParams, UuidString, Nullable } from '../schemas.ts';
 import { PORTAL_CONTEXTS, type PortalContext } from '../../../domain/portal.ts';

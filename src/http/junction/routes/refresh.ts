@@ -1,6 +1,6 @@
 // U15 — POST /v2/user/refresh/{user_id}?timeout=
 // Limited to 8 calls per user per hour (Junction's published limit), counted by @fastify/rate-limit.
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { RefreshError, RefreshQuery, RefreshSuccess, UserIdParams } from '../schemas.ts';
 import { isDomainError } from '../../../domain/errors.ts';

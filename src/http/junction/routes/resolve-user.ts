@@ -1,7 +1,7 @@
 // U9 — GET /v2/user/resolve/{client_user_id}
 // A wildcard, so an id holding '/' resolves whether the client sent it as %2F or raw; the raw path
 // is percent-decoded exactly once here.
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ClientFacingUser } from '../schemas.ts';
 import { renderUser } from '../render.ts';

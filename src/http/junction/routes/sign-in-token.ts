@@ -1,7 +1,7 @@
 // U18 — POST /v2/user/{user_id}/sign_in_token: a single-use token the user's mobile SDK exchanges
 // at /auth/v1/token (docs/sign-in-tokens.md). No body, no content type required.
 import { Type } from 'typebox';
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UserIdParams, UuidString } from '../schemas.ts';
 import { parseUuid } from '../../../domain/ids.ts';

@@ -1,5 +1,5 @@
 // U3 — GET /v2/user/metrics
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { MetricsResult } from '../schemas.ts';
 import { renderMetrics } from '../render.ts';

@@ -1,7 +1,7 @@
 // U14 — POST /v2/user/undo_delete?user_id=|client_user_id=
 // Query parameters are the contract; a JSON body with the same keys is accepted as a fallback
 // because Junction's own cURL example sends one.
-import type { JunctionApp } from '../index.ts';
+import type { TypeBoxApp as JunctionApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { SuccessResponse, UndoDeleteQuery } from '../schemas.ts';
 import { send422, sendDetail, issueEntry } from '../errors.ts';

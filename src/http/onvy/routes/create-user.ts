@@ -1,5 +1,5 @@
 // 1 — POST /users: create a user with a customer-supplied id (201). 400 → 422 → 409.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { CreateUserBody, User } from '../schemas.ts';
 import { renderUser } from '../render.ts';

@@ -1,5 +1,5 @@
 // 9 — DELETE /users/{user_id}/data_syncs/{provider} (extension): disconnect the provider.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { ProviderParams } from '../schemas.ts';
 

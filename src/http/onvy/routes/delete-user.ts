@@ -1,5 +1,5 @@
 // 6 — DELETE /users/{user_id}: hard delete (contract §4.6); the id may be created again at once.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UserIdParams } from '../schemas.ts';
 

@@ -1,5 +1,5 @@
 // 7 — GET /users/{user_id}/data_syncs (extension): the sync state only.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { DataSyncList, UserIdParams } from '../schemas.ts';
 import { renderDataSync } from '../render.ts';

@@ -1,5 +1,5 @@
 // 3 — GET /users/{user_id}
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { User, UserIdParams } from '../schemas.ts';
 import { renderUser } from '../render.ts';

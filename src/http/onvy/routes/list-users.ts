@@ -1,5 +1,5 @@
 // 2 — GET /users?page=&limit=: the project's users, oldest first, with opaque keyset tokens.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import type { ListCursor } from '../../../domain/profiles.ts';
 import { checkClientUserId } from '../../../domain/users.ts';

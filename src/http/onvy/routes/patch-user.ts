@@ -1,5 +1,5 @@
 // 5 — PATCH /users/{user_id}: JSON Merge Patch over the profile (nested objects merge per member).
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UpdateUserBody, User, UserIdParams } from '../schemas.ts';
 import { updateUser } from './update.ts';

@@ -1,6 +1,6 @@
 // 8 — PUT /users/{user_id}/data_syncs (extension): upsert one entry keyed by (provider, data_type,
 // sync_type); connects the provider if needed. Order: 400 → 404 → 422.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import type { AjvError } from '../../validation.ts';
 import { DataSync, DataSyncBody, UserIdParams } from '../schemas.ts';

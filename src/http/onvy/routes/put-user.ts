@@ -1,5 +1,5 @@
 // 4 — PUT /users/{user_id}: full replacement of the profile; absent fields become unset.
-import type { OnvyApp } from '../index.ts';
+import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UpdateUserBody, User, UserIdParams } from '../schemas.ts';
 import { updateUser } from './update.ts';
