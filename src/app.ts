@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Db } from './db/pool.ts';
-import { UsersService } from './domain/users.ts';
+import { UsersService } from './domain/users/service.ts';
 import { TeamsService } from './domain/teams.ts';
-import { PgUsersRepo } from './store/users.ts';
+import { PgUsersRepo } from './store/users/repo.ts';
 import { PgTeamsRepo } from './store/teams.ts';
 import { PgConnectionsRepo } from './store/connections.ts';
 import { PgDemographicsRepo, PgInsuranceRepo } from './store/records.ts';
@@ -33,8 +33,6 @@ import { KeyResolver } from './http/auth.ts';
 import { junctionFace } from './http/junction/index.ts';
 import { onvyFace } from './http/onvy/index.ts';
 import { basicFace, type BasicRateLimit } from './http/basic/index.ts';
-import { ProfilesService } from './domain/profiles.ts';
-import { PgProfilesRepo } from './store/profiles.ts';
 import { adminApi } from './http/admin/index.ts';
 import { healthRoutes } from './http/health.ts';
 import { installOpenApi, type FaceName } from './http/openapi.ts';
@@ -180,7 +178,6 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
       now,
     }),
     insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
-    profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 }),
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {

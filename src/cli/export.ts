@@ -13,7 +13,7 @@ import type { Database, UserRow } from '../db/schema.ts';
 import { openDatabase } from '../db/open.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
-import { forEachLivePage } from '../store/bulk.ts';
+import { forEachLivePage } from '../store/users/bulk.ts';
 import { FIELDS, ImportError } from './import.ts';
 
 /** One user as an export line (no trailing newline). Unset fields are written as null. */

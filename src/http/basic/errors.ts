@@ -2,7 +2,8 @@
 // UPPER_SNAKE codes. Every error this face sends is built here.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDomainError, type FieldIssue } from '../../domain/errors.ts';
-import { checkProfilePatch, type ProfilePatch } from '../../domain/profiles.ts';
+import { checkProfilePatch } from '../../domain/users/profile-rules.ts';
+import type { ProfilePatch } from '../../domain/users/model.ts';
 import { isUnavailable } from '../../store/errors.ts';
 import { WritePathError } from '../write-path.ts';
 import type { OutsideError } from '../face-errors.ts';

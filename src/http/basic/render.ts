@@ -1,5 +1,5 @@
 // Domain values → the basic wire format: exactly four keys, always present, no timestamps.
-import type { ProfiledUser } from '../../domain/profiles.ts';
+import type { ProfiledUser } from '../../domain/users/model.ts';
 
 /** Only for users the basic face can see (isBasicVisible): the three fields are set. */
 export function renderUser(u: ProfiledUser) {
