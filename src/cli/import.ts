@@ -456,7 +456,7 @@ export async function checkRow(values: Record<string, unknown>, teamId: string, 
   if (reasons.length || !built) return { ok: false, reasons };
   const user = built.user;
   if (zone !== undefined) user.fallbackTimeZone = { value: zone, source: MANUAL_SOURCE, updatedAt: user.updatedAt };
-  const base: ProfiledUser = { user, profile: EMPTY_PROFILE, basicId: 0 };
+  const base: ProfiledUser = { user, profile: EMPTY_PROFILE, number: 0 };
   return { ok: true, user: applyProfilePatch(base, patch, 'merge', now) ?? base };
 }
 

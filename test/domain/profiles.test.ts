@@ -22,7 +22,7 @@ function user(profile: Partial<ProfiledUser['profile']> = {}, birth: string | nu
       fallbackBirthDate: birth ? { value: birth, source: 'garmin', updatedAt: T0 } : null, ingestionStart: null, ingestionEnd: null,
     },
     profile: { ...EMPTY_PROFILE, ...profile },
-    basicId: 1,
+    number: 1,
   };
 }
 
@@ -146,30 +146,30 @@ describe('UsersService: profiles', () => {
     await assert.rejects(svc.create(team, { clientUserId: 'x', profile: { heightCm: -1, firstName: ' ' } }), (e: DomainError) => e.code === 'validation_failed' && e.issues.length === 2);
     assert.equal(repo.rows.length, 0);
     const b = await svc.create(team, { clientUserId: null, profile: { firstName: 'A', lastName: 'B', email: 'a@b.co' } });
-    assert.equal(b.user.clientUserId, `basic:${b.basicId}`);
+    assert.equal(b.user.clientUserId, `basic:${b.number}`);
     await assert.rejects(svc.create(team, { clientUserId: null, profile: { firstName: 'A', lastName: 'B', email: 'A@B.CO' } }), (e: DomainError) => e.code === 'email_taken');
-    await assert.rejects(svc.create(team, { clientUserId: `basic:${b.basicId}`, profile: {} }), (e: DomainError) => e.code === 'client_user_id_taken');
+    await assert.rejects(svc.create(team, { clientUserId: `basic:${b.number}`, profile: {} }), (e: DomainError) => e.code === 'client_user_id_taken');
   });
 
   test('a query that requires fields sees only users that have them (find, update, remove); without one, all', async () => {
     const { svc } = svcOf();
     const v = await svc.create(team, { clientUserId: 'onvy-1', profile: { firstName: 'A' } });
-    await assert.rejects(svc.find('t', { basicId: v.basicId }, NAMED), (e: DomainError) => e.code === 'user_not_found');
-    await assert.rejects(svc.update('t', { basicId: v.basicId }, { lastName: 'B' }, 'merge', { query: NAMED }), (e: DomainError) => e.code === 'user_not_found');
-    await assert.rejects(svc.remove('t', { basicId: v.basicId }, NAMED), (e: DomainError) => e.code === 'user_not_found');
+    await assert.rejects(svc.find('t', { number: v.number }, NAMED), (e: DomainError) => e.code === 'user_not_found');
+    await assert.rejects(svc.update('t', { number: v.number }, { lastName: 'B' }, 'merge', { query: NAMED }), (e: DomainError) => e.code === 'user_not_found');
+    await assert.rejects(svc.remove('t', { number: v.number }, NAMED), (e: DomainError) => e.code === 'user_not_found');
     assert.equal((await svc.listMatching('t', NAMED, 0, 10)).length, 0);
     await svc.update('t', { clientUserId: 'onvy-1' }, { lastName: 'B', email: 'a@b.co' }, 'merge');
-    assert.equal((await svc.find('t', { basicId: v.basicId }, NAMED)).profile.lastName, 'B');
+    assert.equal((await svc.find('t', { number: v.number }, NAMED)).profile.lastName, 'B');
     assert.equal((await svc.listMatching('t', NAMED, 0, 10)).length, 1);
-    assert.equal(await svc.remove('t', { basicId: v.basicId }, NAMED), v.user.id);
+    assert.equal(await svc.remove('t', { number: v.number }, NAMED), v.user.id);
     await assert.rejects(svc.getByClientId('t', 'onvy-1'), (e: DomainError) => e.code === 'user_not_found');
     await assert.rejects(svc.getByClientId('t', 'bad\u0000id'), (e: DomainError) => e.code === 'user_not_found');
   });
 
   test('sandbox cap: a create the repository refuses for the cap is sandbox_user_cap', async () => {
     const { repo, svc } = svcOf(3);
-    repo.insert = async (_u, opts) => (opts.liveCap === 3 ? { ok: false, reason: 'cap' } : { ok: true, basicId: 1, clientUserId: 'x' });
+    repo.insert = async (_u, opts) => (opts.liveCap === 3 ? { ok: false, reason: 'cap' } : { ok: true, number: 1, clientUserId: 'x' });
     await assert.rejects(svc.create({ teamId: 't', mode: 'sandbox' }, { clientUserId: 'x', profile: {} }), (e: DomainError) => e.code === 'sandbox_user_cap');
-    assert.equal((await svc.create({ teamId: 't', mode: 'production' }, { clientUserId: 'x', profile: {} })).basicId, 1);
+    assert.equal((await svc.create({ teamId: 't', mode: 'production' }, { clientUserId: 'x', profile: {} })).number, 1);
   });
 });

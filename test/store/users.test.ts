@@ -139,7 +139,7 @@ for (const backend of backends()) {
       const b = await newTeam();
       for (let i = 0; i < 3; i++) assert.ok((await repo.insert(made(a, `a-${i}`), {})).ok);
       const first = await repo.insert(made(b, null), { nameFromNumber: true });
-      assert.deepEqual(first, { ok: true, basicId: 1, clientUserId: 'basic:1' });
+      assert.deepEqual(first, { ok: true, number: 1, clientUserId: 'basic:1' });
       assert.ok((await repo.insert(made(a, null), { nameFromNumber: true })).ok);
       assert.deepEqual(await numbers(a), [1, 2, 3, 4]);
       assert.deepEqual(await numbers(b), [1]);
@@ -171,7 +171,7 @@ for (const backend of backends()) {
       assert.equal(await seqs(), 0);
       await tdb.db.kysely.insertInto('users').values({ ...importRow(made(team, 'restored')), basic_id: 41 }).execute();
       const r = await repo.insert(made(team, null), { nameFromNumber: true });
-      assert.deepEqual(r, { ok: true, basicId: 42, clientUserId: 'basic:42' });
+      assert.deepEqual(r, { ok: true, number: 42, clientUserId: 'basic:42' });
     });
   });
 }

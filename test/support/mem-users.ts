@@ -14,21 +14,21 @@ export class MemUsersRepo implements UsersRepo {
   private live = (teamId: string) => this.rows.filter((r) => r.user.teamId === teamId && !r.user.deletedAt);
   private match(teamId: string, sel: UserSelector, live: boolean): ProfiledUser | undefined {
     return this.rows.find((r) => r.user.teamId === teamId && (!live || !r.user.deletedAt)
-      && ('id' in sel ? r.user.id === sel.id : 'clientUserId' in sel ? r.user.clientUserId === sel.clientUserId : r.basicId === sel.basicId));
+      && ('id' in sel ? r.user.id === sel.id : 'clientUserId' in sel ? r.user.clientUserId === sel.clientUserId : r.number === sel.number));
   }
 
   async insert(u: ProfiledUser, opts: InsertOptions): Promise<InsertResult> {
     this.calls.push('insert');
     const live = this.live(u.user.teamId);
     if (opts.liveCap !== undefined && live.length >= opts.liveCap) return { ok: false, reason: 'cap' };
-    const basicId = ++this.n;
-    const cid = opts.nameFromNumber ? `basic:${basicId}` : u.user.clientUserId;
+    const number = ++this.n;
+    const cid = opts.nameFromNumber ? `basic:${number}` : u.user.clientUserId;
     const holder = live.find((r) => r.user.clientUserId === cid);
     if (holder) return { ok: false, reason: 'taken', existing: { userId: holder.user.id, createdAt: holder.user.createdAt } };
     const email = u.profile.email?.toLowerCase();
     if (email && live.some((r) => r.profile.email?.toLowerCase() === email)) return { ok: false, reason: 'email_taken' };
-    this.rows.push(clone({ ...u, basicId, user: { ...u.user, clientUserId: cid } }));
-    return { ok: true, basicId, clientUserId: cid };
+    this.rows.push(clone({ ...u, number, user: { ...u.user, clientUserId: cid } }));
+    return { ok: true, number, clientUserId: cid };
   }
   async find(teamId: string, sel: UserSelector, opts: { live?: boolean } = {}) { return clone(this.match(teamId, sel, opts.live ?? false) ?? null); }
   async findView(teamId: string, id: string) { const r = this.match(teamId, { id }, false); return r ? { user: clone(r.user), connections: [] } : null; }

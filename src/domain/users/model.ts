@@ -90,7 +90,7 @@ export const EMPTY_PROFILE: Profile = Object.freeze({
 export interface ProfiledUser {
   user: User;
   profile: Profile;
-  basicId: number;
+  number: number;
 }
 
 export interface ProfileView extends ProfiledUser {
@@ -144,7 +144,7 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
 ];
 
 /** How a user is addressed: Roster's id, the client's id, or its number. */
-export type UserSelector = { id: string } | { clientUserId: string } | { basicId: number };
+export type UserSelector = { id: string } | { clientUserId: string } | { number: number };
 
 /**
  * Which live users a query sees and in which order. `require`: profile fields that must be set
@@ -155,7 +155,7 @@ export interface UserQuery {
   require?: readonly ('firstName' | 'lastName' | 'email')[];
   order?: UserOrder;
 }
-export const USER_SORT_FIELDS = ['basicId', 'firstName', 'lastName', 'email'] as const;
+export const USER_SORT_FIELDS = ['number', 'firstName', 'lastName', 'email'] as const;
 export interface UserOrder { field: (typeof USER_SORT_FIELDS)[number]; descending: boolean }
 
 /** Position in the created_at order: `createdAt` is the exact stored timestamp (microseconds) as text. */

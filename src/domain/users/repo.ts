@@ -5,7 +5,7 @@ import type { StoredSync } from './data-syncs.ts';
 import type { ListCursor, ProfiledUser, TeamMetrics, UndoTarget, User, UserQuery, UserSelector, UserView } from './model.ts';
 
 export type InsertResult =
-  | { ok: true; basicId: number; clientUserId: string }
+  | { ok: true; number: number; clientUserId: string }
   | { ok: false; reason: 'taken'; existing: { userId: string; createdAt: Date } }
   | { ok: false; reason: 'cap' }
   | { ok: false; reason: 'email_taken' };

@@ -51,7 +51,7 @@ export function buildUser(teamId: string, input: NewUser, now: Date): ProfiledUs
     deletedAt: null, fallbackTimeZone: null, fallbackBirthDate: null, ingestionStart: null, ingestionEnd: null,
   };
   const user = applyUserFields(blank, fields, now, input.rawInput ?? { clientUserId: input.clientUserId, ...input.fields });
-  const made: ProfiledUser = { user, profile: EMPTY_PROFILE, basicId: 0 };
+  const made: ProfiledUser = { user, profile: EMPTY_PROFILE, number: 0 };
   return input.profile ? applyProfilePatch(made, input.profile, 'replace', now)! : made;
 }
 
@@ -72,7 +72,7 @@ export class UsersService {
   async create(team: TeamContext, input: NewUser): Promise<ProfileView> {
     const made = buildUser(team.teamId, input, this.now());
     const r = this.settle(await this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null }));
-    return { ...made, basicId: r.basicId, user: { ...made.user, clientUserId: r.clientUserId }, dataSyncs: [] };
+    return { ...made, number: r.number, user: { ...made.user, clientUserId: r.clientUserId }, dataSyncs: [] };
   }
 
   /** The team's cap of live users, if it has one. */
@@ -84,7 +84,7 @@ export class UsersService {
     return new DomainError('sandbox_user_cap', `You have reached the maximum of ${this.cap} Sandbox users`, { cap: this.cap });
   }
 
-  private settle(r: InsertResult): { basicId: number; clientUserId: string } {
+  private settle(r: InsertResult): { number: number; clientUserId: string } {
     if (r.ok) return r;
     if (r.reason === 'cap') throw this.capError();
     if (r.reason === 'email_taken') throw emailTaken();

@@ -3,5 +3,5 @@ import type { ProfiledUser } from '../../domain/users/model.ts';
 
 /** Only for users the basic face can see (visible.ts): the three fields are set. */
 export function renderUser(u: ProfiledUser) {
-  return { userId: u.basicId, firstName: u.profile.firstName!, lastName: u.profile.lastName!, contactEmail: u.profile.email! };
+  return { userId: u.number, firstName: u.profile.firstName!, lastName: u.profile.lastName!, contactEmail: u.profile.email! };
 }

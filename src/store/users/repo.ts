@@ -20,11 +20,11 @@ const LIVE_EMAIL_INDEX = 'users_live_email';
 const CREATE_ATTEMPTS = 5;
 
 const selWhere = (sel: UserSelector) => (eb: ExpressionBuilder<Database, 'users'>) =>
-  'id' in sel ? eb('id', '=', sel.id) : 'clientUserId' in sel ? eb('client_user_id', '=', sel.clientUserId) : eb('basic_id', '=', sel.basicId);
+  'id' in sel ? eb('id', '=', sel.id) : 'clientUserId' in sel ? eb('client_user_id', '=', sel.clientUserId) : eb('basic_id', '=', sel.number);
 
 /** Text sorts by code point (collation "C"); ties by number. */
 const SORT_SQL: Record<UserOrder['field'], ReturnType<typeof sql.raw>> = {
-  basicId: sql.raw('basic_id'),
+  number: sql.raw('basic_id'),
   firstName: sql.raw('first_name collate "C"'),
   lastName: sql.raw('last_name collate "C"'),
   email: sql.raw('email collate "C"'),
@@ -56,7 +56,7 @@ export class PgUsersRepo implements UsersRepo {
             (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : this.insertOnce(tx, row, opts, attempt > 0)))
           : await this.insertOnce(this.db, row, opts, attempt > 0);
         if (r === 'cap') return { ok: false, reason: 'cap' };
-        if (r) return { ok: true, basicId: Number(r.basic_id), clientUserId: r.client_user_id };
+        if (r) return { ok: true, number: Number(r.basic_id), clientUserId: r.client_user_id };
         if (opts.nameFromNumber) continue; // lost a race for the generated name: take the next number
         const holder = (await this.q.holder(this.db, teamId, row.client_user_id)).rows[0];
         // The holder may have been deleted between the two statements: try the insert again.
@@ -135,11 +135,11 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async list(teamId: string, query: UserQuery, offset: number, limit: number) {
-    const order = query.order ?? { field: 'basicId', descending: false };
+    const order = query.order ?? { field: 'number', descending: false };
     let q = this.db.selectFrom('users').selectAll().where('team_id', '=', teamId).where('deleted_at', 'is', null);
     for (const f of query.require ?? []) q = q.where(f === 'firstName' ? 'first_name' : f === 'lastName' ? 'last_name' : 'email', 'is not', null);
     q = q.orderBy(sql`${SORT_SQL[order.field]} ${order.descending ? sql.raw('desc') : sql.raw('asc')}`);
-    if (order.field !== 'basicId') q = q.orderBy('basic_id');
+    if (order.field !== 'number') q = q.orderBy('basic_id');
     return (await q.offset(offset).limit(limit).execute()).map(toProfiled);
   }
 

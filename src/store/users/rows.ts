@@ -68,7 +68,7 @@ const SAMPLE: ProfiledUser = {
     firstName: null, lastName: null, email: null, language: null, measurementUnit: null, gender: null, heightCm: null, weightKg: null,
     thresholds: { ftp: null, lthr: null, mhr: null }, location: { lat: null, lon: null }, coachEnabled: null, tzOffsetSeconds: null,
   },
-  basicId: 0,
+  number: 0,
 };
 /** The columns a User is made of (users also holds the profile columns). */
 export const USER_COLUMNS = Object.keys(userColumns(SAMPLE.user)) as UserColumn[];
@@ -114,7 +114,7 @@ export function toProfile(r: UserRow): Profile {
   };
 }
 
-export const toProfiled = (r: UserRow): ProfiledUser => ({ user: toUser(r), profile: toProfile(r), basicId: Number(r.basic_id) });
+export const toProfiled = (r: UserRow): ProfiledUser => ({ user: toUser(r), profile: toProfile(r), number: Number(r.basic_id) });
 
 export function toConnection(r: ConnectionRow): Connection {
   return {

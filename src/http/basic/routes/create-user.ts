@@ -16,6 +16,6 @@ export function createUser(app: BasicApp, { users }: Services) {
     // No client id: Roster names the user basic:<userId> (docs/faces.md).
     const view = await users.create({ teamId: req.principal.teamId, mode: req.principal.mode }, { clientUserId: null, profile: toPatch(req.body) });
     req.auditUserId = view.user.id;
-    return reply.code(201).header('location', `${app.prefix}/users/${view.basicId}`).send(renderUser(view));
+    return reply.code(201).header('location', `${app.prefix}/users/${view.number}`).send(renderUser(view));
   });
 }

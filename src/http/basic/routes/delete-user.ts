@@ -10,7 +10,7 @@ export function deleteUser(app: BasicApp, { users }: Services) {
     config: { rateLimit: false },
     schema: { operationId: 'deleteOneUser', summary: 'Delete a user by ID', tags: ['users'], params: UserIdParams, response: { 204: Type.Unsafe<void>({ type: 'null', description: 'Deleted (no body)' }) } },
   }, async (req, reply) => {
-    req.auditUserId = await users.remove(req.principal.teamId, { basicId: Number(req.params.userId) }, VISIBLE);
+    req.auditUserId = await users.remove(req.principal.teamId, { number: Number(req.params.userId) }, VISIBLE);
     return reply.code(204).send();
   });
 }

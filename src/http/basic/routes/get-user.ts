@@ -9,5 +9,5 @@ export function getUser(app: BasicApp, { users }: Services) {
   app.get('/users/:userId', {
     config: { rateLimit: false },
     schema: { operationId: 'getOneUser', summary: 'Get a user by ID', tags: ['users'], params: UserIdParams, response: { 200: User } },
-  }, async (req) => renderUser(await users.find(req.principal.teamId, { basicId: Number(req.params.userId) }, VISIBLE)));
+  }, async (req) => renderUser(await users.find(req.principal.teamId, { number: Number(req.params.userId) }, VISIBLE)));
 }

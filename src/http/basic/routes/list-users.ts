@@ -6,7 +6,7 @@ import { ListQuery, UserList } from '../schemas.ts';
 import { renderUser } from '../render.ts';
 import { VISIBLE } from '../visible.ts';
 
-const FIELD: Record<string, UserOrder['field']> = { userId: 'basicId', firstName: 'firstName', lastName: 'lastName', contactEmail: 'email' };
+const FIELD: Record<string, UserOrder['field']> = { userId: 'number', firstName: 'firstName', lastName: 'lastName', contactEmail: 'email' };
 
 export function listUsers(app: BasicApp, { users }: Services) {
   app.get('/users', {
@@ -15,7 +15,7 @@ export function listUsers(app: BasicApp, { users }: Services) {
   }, async (req) => {
     const { _page, _perPage, _sort } = req.query;
     const descending = _sort?.startsWith('-') ?? false;
-    const order: UserOrder = { field: FIELD[(_sort ?? 'userId').replace(/^-/, '')] ?? 'basicId', descending };
+    const order: UserOrder = { field: FIELD[(_sort ?? 'userId').replace(/^-/, '')] ?? 'number', descending };
     const page = await users.listMatching(req.principal.teamId, { ...VISIBLE, order }, _page, _perPage);
     return { users: page.map(renderUser) };
   });

@@ -18,14 +18,14 @@ export function patchUser(app: BasicApp, { users }: Services) {
     preParsing: async (req, _reply, payload) => {
       const raw = (req.params as { userId?: string }).userId ?? '';
       if (!ID_RE.test(raw)) throw new BasicPathError();
-      await users.find(req.principal.teamId, { basicId: Number(raw) }, VISIBLE);
+      await users.find(req.principal.teamId, { number: Number(raw) }, VISIBLE);
       return payload;
     },
     schema: { operationId: 'patchOneUser', summary: 'Update a user', tags: ['users'], params: UserIdParams, body: UserPatch, response: { 200: User } },
   }, async (req, reply) => {
     const issues = bodyIssues(req.body, req.validationError as never, 'patch', new Date());
     if (issues) return sendIssues(req, reply, issues);
-    const u = await users.update(req.principal.teamId, { basicId: Number(req.params.userId) }, toPatch(req.body as Record<string, unknown>), 'merge', { query: VISIBLE });
+    const u = await users.update(req.principal.teamId, { number: Number(req.params.userId) }, toPatch(req.body as Record<string, unknown>), 'merge', { query: VISIBLE });
     req.auditUserId = u.user.id;
     return renderUser(u);
   });
