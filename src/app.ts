@@ -160,7 +160,6 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     publicUrl: s.publicUrl,
     authTokens: core.authTokens,
     insurance: core.insurance,
-    profiles: core.profiles,
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {

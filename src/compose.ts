@@ -3,9 +3,8 @@
 // hourly timer and `roster purge`); key revocation.
 import type { Db } from './db/pool.ts';
 import { scopedKysely } from './db/request-tx.ts';
-import { UsersService } from './domain/users.ts';
+import { UsersService } from './domain/users/service.ts';
 import { TeamsService } from './domain/teams.ts';
-import { ProfilesService } from './domain/profiles.ts';
 import { ConnectionsService } from './domain/connections-service.ts';
 import { DemographicsService } from './domain/demographics.ts';
 import { InsuranceService } from './domain/insurance.ts';
@@ -16,9 +15,8 @@ import type { IdempotencyStore } from './domain/idempotency.ts';
 import type { RequestScopes } from './domain/request-scope.ts';
 import type { Clock } from './kernel/clock.ts';
 import { systemClock } from './kernel/clock.ts';
-import { PgUsersRepo } from './store/users.ts';
+import { PgUsersRepo } from './store/users/repo.ts';
 import { PgTeamsRepo } from './store/teams.ts';
-import { PgProfilesRepo } from './store/profiles.ts';
 import { PgConnectionsRepo } from './store/connections.ts';
 import { PgDemographicsRepo, PgInsuranceRepo } from './store/records.ts';
 import { PgPortalRepo } from './store/portal.ts';
@@ -44,7 +42,6 @@ export interface ServiceSettings {
 export interface CoreServices {
   users: UsersService;
   teams: TeamsService;
-  profiles: ProfilesService;
   connections: ConnectionsService;
   demographics: DemographicsService;
   insurance: InsuranceService;
@@ -67,7 +64,6 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   return {
     users,
     teams: new TeamsService(new PgTeamsRepo(scoped), now),
-    profiles: new ProfilesService({ repo: new PgProfilesRepo(scoped), now, sandboxUserCap: s.sandboxUserCap }),
     connections: new ConnectionsService(new PgConnectionsRepo(scoped), users, now),
     demographics,
     insurance: new InsuranceService(new PgInsuranceRepo(scoped), users, now),

@@ -11,7 +11,7 @@ import type { Database, UserRow } from '../db/schema.ts';
 import { openDatabase } from '../db/open.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
-import { forEachLivePage } from '../store/bulk.ts';
+import { forEachLivePage } from '../store/users/bulk.ts';
 import { FIELDS, ImportError } from './import/index.ts';
 import { createPrivateFile } from './private-file.ts';
 

@@ -88,7 +88,7 @@ function preparingPool(pool: pg.Pool, stats: RetryStats): pg.Pool {
 
 /**
  * The pool behind each Kysely instance made by createDb, as a plain query function: for hot-path
- * statements compiled once (src/store/compiled.ts), which need none of Kysely's execution layer.
+ * statements compiled once (src/store/users/compiled.ts), which need none of Kysely's execution layer.
  * Same statement names and the same retry of autocommit statements as queries through Kysely; a
  * failed query's client (a read timeout included) is discarded by pg-pool's query().
  */

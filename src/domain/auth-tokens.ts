@@ -15,13 +15,14 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomB
 import { promisify } from 'node:util';
 import { b64url, decodeJwt, rsaThumbprint, signRs256, verifyRs256 } from './jwt.ts';
 import { newId, parseUuid } from './ids.ts';
+import type { TeamMode } from './users/model.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 // ---------- settings ----------
 
 export type SdkRegion = 'us' | 'eu';
-export type TeamMode = 'sandbox' | 'production';
+export type { TeamMode };
 
 export interface AuthTokenSettings {
   /** Lifetime of a sign-in token (ROSTER_SIGN_IN_TOKEN_TTL_S). */

@@ -3,7 +3,8 @@ import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
 import { DEMO_SPECS, demoResources, type DemoProvider } from './providers.ts';
 import type { Connection, ConnectionsRepo, Device } from './connections.ts';
-import type { TeamContext, UsersService } from './users.ts';
+import type { TeamContext } from './users/model.ts';
+import type { UsersService } from './users/service.ts';
 
 export interface RefreshResult {
   refreshed: string[];

@@ -2,7 +2,7 @@
 // The record keeps Junction's field names: it is the vocabulary of health-record exchange here.
 import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
-import type { UsersService } from './users.ts';
+import type { UsersService } from './users/service.ts';
 
 export interface Address {
   first_line: string;

@@ -3,7 +3,7 @@ import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
 import { companyFor, type Company } from './payors.ts';
 import { normalizeAddress, type Address, type DemographicsInput, type Guarantor } from './demographics.ts';
-import type { UsersService } from './users.ts';
+import type { UsersService } from './users/service.ts';
 
 export const RELATIONSHIPS = ['Self', 'Spouse', 'Other'] as const;
 export const INSURED_GENDERS = ['female', 'male', 'other', 'unknown'] as const;

@@ -3,7 +3,7 @@
 // stored with their expiry, short enough for an e-mail or SMS.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DomainError } from './errors.ts';
-import type { UsersService } from './users.ts';
+import type { UsersService } from './users/service.ts';
 import type { DemographicsService } from './demographics.ts';
 
 export type PortalContext = 'launch' | 'communications';

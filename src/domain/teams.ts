@@ -4,8 +4,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
+import type { TeamMode } from './users/model.ts';
 
-export type TeamMode = 'sandbox' | 'production';
+export type { TeamMode };
 export type KeyRole = 'full' | 'read_only';
 
 export interface Team {

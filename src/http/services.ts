@@ -1,6 +1,6 @@
 // What the faces are handed by app.ts: domain services and shared HTTP helpers. Faces never build
 // these themselves and never import each other.
-import type { UsersService } from '../domain/users.ts';
+import type { UsersService } from '../domain/users/service.ts';
 import type { TeamsService, Principal } from '../domain/teams.ts';
 import type { KeyResolver } from './auth.ts';
 import type { ConnectionsService } from '../domain/connections-service.ts';
@@ -9,10 +9,10 @@ import type { InsuranceService } from '../domain/insurance.ts';
 import type { PortalService } from '../domain/portal.ts';
 import type { AuditLog } from '../domain/audit.ts';
 import type { AuthTokensService } from '../domain/auth-tokens.ts';
-import type { ProfilesService } from '../domain/profiles.ts';
 import type { Redis } from 'ioredis';
 
 export interface Services {
+  /** The users aggregate, for every face (docs/faces.md). */
   users: UsersService;
   teams: TeamsService;
   keys: KeyResolver;
@@ -23,8 +23,6 @@ export interface Services {
   audit: AuditLog;
   /** Mobile SDK sign-in tokens, sessions and refresh (docs/sign-in-tokens.md). */
   authTokens: AuthTokensService;
-  /** Profile fields shared by the Onvy and basic faces (docs/faces.md). */
-  profiles: ProfilesService;
   /** Base URL for links Roster hands out (portal pages); null = the request's own host. */
   publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */

@@ -4,9 +4,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 import { parseUuid } from '../domain/ids.ts';
 import { checkDate, isIanaTimeZone } from '../domain/dates.ts';
-import { checkClientUserId } from '../domain/users.ts';
+import { checkClientUserId } from '../domain/users/rules.ts';
 import { hasForbiddenChars } from '../domain/text.ts';
-import { emailProblem, isValidPersonName, isValidPhone } from '../domain/person.ts';
+import { emailProblem, isValidPersonName, isValidPhone } from '../domain/users/person.ts';
 
 export const FORMATS = {
   uuid: (s: string) => parseUuid(s) !== null,

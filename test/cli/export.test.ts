@@ -11,10 +11,8 @@ import { Writable } from 'node:stream';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { TeamsService } from '../../src/domain/teams.ts';
 import { PgTeamsRepo } from '../../src/store/teams.ts';
-import { UsersService } from '../../src/domain/users.ts';
-import { PgUsersRepo } from '../../src/store/users.ts';
-import { ProfilesService } from '../../src/domain/profiles.ts';
-import { PgProfilesRepo } from '../../src/store/profiles.ts';
+import { UsersService } from '../../src/domain/users/service.ts';
+import { PgUsersRepo } from '../../src/store/users/repo.ts';
 import { FIELDS, importUsers } from '../../src/cli/import/index.ts';
 import { exportUsers } from '../../src/cli/export.ts';
 
@@ -71,8 +69,8 @@ for (const backend of backends()) {
       assert.equal((await importUsers({ db: tdb.db.kysely, teamId: a, file: src, batchSize: 3 })).imported, 9);
       // Users made through the faces are exported too; a soft-deleted one is not.
       const users = new UsersService({ repo: new PgUsersRepo(tdb.db.kysely) });
-      await users.create({ teamId: a, mode: 'production' }, { clientUserId: 'api-user', fallbackTimeZone: 'America/Chicago', ingestionStart: '2024-06-01' });
-      await new ProfilesService({ repo: new PgProfilesRepo(tdb.db.kysely) }).create({ teamId: a, mode: 'production' }, { clientUserId: 'onvy-user', patch: { firstName: 'On', birthday: '2000-01-01', thresholds: { ftp: 300 } } });
+      await users.create({ teamId: a, mode: 'production' }, { clientUserId: 'api-user', fields: { fallbackTimeZone: 'America/Chicago', ingestionStart: '2024-06-01' } });
+      await users.create({ teamId: a, mode: 'production' }, { clientUserId: 'onvy-user', profile: { firstName: 'On', birthday: '2000-01-01', thresholds: { ftp: 300 } } });
       await users.delete(a, (await users.resolve(a, 'bulk-3')).user.id);
 
       const first = await exportText(a);

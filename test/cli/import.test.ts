@@ -12,9 +12,8 @@ import { Writable } from 'node:stream';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { TeamsService } from '../../src/domain/teams.ts';
 import { PgTeamsRepo } from '../../src/store/teams.ts';
-import { PgProfilesRepo } from '../../src/store/profiles.ts';
-import { UsersService } from '../../src/domain/users.ts';
-import { PgUsersRepo } from '../../src/store/users.ts';
+import { UsersService } from '../../src/domain/users/service.ts';
+import { PgUsersRepo } from '../../src/store/users/repo.ts';
 import { CsvRecordParser, ImportError, checkpointPath, importUsers, rejectedPath, type ImportOptions } from '../../src/cli/import/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -126,7 +125,7 @@ for (const backend of backends()) {
       assert.equal(u1!.ingestion_start, '2024-01-01', 'normalised by the domain as POST /v2/user does');
       assert.equal(u1!.ingestion_end, '2024-12-31');
       assert.equal(u3!.fallback_time_zone, null);
-      const p2 = await new PgProfilesRepo(tdb.db.kysely).find(team, { clientUserId: 'j-2' });
+      const p2 = await new PgUsersRepo(tdb.db.kysely).find(team, { clientUserId: 'j-2' }, { live: true });
       assert.deepEqual(p2!.profile, {
         firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', language: 'en-GB', measurementUnit: 'imperial', gender: 'female',
         heightCm: 165.5, weightKg: 60, thresholds: { ftp: 250, lthr: 170, mhr: 190 }, location: { lat: 51.5, lon: -0.12 }, coachEnabled: true, tzOffsetSeconds: 3600,

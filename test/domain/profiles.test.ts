@@ -1,17 +1,19 @@
-// Profile rules (src/domain/profiles.ts) and data-sync derivation (src/domain/data-syncs.ts):
-// pure functions and the service over an in-memory repository; no database.
+// Profile rules (src/domain/users/profile-rules.ts) and data-sync derivation
+// (src/domain/users/data-syncs.ts): pure functions and the service over an in-memory repository;
+// no database.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  EMPTY_PROFILE, ProfilesService, applyProfilePatch, checkBirthday, checkEmail, checkName, checkProfilePatch, isBasicVisible,
-  type ProfiledUser, type ProfilesRepo,
-} from '../../src/domain/profiles.ts';
-import { deriveDataSyncs, providerSlugOf, syncProviderName } from '../../src/domain/data-syncs.ts';
+import { EMPTY_PROFILE, type ProfiledUser, type UserQuery } from '../../src/domain/users/model.ts';
+import { applyProfilePatch, checkBirthday, checkEmail, checkName, checkProfilePatch, hasRequired } from '../../src/domain/users/profile-rules.ts';
+import { UsersService } from '../../src/domain/users/service.ts';
+import { deriveDataSyncs, providerSlugOf, syncProviderName } from '../../src/domain/users/data-syncs.ts';
+import { MemUsersRepo } from '../support/mem-users.ts';
 import type { Connection } from '../../src/domain/connections.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const T0 = new Date('2026-01-01T00:00:00Z');
+const NAMED: UserQuery = { require: ['firstName', 'lastName', 'email'] };
 
 function user(profile: Partial<ProfiledUser['profile']> = {}, birth: string | null = null): ProfiledUser {
   return {
@@ -20,7 +22,7 @@ function user(profile: Partial<ProfiledUser['profile']> = {}, birth: string | nu
       fallbackBirthDate: birth ? { value: birth, source: 'garmin', updatedAt: T0 } : null, ingestionStart: null, ingestionEnd: null,
     },
     profile: { ...EMPTY_PROFILE, ...profile },
-    basicId: 1,
+    number: 1,
   };
 }
 
@@ -99,9 +101,9 @@ describe('merge rules', () => {
   });
 
   test('the basic face sees a user only with first name, last name and e-mail', () => {
-    assert.equal(isBasicVisible(user({ firstName: 'a', lastName: 'b', email: 'c@d.co' }).profile), true);
-    assert.equal(isBasicVisible(user({ firstName: 'a', lastName: 'b' }).profile), false);
-    assert.equal(isBasicVisible(user({ firstName: 'a', email: 'c@d.co' }).profile), false);
+    assert.equal(hasRequired(user({ firstName: 'a', lastName: 'b', email: 'c@d.co' }).profile, NAMED), true);
+    assert.equal(hasRequired(user({ firstName: 'a', lastName: 'b' }).profile, NAMED), false);
+    assert.equal(hasRequired(user({ firstName: 'a', email: 'c@d.co' }).profile, NAMED), false);
   });
 });
 
@@ -135,78 +137,39 @@ describe('data syncs', () => {
   });
 });
 
-describe('ProfilesService', () => {
-  function memRepo(): ProfilesRepo & { rows: ProfiledUser[] } {
-    const rows: ProfiledUser[] = [];
-    let n = 0;
-    const find = (sel: Record<string, unknown>) => rows.find((r) => ('clientUserId' in sel ? r.user.clientUserId === sel.clientUserId : 'basicId' in sel ? r.basicId === sel.basicId : r.user.id === sel.id)) ?? null;
-    return {
-      rows,
-      async insert(u, opts) {
-        const basicId = ++n;
-        const cid = opts.clientIdFromBasicId ? `basic:${basicId}` : u.user.clientUserId;
-        if (rows.some((r) => r.user.clientUserId === cid)) return { ok: false, reason: 'taken', existing: { userId: 'x', createdAt: T0 } };
-        if (u.profile.email && rows.some((r) => r.profile.email?.toLowerCase() === u.profile.email!.toLowerCase())) return { ok: false, reason: 'email_taken' };
-        rows.push({ ...u, basicId, user: { ...u.user, clientUserId: cid } });
-        return { ok: true, basicId, clientUserId: cid };
-      },
-      async find(_t, sel) { return find(sel); },
-      async listByCreated() { return { users: rows, total: rows.length, next: null }; },
-      async listBasicVisible() { return rows.filter((r) => isBasicVisible(r.profile)); },
-      async update(_t, sel, apply) {
-        const cur = find(sel);
-        if (!cur) return null;
-        const next = apply(cur);
-        if (next) rows[rows.indexOf(cur)] = next;
-        return next ?? cur;
-      },
-      async remove(_t, sel, guard) {
-        const cur = find(sel);
-        if (!cur || !guard(cur)) return null;
-        rows.splice(rows.indexOf(cur), 1);
-        return cur.user.id;
-      },
-      async syncInputs() { return new Map(); },
-      async findWithSyncInputs(_t: string, clientUserId: string) {
-        const u = rows.find((r) => r.user.clientUserId === clientUserId) ?? null;
-        return u ? { user: u, connections: [], stored: [] } : null;
-      },
-      async recordSync() { return true; },
-      async disconnect() { return false; },
-    };
-  }
+describe('UsersService: profiles', () => {
   const team = { teamId: 't', mode: 'production' as const };
+  const svcOf = (sandboxUserCap = 0) => { const repo = new MemUsersRepo(); return { repo, svc: new UsersService({ repo, now: () => NOW, sandboxUserCap }) }; };
 
-  test('create: validates everything first; a basic user gets basic:<number>; e-mail conflicts are domain errors', async () => {
-    const repo = memRepo();
-    const svc = new ProfilesService({ repo, now: () => NOW });
-    await assert.rejects(svc.create(team, { clientUserId: 'x', patch: { heightCm: -1, firstName: ' ' } }), (e: DomainError) => e.code === 'validation_failed' && e.issues.length === 2);
+  test('create: validates everything first; a user without a client id gets basic:<number>; e-mail conflicts are domain errors', async () => {
+    const { repo, svc } = svcOf();
+    await assert.rejects(svc.create(team, { clientUserId: 'x', profile: { heightCm: -1, firstName: ' ' } }), (e: DomainError) => e.code === 'validation_failed' && e.issues.length === 2);
     assert.equal(repo.rows.length, 0);
-    const b = await svc.create(team, { clientUserId: null, patch: { firstName: 'A', lastName: 'B', email: 'a@b.co' } });
-    assert.equal(b.user.clientUserId, `basic:${b.basicId}`);
-    await assert.rejects(svc.create(team, { clientUserId: null, patch: { firstName: 'A', lastName: 'B', email: 'A@B.CO' } }), (e: DomainError) => e.code === 'email_taken');
-    await assert.rejects(svc.create(team, { clientUserId: `basic:${b.basicId}`, patch: {} }), (e: DomainError) => e.code === 'client_user_id_taken');
+    const b = await svc.create(team, { clientUserId: null, profile: { firstName: 'A', lastName: 'B', email: 'a@b.co' } });
+    assert.equal(b.user.clientUserId, `basic:${b.number}`);
+    await assert.rejects(svc.create(team, { clientUserId: null, profile: { firstName: 'A', lastName: 'B', email: 'A@B.CO' } }), (e: DomainError) => e.code === 'email_taken');
+    await assert.rejects(svc.create(team, { clientUserId: `basic:${b.number}`, profile: {} }), (e: DomainError) => e.code === 'client_user_id_taken');
   });
 
-  test('basic selectors see only visible users (get, update, delete); client-id selectors see all', async () => {
-    const repo = memRepo();
-    const svc = new ProfilesService({ repo, now: () => NOW });
-    const v = await svc.create(team, { clientUserId: 'onvy-1', patch: { firstName: 'A' } });
-    await assert.rejects(svc.getBasic('t', v.basicId), (e: DomainError) => e.code === 'user_not_found');
-    await assert.rejects(svc.update('t', { basicId: v.basicId }, { lastName: 'B' }, 'merge'), (e: DomainError) => e.code === 'user_not_found');
-    await assert.rejects(svc.delete('t', { basicId: v.basicId }), (e: DomainError) => e.code === 'user_not_found');
+  test('a query that requires fields sees only users that have them (find, update, remove); without one, all', async () => {
+    const { svc } = svcOf();
+    const v = await svc.create(team, { clientUserId: 'onvy-1', profile: { firstName: 'A' } });
+    await assert.rejects(svc.find('t', { number: v.number }, NAMED), (e: DomainError) => e.code === 'user_not_found');
+    await assert.rejects(svc.update('t', { number: v.number }, { lastName: 'B' }, 'merge', { query: NAMED }), (e: DomainError) => e.code === 'user_not_found');
+    await assert.rejects(svc.remove('t', { number: v.number }, NAMED), (e: DomainError) => e.code === 'user_not_found');
+    assert.equal((await svc.listMatching('t', NAMED, 0, 10)).length, 0);
     await svc.update('t', { clientUserId: 'onvy-1' }, { lastName: 'B', email: 'a@b.co' }, 'merge');
-    assert.equal((await svc.getBasic('t', v.basicId)).profile.lastName, 'B');
-    assert.equal(await svc.delete('t', { basicId: v.basicId }), v.user.id);
+    assert.equal((await svc.find('t', { number: v.number }, NAMED)).profile.lastName, 'B');
+    assert.equal((await svc.listMatching('t', NAMED, 0, 10)).length, 1);
+    assert.equal(await svc.remove('t', { number: v.number }, NAMED), v.user.id);
     await assert.rejects(svc.getByClientId('t', 'onvy-1'), (e: DomainError) => e.code === 'user_not_found');
     await assert.rejects(svc.getByClientId('t', 'bad\u0000id'), (e: DomainError) => e.code === 'user_not_found');
   });
 
   test('sandbox cap: a create the repository refuses for the cap is sandbox_user_cap', async () => {
-    const repo = memRepo();
-    repo.insert = async (_u, opts) => (opts.liveCap === 3 ? { ok: false, reason: 'cap' } : { ok: true, basicId: 1, clientUserId: 'x' });
-    const svc = new ProfilesService({ repo, now: () => NOW, sandboxUserCap: 3 });
-    await assert.rejects(svc.create({ teamId: 't', mode: 'sandbox' }, { clientUserId: 'x', patch: {} }), (e: DomainError) => e.code === 'sandbox_user_cap');
-    assert.equal((await svc.create({ teamId: 't', mode: 'production' }, { clientUserId: 'x', patch: {} })).basicId, 1);
+    const { repo, svc } = svcOf(3);
+    repo.insert = async (_u, opts) => (opts.liveCap === 3 ? { ok: false, reason: 'cap' } : { ok: true, number: 1, clientUserId: 'x' });
+    await assert.rejects(svc.create({ teamId: 't', mode: 'sandbox' }, { clientUserId: 'x', profile: {} }), (e: DomainError) => e.code === 'sandbox_user_cap');
+    assert.equal((await svc.create({ teamId: 't', mode: 'production' }, { clientUserId: 'x', profile: {} })).number, 1);
   });
 });

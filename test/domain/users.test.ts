@@ -1,16 +1,12 @@
-// User rules (src/domain/users.ts): the client_user_id rule, and the service's validation in front
-// of storage, exercised with an in-memory repo (no database).
+// User rules (src/domain/users/rules.ts): the client_user_id rule, and the service's validation in
+// front of storage (src/domain/users/service.ts), exercised with an in-memory repo (no database).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CLIENT_USER_ID_MAX_BYTES,
-  UsersService,
-  checkClientUserId,
-  connectionsPaused,
-  type User,
-  type UsersRepo,
-} from '../../src/domain/users.ts';
+import { CLIENT_USER_ID_MAX_BYTES, type CreateUserInput, type TeamContext, type User } from '../../src/domain/users/model.ts';
+import { checkClientUserId, connectionsPaused } from '../../src/domain/users/rules.ts';
+import { UsersService } from '../../src/domain/users/service.ts';
 import { DomainError } from '../../src/domain/errors.ts';
+import { MemUsersRepo } from '../support/mem-users.ts';
 
 describe('checkClientUserId', () => {
   test('the cap is 1024 bytes', () => {
@@ -19,7 +15,7 @@ describe('checkClientUserId', () => {
 
   test('1024 ASCII characters are accepted, 1025 are too long', () => {
     assert.equal(checkClientUserId('a'.repeat(1024)), null);
-    assert.deepEqual(checkClientUserId('a'.repeat(1025)), { path: ['client_user_id'], kind: 'too_long', input: 'a'.repeat(1025), limit: 1024 });
+    assert.deepEqual(checkClientUserId('a'.repeat(1025)), { path: ['clientUserId'], kind: 'too_long', input: 'a'.repeat(1025), limit: 1024 });
   });
 
   test('counts UTF-8 bytes: 342 × € (1026 bytes, 342 characters) is too long, 341 × € (1023 bytes) is fine', () => {
@@ -35,7 +31,7 @@ describe('checkClientUserId', () => {
   });
 
   test('empty is too short', () => {
-    assert.deepEqual(checkClientUserId(''), { path: ['client_user_id'], kind: 'too_short', input: '', limit: 1 });
+    assert.deepEqual(checkClientUserId(''), { path: ['clientUserId'], kind: 'too_short', input: '', limit: 1 });
   });
 
   test('NUL and unpaired surrogates are invalid characters; pairs are fine', () => {
@@ -64,56 +60,18 @@ describe('connectionsPaused', () => {
   });
 });
 
-/** Minimal in-memory UsersRepo: enough to observe what the service writes. */
-class MemRepo implements UsersRepo {
-  users: User[] = [];
-  calls: string[] = [];
-  async insert(user: User) {
-    this.calls.push('insert');
-    const holder = this.users.find((u) => u.teamId === user.teamId && u.clientUserId === user.clientUserId && !u.deletedAt);
-    if (holder) return { ok: false as const, reason: 'taken' as const, existing: { userId: holder.id, createdAt: holder.createdAt } };
-    this.users.push(structuredClone(user));
-    return { ok: true as const };
-  }
-  async find(teamId: string, id: string) { return structuredClone(this.users.find((u) => u.teamId === teamId && u.id === id) ?? null); }
-  async findLiveByClientId(teamId: string, cid: string) { return structuredClone(this.users.find((u) => u.teamId === teamId && u.clientUserId === cid && !u.deletedAt) ?? null); }
-  async listLive(teamId: string, offset: number, limit: number) {
-    const live = this.users.filter((u) => u.teamId === teamId && !u.deletedAt);
-    return { users: live.slice(offset, offset + limit), total: live.length };
-  }
-  async update(teamId: string, id: string, apply: (u: User) => User) {
-    this.calls.push('update');
-    const i = this.users.findIndex((u) => u.teamId === teamId && u.id === id && !u.deletedAt);
-    if (i < 0) return null;
-    const next = apply(structuredClone(this.users[i]!));
-    if (this.users.some((u, j) => j !== i && u.teamId === teamId && !u.deletedAt && u.clientUserId === next.clientUserId)) return 'taken' as const;
-    this.users[i] = next;
-    return next;
-  }
-  async softDelete(teamId: string, id: string, now: Date) {
-    const u = this.users.find((x) => x.teamId === teamId && x.id === id && !x.deletedAt);
-    if (!u) return false;
-    u.deletedAt = now;
-    return true;
-  }
-  async restore() { return 'not_found' as const; }
-  async connectionsOf() { return new Map(); }
-  async findView(teamId: string, id: string) { const u = await this.find(teamId, id); return u ? { user: u, connections: [] } : null; }
-  async findLiveViewByClientId(teamId: string, cid: string) { const u = await this.findLiveByClientId(teamId, cid); return u ? { user: u, connections: [] } : null; }
-  async listLiveViews(teamId: string, offset: number, limit: number) {
-    const r = await this.listLive(teamId, offset, limit);
-    return { views: r.users.map((user) => ({ user, connections: [] })), total: r.total };
-  }
-  async metrics() { return { users: 0, connectedSources: 0, erroredConnectedSources: 0, weekly: [] }; }
-  async purge() { return 0; }
-}
-
 const T = { teamId: '00000000-0000-4000-8000-000000000001', mode: 'production' as const };
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
-function service() {
-  const repo = new MemRepo();
-  return { repo, svc: new UsersService({ repo, now: () => NOW }) };
+function service(sandboxUserCap = 0) {
+  const repo = new MemUsersRepo();
+  const svc = new UsersService({ repo, now: () => NOW, sandboxUserCap });
+  // The Junction-shaped create of the tests: the user fields beside the client id.
+  const create = (team: TeamContext, input: CreateUserInput) => {
+    const { clientUserId, ...fields } = input;
+    return svc.create(team, { clientUserId, fields });
+  };
+  return { repo, svc, create, users: () => repo.rows.map((r) => r.user) };
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<DomainError> {
@@ -129,10 +87,10 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<DomainErr
 
 describe('UsersService.create', () => {
   test('stores fallbacks as manual values stamped now, and bounds as dates', async () => {
-    const { svc, repo } = service();
-    const v = await svc.create(T, { clientUserId: 'c1', fallbackTimeZone: 'Europe/London', fallbackBirthDate: '1990-05-06', ingestionStart: '2024-01-01T00:00:00Z', ingestionEnd: '2024-12-31' });
-    assert.deepEqual(v.connections, []);
-    const u = repo.users[0]!;
+    const { svc, repo, create, users } = service();
+    const v = await create(T, { clientUserId: 'c1', fallbackTimeZone: 'Europe/London', fallbackBirthDate: '1990-05-06', ingestionStart: '2024-01-01T00:00:00Z', ingestionEnd: '2024-12-31' });
+    assert.deepEqual(v.dataSyncs, []);
+    const u = users()[0]!;
     assert.equal(u.id, v.user.id);
     assert.equal(u.teamId, T.teamId);
     assert.equal(u.createdAt.getTime(), NOW.getTime());
@@ -143,9 +101,9 @@ describe('UsersService.create', () => {
   });
 
   test('null fallbacks mean "not given"', async () => {
-    const { svc, repo } = service();
-    await svc.create(T, { clientUserId: 'c1', fallbackTimeZone: null, fallbackBirthDate: null, ingestionStart: null, ingestionEnd: null });
-    const u = repo.users[0]!;
+    const { svc, repo, create, users } = service();
+    await create(T, { clientUserId: 'c1', fallbackTimeZone: null, fallbackBirthDate: null, ingestionStart: null, ingestionEnd: null });
+    const u = users()[0]!;
     assert.equal(u.fallbackTimeZone, null);
     assert.equal(u.fallbackBirthDate, null);
     assert.equal(u.ingestionStart, null);
@@ -153,41 +111,41 @@ describe('UsersService.create', () => {
   });
 
   test('every bad field is reported at once, and nothing is written', async () => {
-    const { svc, repo } = service();
-    const e = await rejectsWith(svc.create(T, { clientUserId: '', fallbackTimeZone: 'Mars/Base', fallbackBirthDate: '1990-02-30', ingestionStart: 'x', ingestionEnd: '2024-13-01' }), 'validation_failed');
+    const { svc, repo, create, users } = service();
+    const e = await rejectsWith(create(T, { clientUserId: '', fallbackTimeZone: 'Mars/Base', fallbackBirthDate: '1990-02-30', ingestionStart: 'x', ingestionEnd: '2024-13-01' }), 'validation_failed');
     assert.deepEqual(e.issues.map((i) => [i.path.join('.'), i.kind]), [
-      ['client_user_id', 'too_short'],
-      ['fallback_time_zone', 'invalid_time_zone'],
-      ['fallback_birth_date', 'invalid_date'],
-      ['ingestion_start', 'invalid_date'],
-      ['ingestion_end', 'invalid_date'],
+      ['clientUserId', 'too_short'],
+      ['fallbackTimeZone', 'invalid_time_zone'],
+      ['fallbackBirthDate', 'invalid_date'],
+      ['ingestionStart', 'invalid_date'],
+      ['ingestionEnd', 'invalid_date'],
     ]);
     assert.deepEqual(repo.calls, []);
   });
 
   test('ingestion_end before ingestion_start is refused; equal is fine', async () => {
-    const { svc, repo } = service();
-    const e = await rejectsWith(svc.create(T, { clientUserId: 'c1', ingestionStart: '2024-02-02', ingestionEnd: '2024-02-01' }), 'validation_failed');
+    const { svc, repo, create, users } = service();
+    const e = await rejectsWith(create(T, { clientUserId: 'c1', ingestionStart: '2024-02-02', ingestionEnd: '2024-02-01' }), 'validation_failed');
     assert.equal(e.issues[0]!.kind, 'order');
     assert.deepEqual(repo.calls, []);
-    await svc.create(T, { clientUserId: 'c1', ingestionStart: '2024-02-02', ingestionEnd: '2024-02-02' });
-    assert.equal(repo.users.length, 1);
+    await create(T, { clientUserId: 'c1', ingestionStart: '2024-02-02', ingestionEnd: '2024-02-02' });
+    assert.equal(users().length, 1);
   });
 
   test('a duplicate live client id names the holder', async () => {
-    const { svc } = service();
-    const first = await svc.create(T, { clientUserId: 'dup' });
-    const e = await rejectsWith(svc.create(T, { clientUserId: 'dup' }), 'client_user_id_taken');
+    const { svc, create } = service();
+    const first = await create(T, { clientUserId: 'dup' });
+    const e = await rejectsWith(create(T, { clientUserId: 'dup' }), 'client_user_id_taken');
     assert.deepEqual(e.existing, { userId: first.user.id, createdAt: NOW });
   });
 });
 
 describe('UsersService.patch', () => {
   test('given keys change, null clears, absent keys stay', async () => {
-    const { svc, repo } = service();
-    const v = await svc.create(T, { clientUserId: 'c1', fallbackTimeZone: 'Europe/London', fallbackBirthDate: '1990-05-06', ingestionStart: '2024-01-01' });
+    const { svc, repo, create, users } = service();
+    const v = await create(T, { clientUserId: 'c1', fallbackTimeZone: 'Europe/London', fallbackBirthDate: '1990-05-06', ingestionStart: '2024-01-01' });
     await svc.patch(T.teamId, v.user.id, { fallbackTimeZone: null, ingestionEnd: '2024-06-30' });
-    const u = repo.users[0]!;
+    const u = users()[0]!;
     assert.equal(u.fallbackTimeZone, null);
     assert.deepEqual(u.fallbackBirthDate, { value: '1990-05-06', source: 'manual', updatedAt: NOW });
     assert.equal(u.ingestionStart, '2024-01-01');
@@ -196,27 +154,27 @@ describe('UsersService.patch', () => {
   });
 
   test('the bounds order is checked against the stored value it is combined with', async () => {
-    const { svc, repo } = service();
-    const v = await svc.create(T, { clientUserId: 'c1', ingestionStart: '2024-06-01' });
+    const { svc, repo, create, users } = service();
+    const v = await create(T, { clientUserId: 'c1', ingestionStart: '2024-06-01' });
     const e = await rejectsWith(svc.patch(T.teamId, v.user.id, { ingestionEnd: '2024-05-31' }), 'validation_failed');
     assert.equal(e.issues[0]!.kind, 'order');
-    assert.equal(repo.users[0]!.ingestionEnd, null, 'nothing written');
+    assert.equal(users()[0]!.ingestionEnd, null, 'nothing written');
   });
 
   test('a client id held by another live user is refused; a deleted holder does not block', async () => {
-    const { svc, repo } = service();
-    const a = await svc.create(T, { clientUserId: 'a' });
-    const b = await svc.create(T, { clientUserId: 'b' });
+    const { svc, repo, create, users } = service();
+    const a = await create(T, { clientUserId: 'a' });
+    const b = await create(T, { clientUserId: 'b' });
     await rejectsWith(svc.patch(T.teamId, b.user.id, { clientUserId: 'a' }), 'client_user_id_taken');
     await svc.delete(T.teamId, a.user.id);
     await svc.patch(T.teamId, b.user.id, { clientUserId: 'a' });
-    assert.equal(repo.users.find((u) => u.id === b.user.id)!.clientUserId, 'a');
+    assert.equal(users().find((u) => u.id === b.user.id)!.clientUserId, 'a');
   });
 
   test('unknown and soft-deleted users are told apart', async () => {
-    const { svc } = service();
+    const { svc, create } = service();
     await rejectsWith(svc.patch(T.teamId, '00000000-0000-4000-8000-00000000dead', { ingestionEnd: null }), 'user_not_found');
-    const v = await svc.create(T, { clientUserId: 'c1' });
+    const v = await create(T, { clientUserId: 'c1' });
     await svc.delete(T.teamId, v.user.id);
     await rejectsWith(svc.patch(T.teamId, v.user.id, { ingestionEnd: null }), 'user_pending_deletion');
     await rejectsWith(svc.get(T.teamId, v.user.id), 'user_pending_deletion');
@@ -224,8 +182,8 @@ describe('UsersService.patch', () => {
   });
 
   test('users of another team are not found', async () => {
-    const { svc } = service();
-    const v = await svc.create(T, { clientUserId: 'c1' });
+    const { svc, create } = service();
+    const v = await create(T, { clientUserId: 'c1' });
     const other = '00000000-0000-4000-8000-000000000002';
     await rejectsWith(svc.get(other, v.user.id), 'user_not_found');
     await rejectsWith(svc.resolve(other, 'c1'), 'user_not_found');
@@ -234,10 +192,36 @@ describe('UsersService.patch', () => {
 
 describe('UsersService.resolve', () => {
   test('ids the rules reject are simply not found (no storage round trip can fail on them)', async () => {
-    const { svc } = service();
+    const { svc, create } = service();
     await rejectsWith(svc.resolve(T.teamId, ''), 'user_not_found');
     await rejectsWith(svc.resolve(T.teamId, 'a\u0000'), 'user_not_found');
     await rejectsWith(svc.resolve(T.teamId, '\ud800'), 'user_not_found');
     await rejectsWith(svc.resolve(T.teamId, 'x'.repeat(2000)), 'user_not_found');
+  });
+});
+
+describe('UsersService: the sandbox cap', () => {
+  const S = { teamId: T.teamId, mode: 'sandbox' as const };
+
+  test('a create over the cap is sandbox_user_cap; production teams have none', async () => {
+    const { svc, create } = service(2);
+    await create(S, { clientUserId: 'a' });
+    await create(S, { clientUserId: 'b' });
+    const e = await rejectsWith(create(S, { clientUserId: 'c' }), 'sandbox_user_cap');
+    assert.equal(e.cap, 2);
+    await rejectsWith(svc.create(S, { clientUserId: null, profile: { firstName: 'x' } }), 'sandbox_user_cap');
+    await create({ teamId: '00000000-0000-4000-8000-000000000009', mode: 'production' }, { clientUserId: 'c' });
+  });
+
+  test('undo_delete makes a user live again only under the cap (C8)', async () => {
+    const { svc, create, users } = service(2);
+    const a = await create(S, { clientUserId: 'a' });
+    await create(S, { clientUserId: 'b' });
+    await svc.delete(T.teamId, a.user.id);
+    await create(S, { clientUserId: 'c' });
+    await rejectsWith(svc.undoDelete(S, { userId: a.user.id }), 'sandbox_user_cap');
+    assert.equal(users().filter((u) => !u.deletedAt).length, 2, 'still at the cap');
+    await svc.undoDelete({ ...S, mode: 'production' }, { userId: a.user.id });
+    assert.equal(users().filter((u) => !u.deletedAt).length, 3, 'a production team restores whatever its count');
   });
 });

@@ -16,7 +16,7 @@ for (const backend of backends()) {
     const j = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, p, { key, ...(json === undefined ? {} : { json }) });
     const o = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, `/onvy${p}`, { apiKey: key, ...(json === undefined ? {} : { json }) });
     const b = (m: string, p: string, json?: unknown, key = A.key) => call(srv.baseUrl, m, `/basic${p}`, { bearer: key, ...(json === undefined ? {} : { json }) });
-    const basicIdOf = async (clientUserId: string, team = A) => (await srv.built.services.profiles.getByClientId(team.teamId, clientUserId)).basicId;
+    const basicIdOf = async (clientUserId: string, team = A) => (await srv.built.services.users.getByClientId(team.teamId, clientUserId)).number;
 
     test('a user made by POST /onvy/users is found by Junction\'s GET /v2/user/resolve/{id}: id = client_user_id, birthday = fallback_birth_date', async () => {
       const made = await o('POST', '/users', { id: 'onvy-1', firstname: 'Ona', birthday: '1985-06-30', tz_offset: -18000 });
@@ -61,7 +61,7 @@ for (const backend of backends()) {
       for (const cid of held) holders.push((await j('POST', '/v2/user', { client_user_id: cid })).body.user_id as string);
       const made = await b('POST', '/users', { firstName: 'New', lastName: 'Comer', contactEmail: 'newcomer@example.com' });
       assert.equal(made.status, 201, made.text);
-      const view = await srv.built.services.profiles.getBasic(A.teamId, made.body.userId);
+      const view = await srv.built.services.users.find(A.teamId, { number: made.body.userId });
       assert.ok(!held.includes(view.user.clientUserId), `got a held name: ${view.user.clientUserId}`);
       assert.match(view.user.clientUserId, new RegExp(`^basic:${made.body.userId}-[0-9a-f]{8}$`), 'its own number was held too: the name gets a random suffix');
       for (const [i, cid] of held.entries()) {

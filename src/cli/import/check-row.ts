@@ -1,7 +1,9 @@
-// Checking one row, by the domain: the Junction fields through UsersService.create (against a repo
-// that only captures the user it would insert), the profile fields through checkProfilePatch.
-import { MANUAL_SOURCE, UsersService, checkTimeZone, type User, type UsersRepo } from '../../domain/users.ts';
-import { EMPTY_PROFILE, applyProfilePatch, checkProfilePatch, type ProfilePatch, type ProfiledUser } from '../../domain/profiles.ts';
+// Checking one row, by the domain: the Junction fields through buildUser (the user every create
+// would insert), the profile fields through checkProfilePatch.
+import { EMPTY_PROFILE, MANUAL_SOURCE, type ProfilePatch, type ProfiledUser } from '../../domain/users/model.ts';
+import { checkTimeZone } from '../../domain/users/rules.ts';
+import { applyProfilePatch, checkProfilePatch } from '../../domain/users/profile-rules.ts';
+import { buildUser } from '../../domain/users/service.ts';
 import { isDomainError, type FieldIssue } from '../../domain/errors.ts';
 import { FIELDS, FIELD_BY_NAME, FIELD_BY_PATCH_PATH, IGNORED, type FieldDef, type Reason } from './fields.ts';
 
@@ -59,11 +61,10 @@ function zoneIssue(v: string): FieldIssue | null {
   return i;
 }
 
-/** Captures the user UsersService.create would insert; the import writes it in a batch later. */
-class CaptureRepo {
-  user: User | null = null;
-  async insert(u: User) { this.user = u; return { ok: true as const }; }
-}
+/** The import's names of the user fields the domain reports issues on. */
+const FIELD_OF_ISSUE: Readonly<Record<string, string>> = {
+  clientUserId: 'client_user_id', fallbackTimeZone: 'fallback_time_zone', fallbackBirthDate: 'fallback_birth_date', ingestionStart: 'ingestion_start', ingestionEnd: 'ingestion_end',
+};
 
 export type Checked = { ok: true; user: ProfiledUser } | { ok: false; reasons: Reason[] };
 
@@ -97,22 +98,20 @@ export async function checkRow(values: Record<string, unknown>, teamId: string, 
   const zone = str('fallback_time_zone');
   const badZone = zone === undefined ? null : zoneIssue(zone);
   if (badZone) reasons.push(toReason(badZone, 'fallback_time_zone'));
-  const input = {
-    // Without a usable client id the other fields are still checked, under a stand-in id.
-    clientUserId: clientUserId ?? 'row-without-client-id',
+  const fields = {
     // The zone was checked above (remembered per id) and is set below as create sets it.
     fallbackTimeZone: undefined,
     fallbackBirthDate: str('fallback_birth_date'),
     ingestionStart: str('ingestion_start'),
     ingestionEnd: str('ingestion_end'),
   };
-  const capture = new CaptureRepo();
-  const users = new UsersService({ repo: capture as unknown as UsersRepo, now: () => now });
+  let built: ProfiledUser | null = null;
   try {
-    await users.create({ teamId, mode: 'production' }, input, values);
+    // Without a usable client id the other fields are still checked, under a stand-in id.
+    built = buildUser(teamId, { clientUserId: clientUserId ?? 'row-without-client-id', fields, rawInput: values }, now);
   } catch (e) {
     if (!isDomainError(e) || e.code !== 'validation_failed') throw e;
-    for (const i of e.issues) reasons.push(toReason(i, i.path.length ? String(i.path[0]) : null));
+    for (const i of e.issues) reasons.push(toReason(i, i.path.length ? FIELD_OF_ISSUE[String(i.path[0])] ?? String(i.path[0]) : null));
   }
 
   // Profile fields: the same checks as the Onvy and basic faces.
@@ -128,9 +127,9 @@ export async function checkRow(values: Record<string, unknown>, teamId: string, 
   }
   for (const i of checkProfilePatch(patch, now)) reasons.push(toReason(i, FIELD_BY_PATCH_PATH.get(JSON.stringify(i.path)) ?? i.path.join('.')));
 
-  if (reasons.length || !capture.user) return { ok: false, reasons };
-  const user = capture.user;
+  if (reasons.length || !built) return { ok: false, reasons };
+  const user = built.user;
   if (zone !== undefined) user.fallbackTimeZone = { value: zone, source: MANUAL_SOURCE, updatedAt: user.updatedAt };
-  const base: ProfiledUser = { user, profile: EMPTY_PROFILE, basicId: 0 };
+  const base: ProfiledUser = { user, profile: EMPTY_PROFILE, number: 0 };
   return { ok: true, user: applyProfilePatch(base, patch, 'merge', now) ?? base };
 }

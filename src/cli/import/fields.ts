@@ -1,6 +1,6 @@
 // The row format of `roster import` (shared with `roster export`): every importable field, the
 // import's error type and the reason a row is rejected with.
-import type { ProfilePatch } from '../../domain/profiles.ts';
+import type { ProfilePatch } from '../../domain/users/model.ts';
 
 export type Kind = 'string' | 'number' | 'integer' | 'boolean';
 

@@ -1,11 +1,11 @@
 // `roster import --team ID FILE`: bulk-load users from JSON Lines or CSV.
 //
 // - Every row is checked by the domain, exactly as the API checks it: the Junction fields through
-//   UsersService.create (run against a repo that only captures the user it would insert, so the
+//   buildUser (the user every create would insert, so the
 //   create semantics, normalisation and ids are the API's own), the profile fields through
 //   checkProfilePatch/applyProfilePatch. Nothing here re-states a rule.
 // - The file is streamed (never loaded whole) and written in batches, one transaction each
-//   (src/store/bulk.ts). Rows whose client_user_id a live user already holds are skipped, so a
+//   (src/store/users/bulk.ts). Rows whose client_user_id a live user already holds are skipped, so a
 //   re-run imports nothing twice.
 // - After each committed batch, FILE.roster-import.json records the byte offset and line where the
 //   next batch starts, the counts so far and the length of FILE.rejected.jsonl. A run that finds it

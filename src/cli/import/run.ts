@@ -1,13 +1,13 @@
 // The import itself: stream the records, check each row, write batches (one transaction each,
-// src/store/bulk.ts) with one batch in flight, checkpoint after each, collect rejected rows.
+// src/store/users/bulk.ts) with one batch in flight, checkpoint after each, collect rejected rows.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
-import type { ProfiledUser } from '../../domain/profiles.ts';
+import type { ProfiledUser } from '../../domain/users/model.ts';
 import { PgTeamsRepo } from '../../store/teams.ts';
-import { analyzeUsers, importRow, insertBatch } from '../../store/bulk.ts';
+import { analyzeUsers, importRow, insertBatch } from '../../store/users/bulk.ts';
 import { Progress, type ProgressOptions } from '../progress.ts';
 import { ImportError, rowReason, type Format, type Reason } from './fields.ts';
 import { jsonlRecords, type Rec } from './line-reader.ts';

@@ -38,7 +38,7 @@ export async function readCatalog(c: Q, schema: string): Promise<Catalog> {
       where contype = 'f' and conrelid = any($1::oid[]) and confrelid = any($1::oid[]) and conrelid <> confrelid`, [oids])).rows;
   const seqs = (await c.query<{ name: string }>(
     `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = $1 and c.relkind = 'S' order by c.relname`, [schema])).rows;
+      where n.nspname = $1 and c.relkind = 'S' and c.relname !~ '^users_basic_id_[0-9a-f]{32}$' order by c.relname`, [schema])).rows; // per-team numbering is derived state (0009)
 
   const byOid = new Map(rels.map((r) => [r.oid, { name: r.name, kind: r.kind, estimatedRows: Math.round(r.est), hasUserTriggers: r.trig, columns: [] as string[], types: [] as string[] }]));
   for (const col of cols) {

@@ -2,7 +2,8 @@
 // UPPER_SNAKE codes. Every error this face sends is built here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FieldIssue } from '../../domain/errors.ts';
-import { checkProfilePatch, type ProfilePatch } from '../../domain/profiles.ts';
+import { checkProfilePatch } from '../../domain/users/profile-rules.ts';
+import type { ProfilePatch } from '../../domain/users/model.ts';
 import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import { WritePathError } from '../outside-errors.ts';
 import type { OutsideError } from '../outside-errors.ts';

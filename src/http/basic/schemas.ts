@@ -1,8 +1,8 @@
 // Wire schemas of the basic Users API (spec/contracts/basic-users.md; the public OpenAPI is
 // spec/vendor/to-do-service-spec.yaml, User / UserInput / UserPatch). Bounds come
-// from the domain (src/domain/profiles.ts).
+// from the domain (src/domain/users/profile-rules.ts).
 import { Type } from 'typebox';
-import { EMAIL_PATTERN, PROFILE_LIMITS as L } from '../../domain/profiles.ts';
+import { EMAIL_PATTERN, PROFILE_LIMITS as L } from '../../domain/users/profile-rules.ts';
 
 const Name = Type.String({ minLength: L.name.minChars, maxLength: L.name.maxChars, format: 'safe-text' });
 const Email = Type.String({ minLength: L.email.minChars, maxLength: L.email.maxChars, pattern: EMAIL_PATTERN, format: 'safe-text' });

@@ -5,9 +5,9 @@ import { JsonBodyError } from '../json-body.ts';
 import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import type { FieldIssue } from '../../domain/errors.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { checkClientUserId } from '../../domain/users.ts';
+import { checkClientUserId } from '../../domain/users/rules.ts';
 import { checkDate } from '../../domain/dates.ts';
-import { emailProblem, PERSON_NAME_RULE } from '../../domain/person.ts';
+import { emailProblem, PERSON_NAME_RULE } from '../../domain/users/person.ts';
 import { pathOf, valueAt, type AjvError } from '../validation.ts';
 import { isoTime } from './render.ts';
 

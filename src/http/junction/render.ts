@@ -1,8 +1,8 @@
 // Domain values → Junction's wire format (contract §3). Field names, `+00:00` timestamps, and
 // explicit nulls for unset optional fields all live here.
-import type { UserView } from '../../domain/users.ts';
+import type { UserView } from '../../domain/users/model.ts';
 import type { Connection, Device } from '../../domain/connections.ts';
-import type { TeamMetrics } from '../../domain/users.ts';
+import type { TeamMetrics } from '../../domain/users/model.ts';
 import { providerInfo } from '../../domain/providers.ts';
 
 /** Junction style: ISO 8601 with an explicit `+00:00` offset. */

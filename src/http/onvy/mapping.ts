@@ -1,5 +1,5 @@
 // Onvy field names ↔ the domain's profile fields (docs/faces.md has the whole table).
-import { PROFILE_FIELDS, type ProfileField, type ProfilePatch } from '../../domain/profiles.ts';
+import { PROFILE_FIELDS, type ProfileField, type ProfilePatch } from '../../domain/users/model.ts';
 import type { OnvyProfileBody } from './schemas.ts';
 
 /** The profile fields Onvy carries: everything but the e-mail (a PUT replaces exactly these). */

@@ -1,7 +1,7 @@
 // Domain values → the Onvy wire format (contract §2): snake_case keys, `Z` timestamps in whole
 // seconds, unset optional fields omitted (never null), measurement_unit and data_syncs always present.
-import { DEFAULT_MEASUREMENT_UNIT, type ProfileView } from '../../domain/profiles.ts';
-import type { DataSync } from '../../domain/data-syncs.ts';
+import { DEFAULT_MEASUREMENT_UNIT, type ProfileView } from '../../domain/users/model.ts';
+import type { DataSync } from '../../domain/users/data-syncs.ts';
 import type { Static } from 'typebox';
 import type { User } from './schemas.ts';
 

@@ -1,10 +1,11 @@
 // Wire schemas of the Onvy-compatible Users API (spec/contracts/onvy-users.md §2–4). They
 // validate requests, serialize responses and document the face. Bounds come from the domain
-// (src/domain/profiles.ts), so the schema and the rule that guards a field cannot drift apart.
+// (src/domain/users/profile-rules.ts), so the schema and the rule that guards a field cannot drift apart.
 import { Type, type Static } from 'typebox';
 import { Nullable } from '../shared/typebox.ts';
-import { GENDERS, LANGUAGE_PATTERN, MEASUREMENT_UNITS, PROFILE_LIMITS as L } from '../../domain/profiles.ts';
-import { SYNC_DATA_TYPES, SYNC_PROVIDERS, SYNC_STATUSES, SYNC_TYPES } from '../../domain/data-syncs.ts';
+import { GENDERS, MEASUREMENT_UNITS } from '../../domain/users/model.ts';
+import { LANGUAGE_PATTERN, PROFILE_LIMITS as L } from '../../domain/users/profile-rules.ts';
+import { SYNC_DATA_TYPES, SYNC_PROVIDERS, SYNC_STATUSES, SYNC_TYPES } from '../../domain/users/data-syncs.ts';
 
 // `null` allowed as well (Onvy: null for an optional field means "not set"): Nullable, shared.
 export { Nullable };

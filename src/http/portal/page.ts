@@ -1,6 +1,6 @@
 // Server-rendered HTML of the user portal: the user's own records, read-only, readable on a phone.
 // Everything user-supplied goes through esc(); the page loads nothing from elsewhere.
-import type { User } from '../../domain/users.ts';
+import type { User } from '../../domain/users/model.ts';
 import type { Connection, Device } from '../../domain/connections.ts';
 import type { Demographics } from '../../domain/demographics.ts';
 import { providerInfo } from '../../domain/providers.ts';

@@ -5,7 +5,7 @@ import { User, UserInput } from '../schemas.ts';
 import { renderUser } from '../render.ts';
 import { bodyIssues, sendIssues, toPatch } from '../errors.ts';
 
-export function createUser(app: BasicApp, { profiles }: Services) {
+export function createUser(app: BasicApp, { users }: Services) {
   app.post('/users', {
     config: { rateLimit: false },
     attachValidation: true,
@@ -14,8 +14,8 @@ export function createUser(app: BasicApp, { profiles }: Services) {
     const issues = bodyIssues(req.body, req.validationError as never, 'create', new Date());
     if (issues) return sendIssues(req, reply, issues);
     // No client id: Roster names the user basic:<userId> (docs/faces.md).
-    const view = await profiles.create({ teamId: req.principal.teamId, mode: req.principal.mode }, { clientUserId: null, patch: toPatch(req.body) });
+    const view = await users.create({ teamId: req.principal.teamId, mode: req.principal.mode }, { clientUserId: null, profile: toPatch(req.body) });
     req.auditUserId = view.user.id;
-    return reply.code(201).header('location', `${app.prefix}/users/${view.basicId}`).send(renderUser(view));
+    return reply.code(201).header('location', `${app.prefix}/users/${view.number}`).send(renderUser(view));
   });
 }

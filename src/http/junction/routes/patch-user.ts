@@ -8,7 +8,8 @@ import type { Services } from '../../services.ts';
 import { PatchUserBody, UserIdParams } from '../schemas.ts';
 import { MUTATE_TEXTS, sendDetail, send422, ajvToPydantic } from '../errors.ts';
 import { parseUuid } from '../../../domain/ids.ts';
-import type { PatchUserInput } from '../../../domain/users.ts';
+import type { PatchUserInput } from '../../../domain/users/model.ts';
+import { withWireNames } from '../user-fields.ts';
 
 const FIELDS = ['client_user_id', 'fallback_time_zone', 'fallback_birth_date', 'ingestion_start', 'ingestion_end'] as const;
 
@@ -43,7 +44,7 @@ export function patchUser(app: JunctionApp, { users }: Services) {
     if ('fallback_birth_date' in b) input.fallbackBirthDate = b.fallback_birth_date as string | null;
     if ('ingestion_start' in b) input.ingestionStart = b.ingestion_start as string | null;
     if ('ingestion_end' in b) input.ingestionEnd = b.ingestion_end as string | null;
-    await users.patch(teamId, id, input, b);
+    await withWireNames(users.patch(teamId, id, input, b));
     return reply.code(204).send();
   });
 }

@@ -24,7 +24,7 @@ export function undoDelete(app: JunctionApp, { users }: Services) {
       return sendDetail(reply, 400, 'Provide exactly one of user_id or client_user_id');
     }
     try {
-      await users.undoDelete(req.principal.teamId, userId !== undefined ? { userId: parseUuid(userId)! } : { clientUserId: clientUserId! });
+      await users.undoDelete({ teamId: req.principal.teamId, mode: req.principal.mode }, userId !== undefined ? { userId: parseUuid(userId)! } : { clientUserId: clientUserId! });
     } catch (e) {
       // Contract U14: a live holder of the client_user_id blocks the undo with 400 (PATCH's 409 is not this).
       if (isDomainError(e) && e.code === 'client_user_id_taken') return sendDetail(reply, 400, 'Client user id already exists');

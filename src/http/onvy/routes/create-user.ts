@@ -5,12 +5,12 @@ import { CreateUserBody, User } from '../schemas.ts';
 import { renderUser } from '../render.ts';
 import { toPatch } from '../mapping.ts';
 
-export function createUser(app: OnvyApp, { profiles }: Services) {
+export function createUser(app: OnvyApp, { users }: Services) {
   app.post('/users', {
     config: { onvyScope: 'users:create' },
     schema: { operationId: 'createUser', summary: 'Create a new user', tags: ['users'], body: CreateUserBody, response: { 201: User } },
   }, async (req, reply) => {
-    const view = await profiles.create({ teamId: req.principal.teamId, mode: req.principal.mode }, { clientUserId: req.body.id, patch: toPatch(req.body) });
+    const view = await users.create({ teamId: req.principal.teamId, mode: req.principal.mode }, { clientUserId: req.body.id, profile: toPatch(req.body) });
     req.auditUserId = view.user.id;
     return reply.code(201).send(renderUser(view));
   });

@@ -3,12 +3,12 @@ import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
 import { UserIdParams } from '../schemas.ts';
 
-export function deleteUser(app: OnvyApp, { profiles }: Services) {
+export function deleteUser(app: OnvyApp, { users }: Services) {
   app.delete('/users/:user_id', {
     config: { onvyScope: 'users:delete' },
     schema: { operationId: 'deleteUser', summary: 'Delete a user', tags: ['users'], params: UserIdParams },
   }, async (req, reply) => {
-    req.auditUserId = await profiles.delete(req.principal.teamId, { clientUserId: req.params.user_id });
+    req.auditUserId = await users.remove(req.principal.teamId, { clientUserId: req.params.user_id });
     return reply.code(204).send();
   });
 }

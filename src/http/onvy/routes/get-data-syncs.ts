@@ -4,9 +4,9 @@ import type { Services } from '../../services.ts';
 import { DataSyncList, UserIdParams } from '../schemas.ts';
 import { renderDataSync } from '../render.ts';
 
-export function getDataSyncs(app: OnvyApp, { profiles }: Services) {
+export function getDataSyncs(app: OnvyApp, { users }: Services) {
   app.get('/users/:user_id/data_syncs', {
     config: { onvyScope: 'users:read' },
     schema: { operationId: 'getDataSyncs', summary: 'Get data syncs', tags: ['data_syncs'], params: UserIdParams, response: { 200: DataSyncList } },
-  }, async (req) => ({ data_syncs: (await profiles.dataSyncs(req.principal.teamId, req.params.user_id)).map(renderDataSync) }));
+  }, async (req) => ({ data_syncs: (await users.dataSyncs(req.principal.teamId, req.params.user_id)).map(renderDataSync) }));
 }

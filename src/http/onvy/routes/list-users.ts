@@ -1,8 +1,8 @@
 // 2 — GET /users?page=&limit=: the project's users, oldest first, with opaque keyset tokens.
 import type { TypeBoxApp as OnvyApp } from '../../shared/typebox.ts';
 import type { Services } from '../../services.ts';
-import type { ListCursor } from '../../../domain/profiles.ts';
-import { checkClientUserId } from '../../../domain/users.ts';
+import type { ListCursor } from '../../../domain/users/model.ts';
+import { checkClientUserId } from '../../../domain/users/rules.ts';
 import { checkDate } from '../../../domain/dates.ts';
 import { ListUsersQuery, UserList } from '../schemas.ts';
 import { renderUser } from '../render.ts';
@@ -28,7 +28,7 @@ export function decodePageToken(token: string): ListCursor | null {
   }
 }
 
-export function listUsers(app: OnvyApp, { profiles }: Services) {
+export function listUsers(app: OnvyApp, { users }: Services) {
   app.get('/users', {
     config: { onvyScope: 'users:read' },
     schema: { operationId: 'listUsers', summary: 'List users', tags: ['users'], querystring: ListUsersQuery, response: { 200: UserList } },
@@ -39,7 +39,7 @@ export function listUsers(app: OnvyApp, { profiles }: Services) {
       after = decodePageToken(page);
       if (!after) return sendError(reply, 400, 'BadRequest', 'Invalid query parameters.', [{ field: 'page', message: 'is not a page token this API issued' }]);
     }
-    const r = await profiles.listByCreated(req.principal.teamId, after, limit);
+    const r = await users.listByCreated(req.principal.teamId, after, limit);
     return {
       users: r.users.map(renderUser),
       pagination: { limit, total: r.total, page: page ?? null, next_page: r.next ? encodePageToken(r.next) : null },

@@ -7,7 +7,7 @@ import { DataSync, DataSyncBody, UserIdParams } from '../schemas.ts';
 import { renderDataSync } from '../render.ts';
 import { ajvDetails, sendError, validationError } from '../errors.ts';
 
-export function putDataSync(app: OnvyApp, { profiles }: Services) {
+export function putDataSync(app: OnvyApp, { users }: Services) {
   app.put('/users/:user_id/data_syncs', {
     config: { onvyScope: 'users:update' },
     attachValidation: true,
@@ -17,11 +17,11 @@ export function putDataSync(app: OnvyApp, { profiles }: Services) {
     if (req.body === undefined) return sendError(reply, 400, 'BadRequest', 'Request body must be a JSON object.');
     const ve = req.validationError as (Error & { validation?: AjvError[] }) | undefined;
     if (ve) {
-      await profiles.getByClientId(teamId, req.params.user_id); // 404 wins over 422
+      await users.getByClientId(teamId, req.params.user_id); // 404 wins over 422
       return validationError(reply, ajvDetails(ve.validation ?? []));
     }
     const b = req.body;
-    const s = await profiles.recordSync(teamId, req.params.user_id, { provider: b.provider, dataType: b.data_type, syncType: b.sync_type, status: b.status });
+    const s = await users.recordSync(teamId, req.params.user_id, { provider: b.provider, dataType: b.data_type, syncType: b.sync_type, status: b.status });
     req.auditUserId = s.userId;
     return renderDataSync(s);
   });

@@ -3,7 +3,7 @@
 // Validation is attached rather than thrown so the lookup can come first.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.ts';
-import type { PatchMode } from '../../../domain/profiles.ts';
+import type { PatchMode } from '../../../domain/users/model.ts';
 import type { OnvyProfileBody } from '../schemas.ts';
 import { renderUser } from '../render.ts';
 import { ONVY_FIELDS, toPatch } from '../mapping.ts';
@@ -30,11 +30,11 @@ export async function updateUser(services: Services, req: Req, reply: FastifyRep
   if (req.body === undefined) return sendError(reply, 400, 'BadRequest', 'Request body must be a JSON object.');
   const early = earlyDetails(req, userId);
   if (early) {
-    await services.profiles.getByClientId(teamId, userId); // 404 wins over 422
+    await services.users.getByClientId(teamId, userId); // 404 wins over 422
     return validationError(reply, early);
   }
-  const u = await services.profiles.update(teamId, { clientUserId: userId }, toPatch(req.body), mode, ONVY_FIELDS);
+  const u = await services.users.update(teamId, { clientUserId: userId }, toPatch(req.body), mode, { replaces: ONVY_FIELDS });
   req.auditUserId = u.user.id;
-  const [view] = await services.profiles.withSyncs([u]);
+  const [view] = await services.users.withSyncs([u]);
   return renderUser(view!);
 }

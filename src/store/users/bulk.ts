@@ -1,46 +1,27 @@
 // Batch SQL for `roster import` and `roster export`. Queries only: which rows are valid and what
-// they hold is decided by src/domain (users.ts, profiles.ts) before anything reaches here.
+// they hold is decided by src/domain/users (buildUser, the profile rules) before anything reaches
+// here. Rows are mapped by rows.ts, as for every other write of a user.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, NewUserRow, UserRow } from '../db/schema.ts';
-import type { ProfiledUser } from '../domain/profiles.ts';
-import { withRetry } from './errors.ts';
-import { profileFields } from './profiles.ts';
+import type { Database, NewUserRow, UserRow } from '../../db/schema.ts';
+import type { ProfiledUser } from '../../domain/users/model.ts';
+import { withRetry } from '../errors.ts';
+import { ROW_COLUMNS, userRow, type RowColumn } from './rows.ts';
+import { roomUnderCap } from './team-cap.ts';
 
-/** Every column an imported user is written with; insertBatch numbers basic_id. */
+/** Every column an imported user is written with (rows.ts); insertBatch numbers basic_id. */
+export const importRow = (u: ProfiledUser): NewUserRow => userRow(u);
 
-export function importRow(u: ProfiledUser): NewUserRow {
-  const { user, profile: p } = u;
-  return {
-    team_id: user.teamId,
-    id: user.id,
-    client_user_id: user.clientUserId,
-    created_at: user.createdAt,
-    updated_at: user.updatedAt,
-    deleted_at: null,
-    fallback_time_zone: user.fallbackTimeZone?.value ?? null,
-    fallback_time_zone_source: user.fallbackTimeZone?.source ?? null,
-    fallback_time_zone_updated_at: user.fallbackTimeZone?.updatedAt ?? null,
-    fallback_birth_date: user.fallbackBirthDate?.value ?? null,
-    fallback_birth_date_source: user.fallbackBirthDate?.source ?? null,
-    fallback_birth_date_updated_at: user.fallbackBirthDate?.updatedAt ?? null,
-    ingestion_start: user.ingestionStart,
-    ingestion_end: user.ingestionEnd,
-    ...profileFields(p),
-  };
-}
-
-type InsertColumn = keyof NewUserRow;
-
-/** The columns insertBatch writes, with their SQL types (0001_init.sql, 0003_profile.sql). */
-const INSERT_COLUMNS: readonly (readonly [InsertColumn, string])[] = [
-  ['team_id', 'uuid'], ['id', 'uuid'], ['client_user_id', 'text'], ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'],
-  ['deleted_at', 'timestamptz'], ['fallback_time_zone', 'text'], ['fallback_time_zone_source', 'text'],
-  ['fallback_time_zone_updated_at', 'timestamptz'], ['fallback_birth_date', 'date'], ['fallback_birth_date_source', 'text'],
-  ['fallback_birth_date_updated_at', 'timestamptz'], ['ingestion_start', 'date'], ['ingestion_end', 'date'],
-  ['first_name', 'text'], ['last_name', 'text'], ['email', 'text'], ['language', 'text'], ['measurement_unit', 'text'], ['gender', 'text'],
-  ['height_cm', 'float8'], ['weight_kg', 'float8'], ['threshold_ftp', 'float8'], ['threshold_lthr', 'float8'], ['threshold_mhr', 'float8'],
-  ['location_lat', 'float8'], ['location_lon', 'float8'], ['coach_enabled', 'bool'], ['tz_offset_seconds', 'int4'], ['basic_id', 'int8'],
-];
+/** The SQL type of every column insertBatch writes (0001_init.sql, 0003_profile.sql). */
+const COLUMN_TYPES: Record<RowColumn | 'basic_id', string> = {
+  team_id: 'uuid', id: 'uuid', client_user_id: 'text', created_at: 'timestamptz', updated_at: 'timestamptz',
+  deleted_at: 'timestamptz', fallback_time_zone: 'text', fallback_time_zone_source: 'text',
+  fallback_time_zone_updated_at: 'timestamptz', fallback_birth_date: 'date', fallback_birth_date_source: 'text',
+  fallback_birth_date_updated_at: 'timestamptz', ingestion_start: 'date', ingestion_end: 'date',
+  first_name: 'text', last_name: 'text', email: 'text', language: 'text', measurement_unit: 'text', gender: 'text',
+  height_cm: 'float8', weight_kg: 'float8', threshold_ftp: 'float8', threshold_lthr: 'float8', threshold_mhr: 'float8',
+  location_lat: 'float8', location_lon: 'float8', coach_enabled: 'bool', tz_offset_seconds: 'int4', basic_id: 'int8',
+};
+const INSERT_COLUMNS = [...ROW_COLUMNS, 'basic_id'] as const;
 
 export interface BatchResult {
   /** Client ids written by this batch. */
@@ -58,18 +39,14 @@ export interface BatchResult {
  * alone (looked up first, so they do not burn basic_id numbers); the rest go in as one multi-row
  * insert. `ON CONFLICT DO NOTHING` without a target covers every unique index of `users` (live
  * client id and live e-mail), so a row that loses a race, or whose e-mail is taken, is reported
- * instead of aborting the batch. `liveCap`: the team's sandbox cap, counted under the same
- * advisory lock as PgUsersRepo.insert.
+ * instead of aborting the batch. `liveCap`: the team's sandbox cap (team-cap.ts, as every create).
  */
 export async function insertBatch(db: Kysely<Database>, teamId: string, rows: NewUserRow[], opts: { liveCap?: number } = {}): Promise<BatchResult> {
   return withRetry(() => db.transaction().execute(async (tx) => {
     const r: BatchResult = { inserted: new Set(), existing: new Set(), emailTaken: new Set(), overCap: new Set() };
     if (rows.length === 0) return r;
     let room = Infinity;
-    if (opts.liveCap) {
-      await sql`select pg_advisory_xact_lock(hashtextextended(${teamId}, 0))`.execute(tx);
-      room = Math.max(0, opts.liveCap - await liveCount(tx, teamId));
-    }
+    if (opts.liveCap) room = await roomUnderCap(tx, teamId, opts.liveCap);
     for (const id of await liveClientIds(tx, teamId, rows.map((x) => x.client_user_id))) r.existing.add(id);
     const todo: NewUserRow[] = [];
     for (const row of rows) {
@@ -78,15 +55,16 @@ export async function insertBatch(db: Kysely<Database>, teamId: string, rows: Ne
       else todo.push(row);
     }
     if (todo.length === 0) return r;
-    // The basic face's numbers (0008's sequence), taken here in file order so a batch is numbered
-    // in the order of its rows. A row that then loses a race leaves a gap: numbers are never reused.
-    const nums = (await sql<{ n: string }>`select nextval('users_basic_id_seq') as n from generate_series(1, ${todo.length}::int)`.execute(tx)).rows.map((x) => Number(x.n)).sort((a, b) => a - b);
+    // The users' numbers (the team's sequence, 0009), taken here in file order so a batch is
+    // numbered in the order of its rows. A row that then loses a race leaves a gap: numbers are
+    // never reused.
+    const nums = (await sql<{ n: string }>`select roster_next_basic_id(${teamId}::uuid) as n from generate_series(1, ${todo.length}::int)`.execute(tx)).rows.map((x) => Number(x.n)).sort((a, b) => a - b);
     const numbered = todo.map((x, i) => ({ ...x, basic_id: nums[i]! }));
     // One array per column (unnest) instead of a 30,000-parameter VALUES list: half the client
     // CPU, a quarter less server CPU, and no 65,535-parameter ceiling on the batch size.
-    const arrays = INSERT_COLUMNS.map(([c]) => numbered.map((x) => x[c] ?? null));
-    const done = await sql<{ client_user_id: string }>`insert into users (${sql.raw(INSERT_COLUMNS.map(([c]) => c).join(', '))})
-      select * from unnest(${sql.join(INSERT_COLUMNS.map(([, type], i) => sql`${arrays[i]}::${sql.raw(type)}[]`))})
+    const arrays = INSERT_COLUMNS.map((c) => numbered.map((x) => x[c] ?? null));
+    const done = await sql<{ client_user_id: string }>`insert into users (${sql.raw(INSERT_COLUMNS.join(', '))})
+      select * from unnest(${sql.join(INSERT_COLUMNS.map((c, i) => sql`${arrays[i]}::${sql.raw(COLUMN_TYPES[c])}[]`))})
       on conflict do nothing returning client_user_id`.execute(tx);
     for (const d of done.rows) r.inserted.add(d.client_user_id);
     const missed = todo.filter((x) => !r.inserted.has(x.client_user_id)).map((x) => x.client_user_id);
@@ -114,12 +92,6 @@ async function liveClientIds(tx: Transaction<Database>, teamId: string, ids: str
     .where('team_id', '=', teamId).where('deleted_at', 'is', null)
     .where('client_user_id', '=', sql<string>`any(${ids}::text[])`).execute();
   return rows.map((x) => x.client_user_id);
-}
-
-async function liveCount(tx: Transaction<Database>, teamId: string): Promise<number> {
-  const { n } = await tx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('team_id', '=', teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
-  return Number(n);
 }
 
 /** An exported user: the domain user plus its profile columns (as stored). */

@@ -2,7 +2,7 @@
 // user's connections (the one source of truth for "is this provider connected"), plus the progress
 // entries recorded per (provider, data type, sync type). Provider names are Onvy's CAPITALCASE:
 // the Junction slug upper-cased, except Apple HealthKit, which Onvy calls APPLE.
-import type { Connection } from './connections.ts';
+import type { Connection } from '../connections.ts';
 
 export const SYNC_PROVIDERS = ['GARMIN', 'OURA', 'FITBIT', 'WITHINGS', 'STRAVA', 'POLAR', 'APPLE', 'HEALTH_CONNECT', 'SAMSUNG_HEALTH'] as const;
 export const SYNC_DATA_TYPES = ['auth', 'daily', 'activity', 'sleep'] as const;

@@ -10,9 +10,9 @@
 // from (primary, or the replica chosen by read routing), under a stable statement name
 // (src/db/pool.ts) as every other query.
 import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
-import { currentScope, rootOf } from '../db/request-tx.ts';
-import { directQueryOf } from '../db/pool.ts';
+import type { Database } from '../../db/schema.ts';
+import { currentScope, rootOf } from '../../db/request-tx.ts';
+import { directQueryOf } from '../../db/pool.ts';
 
 /** A placeholder that cannot be a real argument: a NUL byte is rejected by PostgreSQL text. */
 const slot = (i: number) => `\u0000arg${i}\u0000`;

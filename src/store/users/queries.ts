@@ -1,0 +1,75 @@
+// The users repository's hot statements, compiled once per repository (compiled.ts says why), and
+// the connections JSON sub-select that lets a user and its connections be one statement.
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { Database } from '../../db/schema.ts';
+import { precompile } from './compiled.ts';
+import { ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type UserColumn, type UserRow } from './rows.ts';
+
+const USER_COLUMNS_Q = USER_COLUMNS.map((c) => `users.${c}` as const);
+
+/** The user's connections as a JSON array column `conns`. */
+export const connectionsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
+  jsonArrayFrom(eb.selectFrom('connections').selectAll('connections')
+    .whereRef('connections.team_id', '=', 'users.team_id').whereRef('connections.user_id', '=', 'users.id')
+    .orderBy('connections.created_at').orderBy('connections.provider')).as('conns');
+
+/** The user's recorded sync entries as a JSON array column `syncs`. */
+const syncsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
+  jsonArrayFrom(eb.selectFrom('data_syncs').select(['data_syncs.provider', 'data_syncs.data_type', 'data_syncs.sync_type', 'data_syncs.status', 'data_syncs.updated_at'])
+    .whereRef('data_syncs.team_id', '=', 'users.team_id').whereRef('data_syncs.user_id', '=', 'users.id')).as('syncs');
+
+export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] };
+
+/** Columns the Junction-field update writes: every user column but the key and the lifecycle ones. */
+export const USER_UPDATE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
+
+export function hotQueries(db: Kysely<Database>) {
+  const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJson);
+  // Where a live user holds the client id the insert is "no row": the partial unique index decides races.
+  const insert = (k: Kysely<Database>, cols: readonly string[], slots: never[]) =>
+    k.insertInto('users').values(Object.fromEntries(cols.map((c, i) => [c, slots[i]])) as never)
+      .onConflict((oc) => oc.columns(['team_id', 'client_user_id']).where('deleted_at', 'is', null).doNothing())
+      .returning(['basic_id', 'client_user_id']);
+  const numbered = [...ROW_COLUMNS, 'basic_id'] as const;
+  return {
+    viewById: precompile<[string, string], ViewRow>(db, 2, (k, team, id) =>
+      view(k).where('users.team_id', '=', team).where('users.id', '=', id)),
+    liveViewByClientId: precompile<[string, string], ViewRow>(db, 2, (k, team, cid) =>
+      view(k).where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null)),
+    // A deferred join: the page's keys come from the index alone (users_live_created), and only
+    // those rows are read and given their connections. Selecting the connections in the same
+    // query as the OFFSET would compute them for every skipped row (at offset 900,000 of a
+    // million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale").
+    livePage: precompile<[string, number, number], ViewRow>(db, 3, (k, team, offset, limit) =>
+      view(k).innerJoin(
+        (eb) => eb.selectFrom('users').select(['id']).where('team_id', '=', team).where('deleted_at', 'is', null)
+          .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit).as('page'),
+        (j) => j.onRef('page.id', '=', 'users.id'),
+      ).where('users.team_id', '=', team).orderBy('users.created_at', 'desc').orderBy('users.id', 'desc')),
+    liveCount: precompile<[string], { n: number }>(db, 1, (k, team) =>
+      k.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('team_id', '=', team).where('deleted_at', 'is', null)),
+    liveVersioned: precompile<[string, string], Pick<UserRow, UserColumn> & { version: string }>(db, 2, (k, team, id) =>
+      k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))
+        .where('users.team_id', '=', team).where('users.id', '=', id).where('users.deleted_at', 'is', null)),
+    holder: precompile<[string, string], { id: string; created_at: Date }>(db, 2, (k, team, cid) =>
+      k.selectFrom('users').select(['id', 'created_at']).where('team_id', '=', team).where('client_user_id', '=', cid).where('deleted_at', 'is', null)),
+    /** Onvy's read of one user: the row, its connections and its sync entries in one statement. */
+    withSyncsByClientId: precompile<[string, string], UserRow & { conns: JsonConnection[]; syncs: JsonSync[] }>(db, 2, (k, team, cid) =>
+      k.selectFrom('users').selectAll('users').select((eb) => [connectionsJson(eb), syncsJson(eb)])
+        .where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null)),
+    /** A create: one statement; storage numbers the user (0009_basic_id_per_team.sql). */
+    insert: precompile<unknown[], { basic_id: number; client_user_id: string }>(db, ROW_COLUMNS.length, (k, ...slots) => insert(k, ROW_COLUMNS, slots)),
+    /** A create whose number was taken first (to name the user after it). */
+    insertNumbered: precompile<unknown[], { basic_id: number; client_user_id: string }>(db, numbered.length, (k, ...slots) => insert(k, numbered, slots)),
+    /** The team's next number, from its own sequence (0009_basic_id_per_team.sql). */
+    nextNumber: precompile<[string], { n: string }>(db, 1, (k, team) => k.selectNoFrom(sql<string>`roster_next_basic_id(${team}::uuid)`.as('n'))),
+    // Every column but the key and the lifecycle ones, written only over the version that was read.
+    updateUser: precompile<unknown[], { id: string }>(db, USER_UPDATE_COLUMNS.length + 3, (k, team, id, version, ...slots) =>
+      k.updateTable('users').set(Object.fromEntries(USER_UPDATE_COLUMNS.map((c, i) => [c, slots[i]])) as never)
+        .where('team_id', '=', team).where('id', '=', id).where('deleted_at', 'is', null)
+        .where(sql`xmin`, '=', sql`${version}::xid`).returning('id')),
+  };
+}
+
+export type HotQueries = ReturnType<typeof hotQueries>;
