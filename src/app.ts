@@ -43,6 +43,10 @@ import { installMetrics } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
 import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
+import { createWebhooks } from './compose-webhooks.ts'; // webhooks (i12)
+import type { WebhookSettings } from './domain/webhooks/settings.ts'; // webhooks (i12)
+import type { Resolver } from './store/webhooks/sender.ts'; // webhooks (i12)
+import { sql } from 'kysely'; // webhooks (i12)
 
 export interface AppOptions {
   db: Db;
@@ -79,6 +83,8 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** Webhooks (i12): settings (README), and for tests a resolver and a short attempt timeout. */
+  webhooks?: Partial<WebhookSettings> & { resolver?: Resolver; attemptTimeoutMs?: number };
 }
 
 export interface BuiltApp {
@@ -161,15 +167,21 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   // Repositories query through `db`, which follows a request's transaction when there is one.
   const db = scopedKysely(opts.db.kysely);
   const audit = new PgAuditLog(db, (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'));
-  const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
+  const webhooks = await createWebhooks({ // webhooks (i12)
+    db, databaseUrl: opts.databaseUrl, now, settings: opts.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
+    teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(opts.db.kysely)).rows.length > 0,
+    ...(opts.webhooks?.resolver ? { resolver: opts.webhooks.resolver } : {}), ...(opts.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: opts.webhooks.attemptTimeoutMs } : {}),
+  });
+  const events = webhooks.outbox; // webhooks (i12)
+  const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0, events });
   const teams = new TeamsService(new PgTeamsRepo(db), now);
   const keys = new KeyResolver(teams);
-  const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
+  const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now, events);
   const services: Services = {
     users,
     teams,
     keys,
-    connections: new ConnectionsService(new PgConnectionsRepo(db), users, now),
+    connections: new ConnectionsService(new PgConnectionsRepo(db), users, now, events),
     demographics,
     portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
@@ -179,8 +191,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,
     }),
-    insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
-    profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 }),
+    insurance: new InsuranceService(new PgInsuranceRepo(db), users, now, events),
+    profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0, events }),
+    webhooks: webhooks.service,
+    purgeWebhooks: (at) => webhooks.purge(at),
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
@@ -236,7 +250,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
   });
-  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
+  const { registry } = await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
+  webhooks.registerMetrics(registry); // webhooks (i12)
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));
@@ -251,6 +266,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     services,
     async close() {
       await app.close();
+      await webhooks.close(); // webhooks (i12)
       await audit.flush();
       router?.close();
       await sub.close();

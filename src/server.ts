@@ -61,6 +61,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
     publicUrl: config.publicUrl,
     authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
+    webhooks: config.webhooks, // webhooks (i12)
   });
   const { services } = built;
 
@@ -78,6 +79,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
       const k = await purgeExpiredIdempotencyKeys(opened.db.kysely, new Date());
       if (k) log.info({ purged: k }, 'purged expired idempotency keys');
+      const w = await services.purgeWebhooks(); if (w) log.info({ purged: w }, 'purged webhook events, deliveries and attempts past ROSTER_WEBHOOK_RETENTION_DAYS'); // webhooks (i12)
       if (config.auditRetentionDays > 0) {
         const a = await purgeAuditBefore(opened.db.kysely, new Date(Date.now() - config.auditRetentionDays * 86_400_000));
         if (a) log.info({ purged: a }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');

@@ -9,6 +9,8 @@ import { hasForbiddenChars } from './text.ts';
 import { newId } from './ids.ts';
 import { MANUAL_SOURCE, checkClientUserId, type TeamContext, type User } from './users.ts';
 import type { Connection } from './connections.ts';
+import { NO_OUTBOX, type EventOutbox } from './webhooks/ports.ts'; // webhooks (i12)
+import { userEvent } from './webhooks/events.ts'; // webhooks (i12)
 import {
   SYNC_DATA_TYPES, SYNC_PROVIDERS, SYNC_STATUSES, SYNC_TYPES,
   deriveDataSyncs, providerSlugOf, type DataSync, type StoredSync,
@@ -371,6 +373,8 @@ function checkSyncEntry(e: { provider: unknown; dataType: unknown; syncType: unk
 
 export interface ProfilesDeps {
   repo: ProfilesRepo;
+  /** Webhooks (i12): where user.* and connection.* events are recorded. */
+  events?: EventOutbox;
   now?: () => Date;
   /** 0 = no cap. Applies to sandbox teams only (the same cap as UsersService). */
   sandboxUserCap?: number;
@@ -382,8 +386,10 @@ export class ProfilesService {
   private readonly repo: ProfilesRepo;
   private readonly now: () => Date;
   private readonly cap: number;
+  private readonly events: EventOutbox; // webhooks (i12)
 
   constructor(deps: ProfilesDeps) {
+    this.events = deps.events ?? NO_OUTBOX; // webhooks (i12)
     this.repo = deps.repo;
     this.now = deps.now ?? (() => new Date());
     this.cap = deps.sandboxUserCap ?? 0;
@@ -413,7 +419,7 @@ export class ProfilesService {
     };
     const made = applyProfilePatch(blank, input.patch, 'replace', now)!;
     const liveCap = team.mode === 'sandbox' && this.cap > 0 ? this.cap : undefined;
-    const r = await this.repo.insert(made, { ...(liveCap ? { liveCap } : {}), clientIdFromBasicId: input.clientUserId === null });
+    const r = await this.events.emit(team.teamId, () => this.repo.insert(made, { ...(liveCap ? { liveCap } : {}), clientIdFromBasicId: input.clientUserId === null }), (x) => (x.ok ? [userEvent('user.created', team.teamId, made.user.id, now, { client_user_id: x.clientUserId, basic_id: x.basicId })] : [])); // webhooks (i12)
     if (!r.ok) {
       if (r.reason === 'cap') throw new DomainError('sandbox_user_cap', `You have reached the maximum of ${this.cap} Sandbox users`, { cap: this.cap });
       if (r.reason === 'email_taken') throw new DomainError('email_taken', 'Another user of the team has this e-mail address');
@@ -453,10 +459,10 @@ export class ProfilesService {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
     const issues = checkProfilePatch(patch, this.now());
     if (issues.length) throw validationFailed(issues);
-    const r = await this.repo.update(teamId, sel, (cur) => {
+    const r = await this.events.emit(teamId, () => this.repo.update(teamId, sel, (cur) => {
       if ('basicId' in sel && !isBasicVisible(cur.profile)) throw notFound();
       return applyProfilePatch(cur, patch, mode, this.now(), replaces);
-    });
+    }), (x) => (x && x !== 'email_taken' ? [userEvent('user.updated', teamId, x.user.id, this.now())] : [])); // webhooks (i12)
     if (r === 'email_taken') throw new DomainError('email_taken', 'Another user of the team has this e-mail address');
     if (r === null) throw notFound();
     return r;
@@ -465,7 +471,7 @@ export class ProfilesService {
   /** Deletes for good (Onvy and basic deletes; Junction's soft delete is UsersService.delete). Returns Roster's id of the user. */
   async delete(teamId: string, sel: ProfileSelector): Promise<string> {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
-    const id = await this.repo.remove(teamId, sel, (cur) => !('basicId' in sel) || isBasicVisible(cur.profile));
+    const id = await this.events.emit(teamId, () => this.repo.remove(teamId, sel, (cur) => !('basicId' in sel) || isBasicVisible(cur.profile)), (x) => (x ? [userEvent('user.deleted', teamId, x, this.now(), 'clientUserId' in sel ? { client_user_id: sel.clientUserId } : 'basicId' in sel ? { basic_id: sel.basicId } : {})] : [])); // webhooks (i12)
     if (!id) throw notFound();
     return id;
   }
@@ -495,12 +501,12 @@ export class ProfilesService {
     const slug = providerSlugOf(e.provider)!;
     const isAuth = e.dataType === 'auth';
     const failed = isAuth && e.status === 'failed';
-    const ok = await this.repo.recordSync(teamId, u.user.id, { provider: slug, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now }, {
+    const ok = await this.events.emit(teamId, () => this.repo.recordSync(teamId, u.user.id, { provider: slug, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now }, {
       id: newId(now.getTime()),
       status: failed ? 'error' : 'connected',
       error: failed ? { type: 'auth_failed', message: 'The provider connection failed' } : null,
       setStatus: isAuth,
-    });
+    }), (x) => (x && isAuth ? [userEvent(failed ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(failed ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
     if (!ok) throw notFound();
     return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now, userId: u.user.id };
   }
@@ -509,7 +515,7 @@ export class ProfilesService {
   async disconnectProvider(teamId: string, clientUserId: string, providerName: string): Promise<string> {
     const u = await this.requireByClientId(teamId, clientUserId);
     const slug = providerSlugOf(providerName);
-    if (!slug || !(await this.repo.disconnect(teamId, u.user.id, slug, this.now()))) {
+    if (!slug || !(await this.events.emit(teamId, () => this.repo.disconnect(teamId, u.user.id, slug, this.now()), (x) => (x ? [userEvent('connection.deleted', teamId, u.user.id, this.now(), { provider: slug })] : [])))) { // webhooks (i12)
       throw new DomainError('connection_not_found', 'The user has no entry for this provider');
     }
     return u.user.id;

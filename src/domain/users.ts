@@ -4,6 +4,8 @@ import { checkDate, isIanaTimeZone, addDays, utcDate } from './dates.ts';
 import { hasForbiddenChars, utf8Bytes } from './text.ts';
 import { newId } from './ids.ts';
 import type { Connection } from './connections.ts';
+import { NO_OUTBOX, type EventOutbox } from './webhooks/ports.ts'; // webhooks (i12)
+import { userEvent } from './webhooks/events.ts'; // webhooks (i12)
 
 /** Client ids are indexed; a btree entry cannot exceed ~2.7 kB, so the cap counts UTF-8 bytes. */
 export const CLIENT_USER_ID_MAX_BYTES = 1024;
@@ -99,6 +101,8 @@ export interface UsersDeps {
   now?: () => Date;
   /** 0 = no cap. Applies to sandbox teams only. */
   sandboxUserCap?: number;
+  /** Webhooks (i12): where user.* events are recorded, in the change's own transaction. */
+  events?: EventOutbox;
 }
 
 export interface TeamContext {
@@ -155,8 +159,10 @@ export class UsersService {
   private readonly repo: UsersRepo;
   private readonly now: () => Date;
   private readonly cap: number;
+  private readonly events: EventOutbox; // webhooks (i12)
 
   constructor(deps: UsersDeps) {
+    this.events = deps.events ?? NO_OUTBOX; // webhooks (i12)
     this.repo = deps.repo;
     this.now = deps.now ?? (() => new Date());
     this.cap = deps.sandboxUserCap ?? 0;
@@ -184,7 +190,7 @@ export class UsersService {
       ingestionEnd: end,
     };
     const liveCap = team.mode === 'sandbox' && this.cap > 0 ? this.cap : undefined;
-    const r = await this.repo.insert(user, liveCap ? { liveCap } : {});
+    const r = await this.events.emit(team.teamId, () => this.repo.insert(user, liveCap ? { liveCap } : {}), (x) => (x.ok ? [userEvent('user.created', user.teamId, user.id, now, { client_user_id: user.clientUserId })] : [])); // webhooks (i12)
     if (!r.ok) {
       if (r.reason === 'cap') throw new DomainError('sandbox_user_cap', `You have reached the maximum of ${this.cap} Sandbox users`, { cap: this.cap });
       throw new DomainError('client_user_id_taken', 'Client user id already exists.', { existing: r.existing });
@@ -219,7 +225,7 @@ export class UsersService {
     const issues = fieldIssues(input);
     if (issues.length) throw validationFailed(issues);
     let orderIssue: FieldIssue | null = null;
-    const r = await this.repo.update(teamId, id, (u) => {
+    const r = await this.events.emit(teamId, () => this.repo.update(teamId, id, (u) => {
       const now = this.now();
       const next: User = { ...u, updatedAt: now };
       if (input.clientUserId !== undefined) next.clientUserId = input.clientUserId;
@@ -230,14 +236,15 @@ export class UsersService {
       orderIssue = boundsIssue(next.ingestionStart, next.ingestionEnd, rawInput ?? input);
       if (orderIssue) throw validationFailed([orderIssue]);
       return next;
-    });
+    }), (x) => (x && x !== 'taken' ? [userEvent('user.updated', teamId, id, x.updatedAt)] : [])); // webhooks (i12)
     if (r === 'taken') throw new DomainError('client_user_id_taken', 'Client user id already exists');
     if (r === null) throw await this.notLiveError(teamId, id);
     return r;
   }
 
   async delete(teamId: string, id: string): Promise<void> {
-    const ok = await this.repo.softDelete(teamId, id, this.now());
+    const at = this.now();
+    const ok = await this.events.emit(teamId, () => this.repo.softDelete(teamId, id, at), (x) => (x ? [userEvent('user.deleted', teamId, id, at)] : [])); // webhooks (i12)
     if (!ok) throw await this.notLiveError(teamId, id);
   }
 
@@ -245,7 +252,7 @@ export class UsersService {
     // An id no user can hold (NUL, lone surrogate, over the cap) matches nobody; it must not reach SQL.
     if ('clientUserId' in target && checkClientUserId(target.clientUserId)) throw new DomainError('user_not_found', 'User not found');
     const now = this.now();
-    const r = await this.repo.restore(teamId, target, new Date(now.getTime() - UNDO_GRACE_MS), now);
+    const r = await this.events.emit(teamId, () => this.repo.restore(teamId, target, new Date(now.getTime() - UNDO_GRACE_MS), now), async (x) => (x === 'ok' ? [userEvent('user.restored', teamId, 'userId' in target ? target.userId : (await this.repo.findLiveByClientId(teamId, target.clientUserId))?.id ?? null, now)] : [])); // webhooks (i12)
     if (r === 'not_found') throw new DomainError('user_not_found', 'User not found');
     if (r === 'taken') throw new DomainError('client_user_id_taken', 'Client user id already exists');
   }

@@ -11,6 +11,7 @@ import type { AuditLog } from '../domain/audit.ts';
 import type { AuthTokensService } from '../domain/auth-tokens.ts';
 import type { ProfilesService } from '../domain/profiles.ts';
 import type { Redis } from 'ioredis';
+import type { WebhooksService } from '../domain/webhooks/service.ts';
 
 export interface Services {
   users: UsersService;
@@ -29,6 +30,10 @@ export interface Services {
   publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */
   redis: Redis | null;
+  /** Outgoing webhooks: endpoints, deliveries (docs/webhooks.md). */
+  webhooks: WebhooksService;
+  /** Deletes webhook events, deliveries and attempts past ROSTER_WEBHOOK_RETENTION_DAYS. */
+  purgeWebhooks(at?: Date): Promise<number>;
   /** Tells every instance a key was revoked (and evicts it here). */
   revokeKey(keyId: string): Promise<void>;
 }

@@ -1,0 +1,96 @@
+// Puts the webhook subsystem together (app layer): the outbox every write records into, the
+// management service the admin API uses, the dispatcher (when this instance runs one), the LISTEN
+// connection that wakes it and keeps the "teams with live endpoints" cache fresh, and metrics.
+import type { Kysely } from 'kysely';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Database } from './db/schema.ts';
+import { PgEventOutbox, listenWebhooks, type WebhookListener } from './store/webhooks/outbox.ts';
+import { PgDeliveriesRepo, PgDispatchStore, PgEndpointsRepo, purgeWebhooksBefore } from './store/webhooks/repos.ts';
+import { HttpWebhookSender, type Resolver } from './store/webhooks/sender.ts';
+import { AddressPolicy } from './domain/webhooks/ssrf.ts';
+import { WebhooksService } from './domain/webhooks/service.ts';
+import { Dispatcher } from './domain/webhooks/dispatcher.ts';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
+
+export const ROSTER_VERSION = '0.1.0';
+
+export interface Webhooks {
+  outbox: PgEventOutbox;
+  service: WebhooksService;
+  dispatcher: Dispatcher | null;
+  dispatch: PgDispatchStore;
+  /** Deletes what is past ROSTER_WEBHOOK_RETENTION_DAYS (the maintenance sweep calls it). */
+  purge(now?: Date): Promise<number>;
+  registerMetrics(registry: Registry): void;
+  close(): Promise<void>;
+}
+
+export interface WebhooksOptions {
+  /** The request-scoped handle (src/db/request-tx.ts). */
+  db: Kysely<Database>;
+  databaseUrl: string;
+  settings?: Partial<WebhookSettings>;
+  teamExists: (teamId: string) => Promise<boolean>;
+  now?: () => Date;
+  onError?: (e: unknown) => void;
+  /** Tests: resolve names without DNS. */
+  resolver?: Resolver;
+  /** Tests: a short attempt timeout. */
+  attemptTimeoutMs?: number;
+}
+
+export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
+  const s: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...o.settings };
+  const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
+  const sender = new HttpWebhookSender(policy, o.resolver, o.attemptTimeoutMs);
+  const outbox = new PgEventOutbox(o.db);
+  const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload());
+  const deliveries = new PgDeliveriesRepo(o.db);
+  const dispatch = new PgDispatchStore(o.db, () => void outbox.reload().catch(() => {}));
+  const service = new WebhooksService({ endpoints, deliveries, sender, policy, teamExists: o.teamExists, version: ROSTER_VERSION, ...(o.now ? { now: o.now } : {}) });
+
+  const m = {
+    deliveries: new Counter({ name: 'roster_webhook_deliveries_total', help: 'Webhook delivery attempts by format and outcome (success, failure = will retry, exhausted = failed for good)', labelNames: ['format', 'outcome'] as const, registers: [] }),
+    seconds: new Histogram({ name: 'roster_webhook_attempt_seconds', help: 'Duration of webhook HTTP attempts', labelNames: ['format'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15], registers: [] }),
+    disabled: new Counter({ name: 'roster_webhook_endpoints_disabled_total', help: 'Endpoints disabled automatically (failing 5 days, or 410 Gone)', labelNames: ['reason'] as const, registers: [] }),
+  };
+  const dispatcher = s.worker ? new Dispatcher({
+    store: dispatch, sender, schedule: s.retrySchedule, idle: () => !outbox.hasAny(), leaseMs: s.leaseS * 1000, pollMs: s.pollMs, version: ROSTER_VERSION,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.onError ? { onError: o.onError } : {}),
+    onAttempt: (format, outcome, secs, n) => { m.deliveries.inc({ format, outcome }, n); m.seconds.observe({ format }, secs); },
+    onDisabled: (_ep, reason) => m.disabled.inc({ reason }),
+  }) : null;
+
+  await outbox.reload();
+  const listener: WebhookListener = listenWebhooks(o.databaseUrl, {
+    onEvents: () => dispatcher?.poke(),
+    onEndpoints: () => void outbox.reload().catch((e) => o.onError?.(e)),
+  });
+  // A safety net under NOTIFY: the cache is reloaded every 30 s whatever happens.
+  const refresh = setInterval(() => void outbox.reload().catch(() => {}), 30_000);
+  refresh.unref();
+  dispatcher?.start();
+
+  return {
+    outbox, service, dispatcher, dispatch,
+    async purge(now = new Date()) {
+      if (s.retentionDays <= 0) return 0;
+      return purgeWebhooksBefore(o.db, new Date(now.getTime() - s.retentionDays * 86_400_000));
+    },
+    registerMetrics(registry) {
+      registry.registerMetric(m.deliveries);
+      registry.registerMetric(m.seconds);
+      registry.registerMetric(m.disabled);
+      const backlog = { pending: 0, oldestS: 0 };
+      const read = async () => { Object.assign(backlog, await dispatch.backlog(new Date())); };
+      registry.registerMetric(new Gauge({ name: 'roster_webhook_backlog', help: 'Webhook deliveries not yet delivered or failed (pending or in flight); the same on every instance', registers: [], async collect() { await read().catch(() => {}); this.set(backlog.pending); } }));
+      registry.registerMetric(new Gauge({ name: 'roster_webhook_oldest_pending_seconds', help: 'Age of the oldest pending webhook delivery', registers: [], async collect() { this.set(backlog.oldestS); } }));
+    },
+    async close() {
+      clearInterval(refresh);
+      await dispatcher?.stop();
+      await listener.close();
+    },
+  };
+}
