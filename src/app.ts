@@ -90,6 +90,8 @@ export interface AppOptions {
 export interface BuiltApp {
   app: FastifyInstance;
   services: Services;
+  /** The webhook subsystem (outbox, dispatcher), for the sweep and tests. */
+  webhooks: import('./compose-webhooks.ts').Webhooks; // webhooks (i12)
   close(): Promise<void>;
 }
 
@@ -264,6 +266,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   return {
     app,
     services,
+    webhooks, // webhooks (i12)
     async close() {
       await app.close();
       await webhooks.close(); // webhooks (i12)

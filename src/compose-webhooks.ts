@@ -62,11 +62,13 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     onDisabled: (_ep, reason) => m.disabled.inc({ reason }),
   }) : null;
 
-  await outbox.reload();
+  // LISTEN first, then load: an endpoint registered anywhere in between is heard.
   const listener: WebhookListener = listenWebhooks(o.databaseUrl, {
     onEvents: () => dispatcher?.poke(),
     onEndpoints: () => void outbox.reload().catch((e) => o.onError?.(e)),
   });
+  await listener.ready;
+  await outbox.reload();
   // A safety net under NOTIFY: the cache is reloaded every 30 s whatever happens.
   const refresh = setInterval(() => void outbox.reload().catch(() => {}), 30_000);
   refresh.unref();

@@ -53,3 +53,26 @@ export async function startReceiver(port = 0): Promise<Receiver> {
 
 /** Settings for a Roster under test that posts to receivers on 127.0.0.1 quickly. */
 export const TEST_WEBHOOKS = { allowHttp: true, allowCidrs: ['127.0.0.0/8'], retrySchedule: [1, 1, 1], pollMs: 200 };
+
+/** Calls the admin API; the answer's JSON body (null when empty). */
+export function adminClient(baseUrl: string, token: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const r = await fetch(`${baseUrl}/admin${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/** Polls `f` until it returns a truthy value (bounded). */
+export async function eventually<T>(f: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}

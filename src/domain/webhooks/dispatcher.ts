@@ -57,6 +57,8 @@ export interface DispatcherOptions {
   idle?: () => boolean;
 }
 
+const MIN_ROUND_MS = 20;
+
 export class Dispatcher {
   private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle'>> & DispatcherOptions;
   private running = false;
@@ -89,8 +91,13 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
+    let last = 0;
     while (this.running) {
       let busy = false;
+      // Rounds are at least MIN_ROUND_MS apart: a burst of NOTIFYs and finished attempts is one round.
+      const since = Date.now() - last;
+      if (since < MIN_ROUND_MS) await new Promise((r) => setTimeout(r, MIN_ROUND_MS - since));
+      last = Date.now();
       try {
         busy = await this.round();
       } catch (e) {

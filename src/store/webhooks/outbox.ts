@@ -77,7 +77,11 @@ export class PgEventOutbox implements EventOutbox {
   }
 }
 
-export interface WebhookListener { close(): Promise<void> }
+export interface WebhookListener {
+  /** Settles once the first LISTEN is in place (or failed: it keeps retrying in the background). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * One dedicated LISTEN connection: `onEvents` when events were committed anywhere, `onEndpoints`
@@ -87,6 +91,8 @@ export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoin
   let client: pg.Client | null = null;
   let closed = false;
   let timer: NodeJS.Timeout | null = null;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((res) => { markReady = res; });
   const connect = async () => {
     if (closed) return;
     const c = new pg.Client({ connectionString: url, application_name: 'roster-webhooks' });
@@ -103,8 +109,10 @@ export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoin
       client = c;
       h.onEndpoints();
       h.onEvents();
+      markReady();
     } catch {
       await c.end().catch(() => {});
+      markReady();
       schedule();
     }
   };
@@ -115,8 +123,10 @@ export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoin
   };
   void connect();
   return {
+    ready,
     async close() {
       closed = true;
+      markReady();
       if (timer) clearTimeout(timer);
       const c = client;
       client = null;
