@@ -1,7 +1,7 @@
 // Puts the webhook subsystem together (app layer): the outbox every write records into, the
 // management service the admin API uses, the dispatcher (when this instance runs one), the LISTEN
 // connection that wakes it and keeps the "teams with live endpoints" cache fresh, and metrics.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from './db/schema.ts';
 import { PgEventOutbox, listenWebhooks, type WebhookListener } from './store/webhooks/outbox.ts';
@@ -95,4 +95,14 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
       await listener.close();
     },
   };
+}
+
+/** The management service alone (no dispatcher, no LISTEN): for `roster webhook …`. */
+export function webhooksAdminService(db: Kysely<Database>, settings: Partial<WebhookSettings> = {}): WebhooksService {
+  const s: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...settings };
+  const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
+  return new WebhooksService({
+    endpoints: new PgEndpointsRepo(db), deliveries: new PgDeliveriesRepo(db), sender: new HttpWebhookSender(policy), policy, version: ROSTER_VERSION,
+    teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(db)).rows.length > 0,
+  });
 }

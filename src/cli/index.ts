@@ -16,6 +16,8 @@ import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
+import { registerWebhookCommands } from './webhook.ts'; // webhooks (i12)
+import { purgeWebhooksBefore } from '../store/webhooks/repos.ts'; // webhooks (i12)
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -132,13 +134,15 @@ export function buildCli(config: () => Config): Command {
       const purged = await users.purgeExpired();
       const idem = await purgeExpiredIdempotencyKeys(o.db.kysely, new Date());
       const audit = cfg.auditRetentionDays > 0 ? await purgeAuditBefore(o.db.kysely, new Date(Date.now() - cfg.auditRetentionDays * 86_400_000)) : 0;
-      out({ purged, idempotency_keys_purged: idem, audit_events_purged: audit });
+      const webhooks = cfg.webhooks.retentionDays > 0 ? await purgeWebhooksBefore(o.db.kysely, new Date(Date.now() - cfg.webhooks.retentionDays * 86_400_000)) : 0; // webhooks (i12)
+      out({ purged, idempotency_keys_purged: idem, audit_events_purged: audit, webhook_rows_purged: webhooks });
     });
   });
 
   registerImportCommand(program, config);
   registerExportCommand(program, config);
   registerBackupCommands(program, config);
+  registerWebhookCommands(program, config); // webhooks (i12)
 
   return program;
 }

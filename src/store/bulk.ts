@@ -5,6 +5,8 @@ import type { Database, NewUserRow, UserRow } from '../db/schema.ts';
 import type { ProfiledUser } from '../domain/profiles.ts';
 import { withRetry } from './errors.ts';
 import { profileFields } from './profiles.ts';
+import { recordEventsWhereLive } from './webhooks/outbox.ts'; // webhooks (i12)
+import { userEvent } from '../domain/webhooks/events.ts'; // webhooks (i12)
 
 /** Every column an imported user is written with; insertBatch numbers basic_id. */
 
@@ -61,7 +63,7 @@ export interface BatchResult {
  * instead of aborting the batch. `liveCap`: the team's sandbox cap, counted under the same
  * advisory lock as PgUsersRepo.insert.
  */
-export async function insertBatch(db: Kysely<Database>, teamId: string, rows: NewUserRow[], opts: { liveCap?: number } = {}): Promise<BatchResult> {
+export async function insertBatch(db: Kysely<Database>, teamId: string, rows: NewUserRow[], opts: { liveCap?: number; emitEvents?: boolean } = {}): Promise<BatchResult> {
   return withRetry(() => db.transaction().execute(async (tx) => {
     const r: BatchResult = { inserted: new Set(), existing: new Set(), emailTaken: new Set(), overCap: new Set() };
     if (rows.length === 0) return r;
@@ -89,6 +91,7 @@ export async function insertBatch(db: Kysely<Database>, teamId: string, rows: Ne
       select * from unnest(${sql.join(INSERT_COLUMNS.map(([, type], i) => sql`${arrays[i]}::${sql.raw(type)}[]`))})
       on conflict do nothing returning client_user_id`.execute(tx);
     for (const d of done.rows) r.inserted.add(d.client_user_id);
+    if (opts.emitEvents) await recordEventsWhereLive(tx, numbered.filter((x) => r.inserted.has(x.client_user_id)).map((x) => userEvent('user.created', teamId, x.id, new Date(), { client_user_id: x.client_user_id, basic_id: x.basic_id }))); // webhooks (i12)
     const missed = todo.filter((x) => !r.inserted.has(x.client_user_id)).map((x) => x.client_user_id);
     if (missed.length) {
       const live = new Set(await liveClientIds(tx, teamId, missed));

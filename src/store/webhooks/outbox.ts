@@ -77,6 +77,22 @@ export class PgEventOutbox implements EventOutbox {
   }
 }
 
+/**
+ * Records events in `db`'s transaction for teams that have a live endpoint, checked in the same
+ * statement (for writers without the per-instance cache, e.g. `roster import --emit-events`).
+ */
+export async function recordEventsWhereLive(db: Kysely<Database>, events: DomainEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = JSON.stringify(events.map((e) => ({ team_id: e.teamId, id: e.id, type: e.type, user_id: e.userId, facts: e.facts, occurred_at: e.occurredAt.toISOString() })));
+  await sql`with ins as (
+      insert into webhook_events (team_id, id, type, user_id, facts, occurred_at)
+      select e.team_id, e.id, e.type, e.user_id, e.facts, e.occurred_at
+      from jsonb_to_recordset(${rows}::jsonb) as e(team_id uuid, id text, type text, user_id uuid, facts jsonb, occurred_at timestamptz)
+      where exists (select 1 from webhook_endpoints w where w.team_id = e.team_id and not w.disabled)
+      returning 1)
+    select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from ins limit 1) x`.execute(db);
+}
+
 export interface WebhookListener {
   /** Settles once the first LISTEN is in place (or failed: it keeps retrying in the background). */
   ready: Promise<void>;
