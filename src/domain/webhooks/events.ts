@@ -82,7 +82,7 @@ export interface CatalogueEntry {
 }
 
 const J: CatalogueEntry[] = [
-  { name: 'provider.connection.created', domain: 'connection.created', documented: true, description: 'A provider was connected (demo connection, or an Onvy data_syncs auth entry for a new provider).' },
+  { name: 'provider.connection.created', domain: 'connection.created', documented: true, description: 'A provider was connected (a demo connection, or an Onvy data_syncs `auth` entry).' },
   { name: 'provider.connection.error', domain: 'connection.error', documented: true, description: 'A connection entered the error state.' },
   { name: 'provider.device.created', domain: 'device.created', documented: true, description: 'A connection recorded a new device.' },
   { name: 'provider.device.updated', domain: null, documented: true, description: 'A device changed (Junction sends it; Roster never changes a device, so it is never sent).' },
