@@ -205,6 +205,16 @@ for (const backend of backends()) {
       assert.equal(new Set(ids).size, ids.length);
     });
 
+    test('GET /metrics reports deliveries by format and outcome, attempt durations and the backlog', async () => {
+      const m = await (await fetch(`${srv.baseUrl}/metrics`)).text();
+      assert.match(m, /^roster_webhook_deliveries_total\{format="junction",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^roster_webhook_deliveries_total\{format="onvy",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^roster_webhook_attempt_seconds_count\{format="standard"\} [1-9]\d*$/m);
+      assert.match(m, /^roster_webhook_backlog \d+$/m);
+      assert.match(m, /^roster_webhook_oldest_pending_seconds [\d.e+-]+$/m);
+      assert.match(m, /^# TYPE roster_webhook_endpoints_disabled_total counter$/m);
+    });
+
     test("another team's endpoints received none of these events", async () => {
       assert.equal(rx.otherJ.received.length, 0);
       assert.equal(rx.otherS.received.length, 0);
