@@ -25,12 +25,13 @@ async function main() {
   await new Promise<void>((r) => rx.listen(0, HOST, r));
   const rxPort = (rx.address() as { port: number }).port;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-bench-wh-'));
+  fs.chmodSync(dir, 0o755); // the embedded PostgreSQL runs as another user
   const port = await freePort();
   const server = await startServer({
     name: 'roster', args: rosterStartArgs(ROOT), cwd: ROOT, port, logFile: path.join(dir, 'roster.log'), ready: { path: '/readyz' },
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PORT: String(port), HOST, LOG_LEVEL: 'warn', DATA_DIR: path.join(dir, 'data'),
-      ROSTER_ADMIN_TOKEN: ADMIN, ROSTER_BOOTSTRAP_API_KEY: KEY, ROSTER_RATE_LIMIT_PER_MINUTE: '100000000',
+      ROSTER_ADMIN_TOKEN: ADMIN, ROSTER_BOOTSTRAP_API_KEY: KEY, ROSTER_RATE_LIMIT_PER_MINUTE: '10000000',
       ROSTER_WEBHOOK_ALLOW_HTTP: '1', ROSTER_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ...(DATABASE_URL ? { DATABASE_URL } : {}),
     },
   });
