@@ -31,13 +31,18 @@ import { installMetrics, type DbGauges } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
 import { faceRegistry, mountFaces } from './http/faces.ts';
 import type { Services } from './http/services.ts';
+import { createWebhooks, type Webhooks } from './compose.ts'; // webhooks (i12)
+import type { WebhookSettings } from './domain/webhooks/settings.ts'; // webhooks (i12)
+import type { Resolver } from './store/webhooks/sender.ts'; // webhooks (i12)
+import { scopedKysely } from './db/request-tx.ts'; // webhooks (i12)
+import { systemClock } from './kernel/clock.ts'; // webhooks (i12)
 
 /**
  * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
  * take their defaults from src/config.ts: defaultAppSettings). The server passes them all
  * (appSettingsFrom(config)); tests pass what they change.
  */
-export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens'>> {
+export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens' | 'webhooks'>> {
   db: Db;
   /** Connection string of `db`, for the LISTEN connection that carries key revocations. */
   databaseUrl: string;
@@ -53,6 +58,8 @@ export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens'>> {
   replicaLagCheckMs?: number;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** Webhooks (i12): settings (README), and for tests a resolver and a short attempt timeout. */
+  webhooks?: Partial<WebhookSettings> & { resolver?: Resolver; attemptTimeoutMs?: number };
 }
 
 /** `opts` over the defaults; an option given as undefined keeps its default. */
@@ -67,6 +74,8 @@ export interface BuiltApp {
   services: Services;
   /** The domain's services the app was built over (src/compose.ts), e.g. for the maintenance sweep. */
   core: CoreServices;
+  /** The webhook subsystem (outbox, dispatcher), for tests. */
+  webhooks: Webhooks; // webhooks (i12)
   close(): Promise<void>;
 }
 
@@ -141,11 +150,19 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   // pattern, status, timing), so it skips the redaction pass and the per-request child logger
   // that app.log applies to everything else.
   const requestLine = level === 'silent' ? pino({ level: 'silent' }) : pino({ level }, (opts.logStream ?? pino.destination(1)) as pino.DestinationStream);
+  const now0 = opts.now ?? systemClock;
+  // Webhooks (i12): the outbox every write records into, over the request-scoped handle (it joins a request's transaction).
+  const webhooks = await createWebhooks({
+    db: scopedKysely(opts.db.kysely), databaseUrl: opts.databaseUrl, now: now0, settings: s.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
+    teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(opts.db.kysely)).rows.length > 0,
+    ...(opts.webhooks?.resolver ? { resolver: opts.webhooks.resolver } : {}), ...(opts.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: opts.webhooks.attemptTimeoutMs } : {}),
+  });
   const core = buildServices(opts.db, {
     sandboxUserCap: s.sandboxUserCap,
     portalTtl: s.portalTtl,
     authTokens: opts.authTokens ?? {},
-    ...(opts.now ? { now: opts.now } : {}),
+    now: now0,
+    events: webhooks.outbox, // webhooks (i12)
     onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
   });
   const { audit, now } = core;
@@ -160,6 +177,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     publicUrl: s.publicUrl,
     authTokens: core.authTokens,
     insurance: core.insurance,
+    webhooks: webhooks.service, // webhooks (i12)
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
@@ -216,7 +234,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(s.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: s.onvyPrefix, basic: s.basicPrefix },
   });
-  await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken });
+  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken });
+  webhooks.registerMetrics(registry); // webhooks (i12)
   await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } } });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: s.publicUrl }));
   // Each face's routes carry the face's name (the audit action's first part: src/http/write-path.ts).
@@ -235,8 +254,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     app,
     services,
     core,
+    webhooks, // webhooks (i12)
     async close() {
       await app.close();
+      await webhooks.close(); // webhooks (i12)
       await audit.flush();
       router?.close();
       await sub.close();

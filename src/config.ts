@@ -1,5 +1,8 @@
 // Environment → typed config, read once in main.ts and handed down as values.
 import path from 'node:path';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
+import { parseRetrySchedule } from './domain/webhooks/retry.ts';
+import { parseCidrs } from './domain/webhooks/ssrf.ts';
 
 export interface Config {
   port: number;
@@ -14,6 +17,8 @@ export interface Config {
   sandboxUserCap: number;
   /** ROSTER_AUDIT_RETENTION_DAYS: audit entries older than this are deleted by the hourly sweep; 0 keeps them. */
   auditRetentionDays: number;
+  /** Outgoing webhooks (ROSTER_WEBHOOK_*; docs/webhooks.md). */
+  webhooks: WebhookSettings;
   dbPoolMax: number;
   bodyLimitBytes: number;
   portalLaunchTtlS: number;
@@ -82,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlS: int(env, 'ROSTER_ACCESS_TOKEN_TTL_S', 3600, 1, 31_536_000),
     refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
+    webhooks: webhookSettings(env),
   };
 }
 
@@ -145,6 +151,8 @@ export interface AppSettings {
   publicUrl: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region. */
   authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu' };
+  /** Webhooks (i12): ROSTER_WEBHOOK_* (docs/webhooks.md). */
+  webhooks: WebhookSettings;
 }
 
 export function appSettingsFrom(c: Config): AppSettings {
@@ -162,8 +170,30 @@ export function appSettingsFrom(c: Config): AppSettings {
     rateLimitPerMinute: c.rateLimitPerMinute,
     publicUrl: c.publicUrl,
     authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion },
+    webhooks: c.webhooks,
   };
 }
 
 /** The settings of an environment that sets nothing: every default, from loadConfig alone. */
 export const defaultAppSettings = (): AppSettings => appSettingsFrom(loadConfig({}));
+
+/** ROSTER_WEBHOOK_* (docs/webhooks.md). */
+function webhookSettings(env: NodeJS.ProcessEnv): WebhookSettings {
+  const flag = (name: string, def: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1 or 0 (got "${raw}")`);
+  };
+  const wrap = <T>(f: () => T): T => { try { return f(); } catch (e) { throw new ConfigError((e as Error).message); } };
+  return {
+    ...DEFAULT_WEBHOOK_SETTINGS,
+    worker: flag('ROSTER_WEBHOOK_WORKER', true),
+    allowHttp: flag('ROSTER_WEBHOOK_ALLOW_HTTP', false),
+    allowCidrs: wrap(() => parseCidrs(env.ROSTER_WEBHOOK_ALLOW_CIDRS)),
+    retrySchedule: env.ROSTER_WEBHOOK_RETRY_SCHEDULE ? wrap(() => parseRetrySchedule(env.ROSTER_WEBHOOK_RETRY_SCHEDULE!)) : DEFAULT_WEBHOOK_SETTINGS.retrySchedule,
+    retentionDays: int(env, 'ROSTER_WEBHOOK_RETENTION_DAYS', 30, 0, 36_500),
+    leaseS: int(env, 'ROSTER_WEBHOOK_LEASE_S', 30, 16, 3600),
+  };
+}

@@ -60,11 +60,12 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   // The same sweep as `roster purge` (src/compose.ts runMaintenance).
   const purge = async () => {
     try {
-      const r = await runMaintenance(built.core, opened.db, { auditRetentionDays: config.auditRetentionDays });
+      const r = await runMaintenance(built.core, opened.db, { auditRetentionDays: config.auditRetentionDays, webhookRetentionDays: config.webhooks.retentionDays });
       if (r.users) log.info({ purged: r.users }, 'purged users past their undo window');
       if (r.authTokens) log.info({ purged: r.authTokens }, 'purged expired sign-in and refresh tokens');
       if (r.idempotencyKeys) log.info({ purged: r.idempotencyKeys }, 'purged expired idempotency keys');
       if (r.auditEvents) log.info({ purged: r.auditEvents }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
+      if (r.webhookRows) log.info({ purged: r.webhookRows }, 'purged webhook events, deliveries and attempts past ROSTER_WEBHOOK_RETENTION_DAYS');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }

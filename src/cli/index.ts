@@ -11,6 +11,7 @@ import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
+import { registerWebhookCommands } from './webhook.ts'; // webhooks (i12)
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -128,14 +129,15 @@ export function buildCli(config: () => Config): Command {
   program.command('purge').description('the server\'s hourly sweep, once: hard-delete users whose 7-day undo window has passed, expired sign-in and refresh tokens, expired idempotency keys, and audit entries past ROSTER_AUDIT_RETENTION_DAYS (when set)').action(async () => {
     const cfg = config();
     await withCore(cfg, async (core, o) => {
-      const r = await runMaintenance(core, o.db, { auditRetentionDays: cfg.auditRetentionDays });
-      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents });
+      const r = await runMaintenance(core, o.db, { auditRetentionDays: cfg.auditRetentionDays, webhookRetentionDays: cfg.webhooks.retentionDays });
+      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents, webhook_rows_purged: r.webhookRows });
     });
   });
 
   registerImportCommand(program, config);
   registerExportCommand(program, config);
   registerBackupCommands(program, config);
+  registerWebhookCommands(program, config); // webhooks (i12)
 
   return program;
 }

@@ -5,6 +5,8 @@ import { DEMO_SPECS, demoResources, type DemoProvider } from './providers.ts';
 import type { Connection, ConnectionsRepo, Device } from './connections.ts';
 import type { TeamContext } from './users/model.ts';
 import type { UsersService } from './users/service.ts';
+import { NO_OUTBOX, type EventOutbox } from './webhooks/ports.ts';
+import { userEvent, type DomainEvent } from './webhooks/events.ts';
 
 export interface RefreshResult {
   refreshed: string[];
@@ -17,6 +19,7 @@ export class ConnectionsService {
     private readonly repo: ConnectionsRepo,
     private readonly users: UsersService,
     private readonly now: () => Date = () => new Date(),
+    private readonly events: EventOutbox = NO_OUTBOX,
   ) {}
 
   /** L1: a demo connection with its resources and one device. Repeating it changes nothing. */
@@ -37,13 +40,32 @@ export class ConnectionsService {
       deviceId: `demo-${provider}`,
       createdAt: now,
     };
-    const ok = await this.repo.connect(team.teamId, userId, { id: newId(now.getTime()), provider, status: 'connected', externalUserId: null, resources: demoResources(provider), demo: true, createdAt: now }, device);
+    const resources = demoResources(provider);
+    const ok = await this.events.emit(team.teamId,
+      () => this.repo.connect(team.teamId, userId, { id: newId(now.getTime()), provider, status: 'connected', externalUserId: null, resources, demo: true, createdAt: now }, device),
+      (r) => {
+        const out: DomainEvent[] = [];
+        if (r && r.connected) {
+          out.push(userEvent('connection.created', team.teamId, userId, now, {
+            provider, external_user_id: null,
+            resources: Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, { status: v.status, scope_requirements: v.scopeRequirements }])),
+          }));
+        }
+        if (r && r.deviceAdded) {
+          out.push(userEvent('device.created', team.teamId, userId, now, { provider, device: {
+            id: device.id, provider, source_type: device.sourceType, app_id: device.appId, device_manufacturer: device.manufacturer,
+            device_model: device.model, device_version: device.version, device_id: device.deviceId,
+          } }));
+        }
+        return out;
+      });
     if (!ok) throw new DomainError('user_not_found', 'User not found');
   }
 
   async disconnect(teamId: string, userId: string, provider: string): Promise<void> {
     await this.users.requireLive(teamId, userId);
-    if (!(await this.repo.disconnect(teamId, userId, provider))) throw new DomainError('connection_not_found', 'Connection not found');
+    const at = this.now();
+    if (!(await this.events.emit(teamId, () => this.repo.disconnect(teamId, userId, provider), (r) => (r ? [userEvent('connection.deleted', teamId, userId, at, { provider })] : [])))) throw new DomainError('connection_not_found', 'Connection not found');
   }
 
   /** Current connections as every view shows them (paused after the ingestion window). */

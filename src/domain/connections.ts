@@ -46,9 +46,9 @@ export interface NewConnection {
 export interface ConnectionsRepo {
   /**
    * Adds the connection and device for a live user unless that provider is already connected
-   * (then nothing changes). False when no live user has that id.
+   * (then nothing changes). False when no live user has that id; else what was added.
    */
-  connect(teamId: string, userId: string, conn: NewConnection, device: Device | null): Promise<boolean>;
+  connect(teamId: string, userId: string, conn: NewConnection, device: Device | null): Promise<false | { connected: boolean; deviceAdded: boolean }>;
   /** Removes the user's connection to `provider`; false when there was none. */
   disconnect(teamId: string, userId: string, provider: string): Promise<boolean>;
   listDevices(teamId: string, userId: string): Promise<Device[]>;

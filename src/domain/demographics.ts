@@ -3,6 +3,8 @@
 import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
 import type { UsersService } from './users/service.ts';
+import { NO_OUTBOX, type EventOutbox } from './webhooks/ports.ts';
+import { userEvent } from './webhooks/events.ts';
 
 export interface Address {
   first_line: string;
@@ -92,10 +94,10 @@ export function normalizeGuarantor(g: GuarantorInput | null | undefined): Guaran
 }
 
 export class DemographicsService {
-  constructor(private readonly repo: DemographicsRepo, private readonly users: UsersService, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly repo: DemographicsRepo, private readonly users: UsersService, private readonly now: () => Date = () => new Date(), private readonly events: EventOutbox = NO_OUTBOX) {}
 
   async upsert(teamId: string, userId: string, input: DemographicsInput, keyId: string | null): Promise<Demographics> {
-    const v = await this.repo.append(teamId, userId, (prev) => {
+    const v = await this.events.emit(teamId, () => this.repo.append(teamId, userId, (prev) => {
       const data = {
         first_name: input.first_name,
         last_name: input.last_name,
@@ -111,7 +113,7 @@ export class DemographicsService {
       }
       const now = this.now();
       return { id: newId(now.getTime()), data, keyId, createdAt: now };
-    });
+    }), (r) => (r ? [userEvent('user.updated', teamId, userId, r.createdAt)] : []));
     if (!v) {
       await this.users.requireLive(teamId, userId);
       throw new DomainError('user_not_found', 'User not found');

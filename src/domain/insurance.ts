@@ -4,6 +4,8 @@ import { newId } from './ids.ts';
 import { companyFor, type Company } from './payors.ts';
 import { normalizeAddress, type Address, type DemographicsInput, type Guarantor } from './demographics.ts';
 import type { UsersService } from './users/service.ts';
+import { NO_OUTBOX, type EventOutbox } from './webhooks/ports.ts';
+import { userEvent } from './webhooks/events.ts';
 
 export const RELATIONSHIPS = ['Self', 'Spouse', 'Other'] as const;
 export const INSURED_GENDERS = ['female', 'male', 'other', 'unknown'] as const;
@@ -43,7 +45,7 @@ export interface InsuranceRepo {
 }
 
 export class InsuranceService {
-  constructor(private readonly repo: InsuranceRepo, private readonly users: UsersService, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly repo: InsuranceRepo, private readonly users: UsersService, private readonly now: () => Date = () => new Date(), private readonly events: EventOutbox = NO_OUTBOX) {}
 
   async create(teamId: string, userId: string, input: InsuranceInput, keyId: string | null): Promise<Insurance> {
     const g = input.guarantor;
@@ -58,7 +60,7 @@ export class InsuranceService {
       company: companyFor(input.payor_code),
     };
     const now = this.now();
-    if (!(await this.repo.append(teamId, userId, newId(now.getTime()), record, keyId, now))) {
+    if (!(await this.events.emit(teamId, () => this.repo.append(teamId, userId, newId(now.getTime()), record, keyId, now), (ok) => (ok ? [userEvent('user.updated', teamId, userId, now)] : [])))) {
       throw new DomainError('user_not_found', 'User not found');
     }
     return record;

@@ -10,6 +10,7 @@ import type { PortalService } from '../domain/portal.ts';
 import type { AuditLog } from '../domain/audit.ts';
 import type { AuthTokensService } from '../domain/auth-tokens.ts';
 import type { Redis } from 'ioredis';
+import type { WebhooksService } from '../domain/webhooks/service.ts';
 
 export interface Services {
   /** The users aggregate, for every face (docs/faces.md). */
@@ -27,6 +28,8 @@ export interface Services {
   publicUrl: string | null;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */
   redis: Redis | null;
+  /** Outgoing webhooks: endpoints, deliveries (docs/webhooks.md). */
+  webhooks: WebhooksService;
   /** Tells every instance a key was revoked (and evicts it here). */
   revokeKey(keyId: string): Promise<void>;
 }

@@ -22,17 +22,18 @@ export class PgConnectionsRepo implements ConnectionsRepo {
       // Lock the live user so a concurrent delete cannot leave a connection behind.
       const u = await tx.selectFrom('users').select('id').where('team_id', '=', teamId).where('id', '=', userId).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!u) return false;
-      await tx.insertInto('connections').values({
+      const conn = await tx.insertInto('connections').values({
         team_id: teamId, user_id: userId, provider: c.provider, id: c.id, status: c.status,
         external_user_id: c.externalUserId, resources: resourcesJson(c), demo: c.demo, created_at: c.createdAt,
-      }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider']).doNothing()).execute();
+      }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider']).doNothing()).returning('id').executeTakeFirst();
+      let dev: { id: string } | undefined;
       if (device) {
-        await tx.insertInto('devices').values({
+        dev = await tx.insertInto('devices').values({
           team_id: teamId, user_id: userId, id: device.id, provider: device.provider, source_type: device.sourceType, app_id: device.appId,
           manufacturer: device.manufacturer, model: device.model, version: device.version, device_id: device.deviceId, created_at: device.createdAt,
-        }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider', 'device_id']).doNothing()).execute();
+        }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider', 'device_id']).doNothing()).returning('id').executeTakeFirst();
       }
-      return true;
+      return { connected: conn !== undefined, deviceAdded: dev !== undefined };
     }));
   }
 

@@ -19,6 +19,7 @@ export function registerImportCommand(program: Command, config: () => Config): v
     .option('--batch-size <n>', 'rows per transaction (1-10000)', '1000')
     .option('--progress-interval <seconds>', 'seconds between progress lines when stderr is not a terminal', '5')
     .option('--no-progress', 'no progress output on stderr')
+    .option('--emit-events', 'send user.created webhooks for imported users (off by default)') // webhooks (i12)
     .addHelpText('after', [
       '',
       'Fields (JSON Lines keys, CSV header names; only client_user_id is required):',
@@ -27,7 +28,7 @@ export function registerImportCommand(program: Command, config: () => Config): v
       'Rows are checked with the API\'s rules; rows already present (same client_user_id) are skipped.',
       'FILE.roster-import.json records progress after each committed batch: run the same command again to continue.',
     ].join('\n'))
-    .action(async (file: string, opts: { team: string; format?: Format; restart?: boolean; batchSize: string; progressInterval: string; progress: boolean }) => {
+    .action(async (file: string, opts: { team: string; format?: Format; restart?: boolean; batchSize: string; progressInterval: string; progress: boolean; emitEvents?: boolean }) => {
       const teamId = parseUuid(opts.team);
       if (!teamId) throw new ImportError(`--team must be a UUID (got "${opts.team}")`);
       const batchSize = Number(opts.batchSize);
@@ -49,6 +50,7 @@ export function registerImportCommand(program: Command, config: () => Config): v
           db: o.db.kysely, teamId, file, batchSize, signal: ac.signal, sandboxUserCap: cfg.sandboxUserCap,
           ...(opts.format ? { format: opts.format } : {}),
           ...(opts.restart ? { restart: true } : {}),
+          ...(opts.emitEvents ? { emitEvents: true } : {}), // webhooks (i12)
           progress: opts.progress ? { stream: process.stderr, tty: process.stderr.isTTY === true, intervalMs: interval * 1000 } : null,
         });
         process.stdout.write(JSON.stringify(summary) + '\n');

@@ -32,6 +32,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** Test hook: runs after each committed batch and its checkpoint (1-based batch number). */
   afterBatch?: (batch: number) => void | Promise<void>;
+  /** --emit-events: record user.created webhook events for imported users (off by default). */
+  emitEvents?: boolean;
   now?: () => Date;
 }
 
@@ -142,7 +144,7 @@ export async function importUsers(o: ImportOptions): Promise<ImportSummary> {
     };
 
     const commit = async (b: Batch) => {
-      const r = await insertBatch(o.db, o.teamId, b.pending.map((p) => importRow(p.user)), liveCap ? { liveCap } : {});
+      const r = await insertBatch(o.db, o.teamId, b.pending.map((p) => importRow(p.user)), { ...(liveCap ? { liveCap } : {}), ...(o.emitEvents ? { emitEvents: true } : {}) }); // webhooks (i12): emitEvents
       for (const p of b.pending) {
         const id = p.user.user.clientUserId;
         if (r.inserted.has(id)) counts.imported++;

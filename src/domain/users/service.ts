@@ -11,12 +11,16 @@ import { applyUserFields, checkClientUserId, creationFields, presentConnections,
 import { applyProfilePatch, checkProfilePatch, checkSyncEntry, hasRequired } from './profile-rules.ts';
 import { deriveDataSyncs, providerSlugOf, type DataSync } from './data-syncs.ts';
 import type { InsertResult, UsersRepo } from './repo.ts';
+import { NO_OUTBOX, type EventOutbox } from '../webhooks/ports.ts'; // webhooks (i12)
+import { userEvent } from '../webhooks/events.ts'; // webhooks (i12)
 
 export interface UsersDeps {
   repo: UsersRepo;
   now?: () => Date;
   /** 0 = no cap. Applies to sandbox teams only. */
   sandboxUserCap?: number;
+  /** Webhooks (i12): where user.* and connection.* events are recorded, in the change's own transaction. */
+  events?: EventOutbox;
 }
 
 /**
@@ -59,8 +63,10 @@ export class UsersService {
   private readonly repo: UsersRepo;
   private readonly now: () => Date;
   private readonly cap: number;
+  private readonly events: EventOutbox; // webhooks (i12)
 
   constructor(deps: UsersDeps) {
+    this.events = deps.events ?? NO_OUTBOX; // webhooks (i12)
     this.repo = deps.repo;
     this.now = deps.now ?? (() => new Date());
     this.cap = deps.sandboxUserCap ?? 0;
@@ -70,8 +76,10 @@ export class UsersService {
 
   /** Creates a user (every face). Refuses over the sandbox cap and when a live user holds the client id. */
   async create(team: TeamContext, input: NewUser): Promise<ProfileView> {
-    const made = buildUser(team.teamId, input, this.now());
-    const r = this.settle(await this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null }));
+    const now = this.now();
+    const made = buildUser(team.teamId, input, now);
+    const r = this.settle(await this.events.emit(team.teamId, () => this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null }),
+      (x) => (x.ok ? [userEvent('user.created', team.teamId, made.user.id, now, { client_user_id: x.clientUserId, basic_id: x.number })] : []))); // webhooks (i12)
     return { ...made, number: r.number, user: { ...made.user, clientUserId: r.clientUserId }, dataSyncs: [] };
   }
 
@@ -174,7 +182,8 @@ export class UsersService {
   async patch(teamId: string, id: string, input: PatchUserInput, rawInput?: unknown): Promise<User> {
     const issues = userFieldIssues(input);
     if (issues.length) throw validationFailed(issues);
-    const r = await this.repo.update(teamId, id, (u) => applyUserFields(u, input, this.now(), rawInput ?? input));
+    const r = await this.events.emit(teamId, () => this.repo.update(teamId, id, (u) => applyUserFields(u, input, this.now(), rawInput ?? input)),
+      (x) => (x && x !== 'taken' ? [userEvent('user.updated', teamId, id, x.updatedAt)] : [])); // webhooks (i12)
     if (r === 'taken') throw clientIdTaken();
     if (r === null) throw await this.notLiveError(teamId, id);
     return r;
@@ -189,10 +198,10 @@ export class UsersService {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
     const issues = checkProfilePatch(patch, this.now());
     if (issues.length) throw validationFailed(issues);
-    const r = await this.repo.updateProfile(teamId, sel, (cur) => {
+    const r = await this.events.emit(teamId, () => this.repo.updateProfile(teamId, sel, (cur) => {
       if (!hasRequired(cur.profile, query)) throw notFound();
       return applyProfilePatch(cur, patch, mode, this.now(), replaces);
-    });
+    }), (x) => (x && x !== 'email_taken' ? [userEvent('user.updated', teamId, x.user.id, this.now())] : [])); // webhooks (i12)
     if (r === 'email_taken') throw emailTaken();
     if (r === null) throw notFound();
     return r;
@@ -210,12 +219,12 @@ export class UsersService {
     const slug = providerSlugOf(e.provider)!;
     const isAuth = e.dataType === 'auth';
     const failed = isAuth && e.status === 'failed';
-    const ok = await this.repo.recordSync(teamId, u.user.id, { provider: slug, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now }, {
+    const ok = await this.events.emit(teamId, () => this.repo.recordSync(teamId, u.user.id, { provider: slug, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now }, {
       id: newId(now.getTime()),
       status: failed ? 'error' : 'connected',
       error: failed ? { type: 'auth_failed', message: 'The provider connection failed' } : null,
       setStatus: isAuth,
-    });
+    }), (x) => (x && isAuth ? [userEvent(failed ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(failed ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
     if (!ok) throw notFound();
     return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now, userId: u.user.id };
   }
@@ -228,7 +237,7 @@ export class UsersService {
   async disconnectProvider(teamId: string, clientUserId: string, providerName: string): Promise<string> {
     const u = await this.find(teamId, { clientUserId });
     const slug = providerSlugOf(providerName);
-    if (!slug || !(await this.repo.disconnect(teamId, u.user.id, slug, this.now()))) {
+    if (!slug || !(await this.events.emit(teamId, () => this.repo.disconnect(teamId, u.user.id, slug, this.now()), (x) => (x ? [userEvent('connection.deleted', teamId, u.user.id, this.now(), { provider: slug })] : [])))) { // webhooks (i12)
       throw new DomainError('connection_not_found', 'The user has no entry for this provider');
     }
     return u.user.id;
@@ -238,14 +247,16 @@ export class UsersService {
 
   /** Soft delete: the user can be restored for UNDO_GRACE_DAYS. */
   async delete(teamId: string, id: string): Promise<void> {
-    const ok = await this.repo.softDelete(teamId, id, this.now());
+    const at = this.now();
+    const ok = await this.events.emit(teamId, () => this.repo.softDelete(teamId, id, at), (x) => (x ? [userEvent('user.deleted', teamId, id, at)] : [])); // webhooks (i12)
     if (!ok) throw await this.notLiveError(teamId, id);
   }
 
   /** Deletes for good the live user `sel` names, if `query` accepts it. Returns its id. */
   async remove(teamId: string, sel: UserSelector, query: UserQuery = {}): Promise<string> {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
-    const id = await this.repo.remove(teamId, sel, (cur) => hasRequired(cur.profile, query));
+    const id = await this.events.emit(teamId, () => this.repo.remove(teamId, sel, (cur) => hasRequired(cur.profile, query)),
+      (x) => (x ? [userEvent('user.deleted', teamId, x, this.now(), 'clientUserId' in sel ? { client_user_id: sel.clientUserId } : 'number' in sel ? { basic_id: sel.number } : {})] : [])); // webhooks (i12)
     if (!id) throw notFound();
     return id;
   }
@@ -255,7 +266,8 @@ export class UsersService {
     // An id no user can hold (NUL, lone surrogate, over the cap) matches nobody; it must not reach SQL.
     if ('clientUserId' in target && checkClientUserId(target.clientUserId)) throw notFound();
     const now = this.now();
-    const r = await this.repo.restore(team.teamId, target, new Date(now.getTime() - UNDO_GRACE_MS), now, this.capOf(team));
+    const r = await this.events.emit(team.teamId, () => this.repo.restore(team.teamId, target, new Date(now.getTime() - UNDO_GRACE_MS), now, this.capOf(team)),
+      async (x) => (x === 'ok' ? [userEvent('user.restored', team.teamId, 'userId' in target ? target.userId : (await this.repo.find(team.teamId, { clientUserId: target.clientUserId }, { live: true }))?.user.id ?? null, now)] : [])); // webhooks (i12)
     if (r === 'not_found') throw notFound();
     if (r === 'taken') throw clientIdTaken();
     if (r === 'cap') throw this.capError();

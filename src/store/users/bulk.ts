@@ -7,6 +7,8 @@ import type { ProfiledUser } from '../../domain/users/model.ts';
 import { withRetry } from '../errors.ts';
 import { ROW_COLUMNS, userRow, type RowColumn } from './rows.ts';
 import { roomUnderCap } from './team-cap.ts';
+import { recordEventsWhereLive } from '../webhooks/outbox.ts'; // webhooks (i12)
+import { userEvent } from '../../domain/webhooks/events.ts'; // webhooks (i12)
 
 /** Every column an imported user is written with (rows.ts); insertBatch numbers basic_id. */
 export const importRow = (u: ProfiledUser): NewUserRow => userRow(u);
@@ -41,7 +43,7 @@ export interface BatchResult {
  * client id and live e-mail), so a row that loses a race, or whose e-mail is taken, is reported
  * instead of aborting the batch. `liveCap`: the team's sandbox cap (team-cap.ts, as every create).
  */
-export async function insertBatch(db: Kysely<Database>, teamId: string, rows: NewUserRow[], opts: { liveCap?: number } = {}): Promise<BatchResult> {
+export async function insertBatch(db: Kysely<Database>, teamId: string, rows: NewUserRow[], opts: { liveCap?: number; emitEvents?: boolean } = {}): Promise<BatchResult> {
   return withRetry(() => db.transaction().execute(async (tx) => {
     const r: BatchResult = { inserted: new Set(), existing: new Set(), emailTaken: new Set(), overCap: new Set() };
     if (rows.length === 0) return r;
@@ -67,6 +69,7 @@ export async function insertBatch(db: Kysely<Database>, teamId: string, rows: Ne
       select * from unnest(${sql.join(INSERT_COLUMNS.map((c, i) => sql`${arrays[i]}::${sql.raw(COLUMN_TYPES[c])}[]`))})
       on conflict do nothing returning client_user_id`.execute(tx);
     for (const d of done.rows) r.inserted.add(d.client_user_id);
+    if (opts.emitEvents) await recordEventsWhereLive(tx, numbered.filter((x) => r.inserted.has(x.client_user_id)).map((x) => userEvent('user.created', teamId, x.id, new Date(), { client_user_id: x.client_user_id, basic_id: x.basic_id }))); // webhooks (i12)
     const missed = todo.filter((x) => !r.inserted.has(x.client_user_id)).map((x) => x.client_user_id);
     if (missed.length) {
       const live = new Set(await liveClientIds(tx, teamId, missed));

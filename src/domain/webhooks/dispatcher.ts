@@ -1,0 +1,191 @@
+// The dispatcher (contract §5): one per instance. Fans committed events out to deliveries, claims
+// due deliveries (FOR UPDATE SKIP LOCKED in the store, so two instances never hold the same one),
+// posts outside any transaction and records each attempt. A crash between a POST and its record
+// leaves the delivery claimed until its lease ends; it is then claimed again: one more delivery,
+// never none.
+import { newId } from '../ids.ts';
+import { renderOnvyBatch, renderPayload, signedHeaders } from './render.ts';
+import { disablesAtOnce, isRetriable, isSuccess, nextDelayMs, DISABLE_AFTER_MS, type AttemptOutcome } from './retry.ts';
+import type { Attempt, Delivery, Endpoint, WebhookSender } from './ports.ts';
+import type { DomainEvent } from './events.ts';
+
+export interface ClaimedGroup {
+  endpoint: Endpoint | null;
+  /** One delivery, or the members of one Onvy batch. */
+  deliveries: Delivery[];
+  batchId: string | null;
+}
+
+export interface DeliveryUpdate {
+  teamId: string;
+  id: string;
+  status: 'pending' | 'success' | 'failed' | 'cancelled';
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+}
+
+export interface EndpointUpdate {
+  teamId: string;
+  id: string;
+  firstFailureAt: Date | null;
+  disabled?: { reason: string };
+}
+
+export interface AttemptRecord { attempts: Attempt[]; deliveries: DeliveryUpdate[]; endpoint: EndpointUpdate | null }
+
+export interface DispatchStore {
+  /** Turns un-fanned events into one pending delivery per matching live endpoint. */
+  fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number>;
+  claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedGroup[]>;
+  finish(r: AttemptRecord): Promise<void>;
+}
+
+export interface DispatcherOptions {
+  store: DispatchStore;
+  sender: WebhookSender;
+  schedule: readonly number[];
+  now?: () => Date;
+  leaseMs?: number;
+  pollMs?: number;
+  concurrency?: number;
+  version?: string;
+  onError?: (e: unknown) => void;
+  /** Called after every attempt (metrics). */
+  onAttempt?: (format: string, outcome: 'success' | 'failure' | 'exhausted', seconds: number, deliveries: number) => void;
+  onDisabled?: (ep: Endpoint, reason: string) => void;
+  /** True when no endpoint is live anywhere: rounds are skipped (no SQL while idle). */
+  idle?: () => boolean;
+}
+
+const MIN_ROUND_MS = 20;
+
+export class Dispatcher {
+  private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle'>> & DispatcherOptions;
+  private running = false;
+  private wake: (() => void) | null = null;
+  private woken = false;
+  private loop: Promise<void> | null = null;
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(o: DispatcherOptions) {
+    this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 16, ...o };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work may be there (NOTIFY): run a round now. */
+  poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(): Promise<void> {
+    let last = 0;
+    while (this.running) {
+      let busy = false;
+      // Rounds are at least MIN_ROUND_MS apart: a burst of NOTIFYs and finished attempts is one round.
+      const since = Date.now() - last;
+      if (since < MIN_ROUND_MS) await new Promise((r) => setTimeout(r, MIN_ROUND_MS - since));
+      last = Date.now();
+      try {
+        busy = await this.round();
+      } catch (e) {
+        this.o.onError?.(e);
+      }
+      if (!this.running) break;
+      if (busy && !this.full()) continue;
+      if (this.woken && !this.full()) { this.woken = false; continue; }
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, this.o.pollMs);
+        t.unref?.();
+        this.wake = () => { clearTimeout(t); res(); };
+      });
+      this.wake = null;
+      this.woken = false;
+    }
+  }
+
+  private full(): boolean { return this.inFlight.size >= this.o.concurrency; }
+
+  /** One round: fan out, claim what fits, send in the background. True when there was work. */
+  async round(): Promise<boolean> {
+    if (this.o.idle?.()) return false;
+    const now = this.o.now();
+    const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500);
+    const room = this.o.concurrency - this.inFlight.size;
+    if (room <= 0) return fanned > 0;
+    const groups = await this.o.store.claim(now, this.o.leaseMs, Math.min(50, room * 2));
+    for (const g of groups) {
+      const p = this.deliver(g).catch((e) => this.o.onError?.(e)).finally(() => { this.inFlight.delete(p); this.poke(); });
+      this.inFlight.add(p);
+    }
+    return fanned > 0 || groups.length > 0;
+  }
+
+  /** Sends one group and records the outcome. Exposed for tests; the loop calls it. */
+  async deliver(g: ClaimedGroup): Promise<void> {
+    const ep = g.endpoint;
+    const first = g.deliveries[0]!;
+    if (!ep || ep.disabled) {
+      await this.o.store.finish({ attempts: [], endpoint: null, deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status: 'cancelled', nextAttemptAt: null, lastStatusCode: d.lastStatusCode })) });
+      return;
+    }
+    const body = g.batchId ? renderOnvyBatch(g.batchId, ep.teamId, g.deliveries.map((d) => d.payload)) : first.payload;
+    const msgId = g.batchId ?? first.eventId;
+    const started = this.o.now();
+    const res = await sendSigned(this.o.sender, ep, msgId, body, started, this.o.version);
+    const manual = g.deliveries.every((d) => d.manual);
+    const attemptNo = first.attempts;
+    const ok = isSuccess(res);
+    const attempts: Attempt[] = g.deliveries.map((d) => ({
+      teamId: d.teamId, id: newId(), deliveryId: d.id, endpointId: ep.id, attempt: d.attempts, trigger: d.manual ? 'manual' : 'scheduled',
+      startedAt: started, durationMs: res.durationMs, statusCode: res.statusCode, error: res.error, responseExcerpt: res.excerpt,
+    }));
+    let status: DeliveryUpdate['status'] = 'success';
+    let next: Date | null = null;
+    let endpointUpdate: EndpointUpdate | null = null;
+    const now = this.o.now();
+    if (!ok) {
+      const delay = !manual && isRetriable(ep.format, res) && !disablesAtOnce(ep.format, res) ? nextDelayMs(this.o.schedule, attemptNo, res) : null;
+      if (delay === null) status = 'failed';
+      else { status = 'pending'; next = new Date(now.getTime() + delay); }
+      const firstFailure = ep.firstFailureAt ?? now;
+      endpointUpdate = { teamId: ep.teamId, id: ep.id, firstFailureAt: firstFailure };
+      if (disablesAtOnce(ep.format, res)) endpointUpdate.disabled = { reason: 'gone' };
+      else if (now.getTime() - firstFailure.getTime() >= DISABLE_AFTER_MS) endpointUpdate.disabled = { reason: 'failing' };
+      if (endpointUpdate.disabled) { status = 'failed'; next = null; this.o.onDisabled?.(ep, endpointUpdate.disabled.reason); }
+    } else if (ep.firstFailureAt) {
+      endpointUpdate = { teamId: ep.teamId, id: ep.id, firstFailureAt: null };
+    }
+    await this.o.store.finish({
+      attempts,
+      deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status, nextAttemptAt: next, lastStatusCode: res.statusCode })),
+      endpoint: endpointUpdate,
+    });
+    this.o.onAttempt?.(ep.format, ok ? 'success' : status === 'failed' ? 'exhausted' : 'failure', res.durationMs / 1000, g.deliveries.length);
+  }
+}
+
+export type SendResult = AttemptOutcome & { durationMs: number; excerpt: string | null };
+
+/** Signs with every live secret, checks the address again and POSTs. */
+export async function sendSigned(sender: WebhookSender, ep: Endpoint, msgId: string, body: string, at: Date, version = '0'): Promise<SendResult> {
+  const ts = Math.floor(at.getTime() / 1000);
+  const secrets = [ep.secret, ...ep.oldSecrets.filter((s) => Date.parse(s.expires_at) > at.getTime()).map((s) => s.secret)];
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ep.headers)) headers[k.toLowerCase()] = v;
+  Object.assign(headers, signedHeaders(ep.format, msgId, ts, body, secrets), { 'content-type': 'application/json', 'user-agent': `Roster-Webhooks/${version}` });
+  // The sender resolves, checks every address and connects to the one it checked (§6).
+  return sender.post(ep.url, headers, body);
+}

@@ -1,0 +1,294 @@
+// PostgreSQL storage of webhook endpoints, deliveries and attempts, and the dispatcher's claims
+// (FOR UPDATE SKIP LOCKED: no two instances ever hold the same delivery).
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import { rootOf } from '../../db/request-tx.ts';
+import { newId } from '../../domain/ids.ts';
+import { endpointWants, newBatchId, type DomainEvent, type DomainEventType, type WebhookFormat } from '../../domain/webhooks/events.ts';
+import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
+import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, StoredEvent } from '../../domain/webhooks/ports.ts';
+import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
+import { ENDPOINTS_CHANNEL } from './outbox.ts';
+
+interface EndpointRow {
+  team_id: string; id: string; format: WebhookFormat; url: string; description: string; filter_types: string[] | null;
+  headers: Record<string, string>; secret: string; old_secrets: Endpoint['oldSecrets']; rate_limit: number | null;
+  disabled: boolean; disabled_reason: string | null; first_failure_at: Date | null; created_at: Date; updated_at: Date;
+}
+interface DeliveryRow {
+  team_id: string; id: string; event_id: string; event_type: string; user_id: string | null; endpoint_id: string; format: WebhookFormat;
+  batch_id: string | null; payload: string; status: Delivery['status']; attempts: number; manual: boolean; next_attempt_at: Date | null;
+  last_status_code: number | null; created_at: Date; updated_at: Date;
+}
+interface AttemptRow {
+  team_id: string; id: string; delivery_id: string; endpoint_id: string; attempt: number; trigger: 'scheduled' | 'manual';
+  started_at: Date; duration_ms: number; status_code: number; error: string | null; response_excerpt: string | null;
+}
+
+const toEndpoint = (r: EndpointRow): Endpoint => ({
+  teamId: r.team_id, id: r.id, format: r.format, url: r.url, description: r.description, filterTypes: r.filter_types, headers: r.headers,
+  secret: r.secret, oldSecrets: r.old_secrets, rateLimit: r.rate_limit, disabled: r.disabled, disabledReason: r.disabled_reason,
+  firstFailureAt: r.first_failure_at, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const toDelivery = (r: DeliveryRow): Delivery => ({
+  teamId: r.team_id, id: r.id, eventId: r.event_id, eventType: r.event_type, userId: r.user_id, endpointId: r.endpoint_id, format: r.format,
+  batchId: r.batch_id, payload: r.payload, status: r.status, attempts: r.attempts, manual: r.manual, nextAttemptAt: r.next_attempt_at,
+  lastStatusCode: r.last_status_code, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const toAttempt = (r: AttemptRow): Attempt => ({
+  teamId: r.team_id, id: r.id, deliveryId: r.delivery_id, endpointId: r.endpoint_id, attempt: r.attempt, trigger: r.trigger,
+  startedAt: r.started_at, durationMs: r.duration_ms, statusCode: r.status_code, error: r.error, responseExcerpt: r.response_excerpt,
+});
+
+export class PgEndpointsRepo implements EndpointsRepo {
+  private readonly db: Kysely<Database>;
+  /** `onChanged`: this instance's own cache reload (other instances hear the NOTIFY). */
+  constructor(db: Kysely<Database>, private readonly onChanged: () => Promise<void> = async () => {}) { this.db = rootOf(db); }
+
+  async insert(e: Endpoint) {
+    await sql`insert into webhook_endpoints (team_id, id, format, url, description, filter_types, headers, secret, old_secrets, rate_limit, disabled, disabled_reason, first_failure_at, created_at, updated_at)
+      values (${e.teamId}, ${e.id}, ${e.format}, ${e.url}, ${e.description}, ${e.filterTypes}, ${JSON.stringify(e.headers)}::jsonb, ${e.secret}, ${JSON.stringify(e.oldSecrets)}::jsonb,
+        ${e.rateLimit}, ${e.disabled}, ${e.disabledReason}, ${e.firstFailureAt}, ${e.createdAt}, ${e.updatedAt})`.execute(this.db);
+  }
+
+  async get(teamId: string, id: string) {
+    const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} and id = ${id}`.execute(this.db);
+    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+  }
+
+  async list(teamId: string) {
+    const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} order by created_at, id`.execute(this.db);
+    return r.rows.map(toEndpoint);
+  }
+
+  async update(teamId: string, id: string, p: EndpointPatch, now: Date) {
+    const sets = [sql`updated_at = ${now}`];
+    if (p.url !== undefined) sets.push(sql`url = ${p.url}`);
+    if (p.description !== undefined) sets.push(sql`description = ${p.description}`);
+    if (p.filterTypes !== undefined) sets.push(sql`filter_types = ${p.filterTypes}`);
+    if (p.headers !== undefined) sets.push(sql`headers = ${JSON.stringify(p.headers)}::jsonb`);
+    if (p.rateLimit !== undefined) sets.push(sql`rate_limit = ${p.rateLimit}`);
+    if (p.disabled !== undefined) sets.push(sql`disabled = ${p.disabled}`);
+    if (p.disabledReason !== undefined) sets.push(sql`disabled_reason = ${p.disabledReason}`);
+    if (p.firstFailureAt !== undefined) sets.push(sql`first_failure_at = ${p.firstFailureAt}`);
+    if (p.secret !== undefined) sets.push(sql`secret = ${p.secret}`);
+    if (p.oldSecrets !== undefined) sets.push(sql`old_secrets = ${JSON.stringify(p.oldSecrets)}::jsonb`);
+    const r = await sql<EndpointRow>`update webhook_endpoints set ${sql.join(sets)} where team_id = ${teamId} and id = ${id} returning *`.execute(this.db);
+    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+  }
+
+  async remove(teamId: string, id: string) {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await sql`delete from webhook_endpoints where team_id = ${teamId} and id = ${id}`.execute(tx);
+      if (Number(r.numAffectedRows ?? 0) === 0) return false;
+      await sql`update webhook_deliveries set status = 'cancelled', next_attempt_at = null, updated_at = now()
+        where team_id = ${teamId} and endpoint_id = ${id} and status = 'pending'`.execute(tx);
+      return true;
+    });
+  }
+
+  async stats24h(teamId: string, id: string, now: Date) {
+    const r = await sql<{ attempts: string; successes: string }>`select count(*) as attempts, count(*) filter (where status_code between 200 and 299 and error is null) as successes
+      from webhook_attempts where team_id = ${teamId} and endpoint_id = ${id} and started_at > ${new Date(now.getTime() - 86_400_000)}`.execute(this.db);
+    const a = Number(r.rows[0]?.attempts ?? 0); const s = Number(r.rows[0]?.successes ?? 0);
+    return { attempts: a, successes: s, failures: a - s };
+  }
+
+  async changed() {
+    await sql`select pg_notify(${ENDPOINTS_CHANNEL}, '')`.execute(this.db);
+    await this.onChanged();
+  }
+}
+
+export class PgDeliveriesRepo implements DeliveriesRepo {
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) { this.db = rootOf(db); }
+
+  async list(teamId: string, endpointId: string, q: DeliveryQuery) {
+    const conds = [sql`team_id = ${teamId}`, sql`endpoint_id = ${endpointId}`];
+    if (q.status) conds.push(sql`status = ${q.status}`);
+    if (q.eventType) conds.push(sql`event_type = ${q.eventType}`);
+    if (q.userId) conds.push(sql`user_id = ${q.userId}`);
+    if (q.cursor) conds.push(sql`id < ${q.cursor}`);
+    const r = await sql<DeliveryRow>`select * from webhook_deliveries where ${sql.join(conds, sql` and `)} order by id desc limit ${q.limit + 1}`.execute(this.db);
+    const rows = r.rows.slice(0, q.limit);
+    return { deliveries: rows.map(toDelivery), nextCursor: r.rows.length > q.limit ? rows[rows.length - 1]!.id : null };
+  }
+
+  async get(teamId: string, id: string) {
+    const d = await sql<DeliveryRow>`select * from webhook_deliveries where team_id = ${teamId} and id = ${id}`.execute(this.db);
+    if (!d.rows[0]) return null;
+    const a = await sql<AttemptRow>`select * from webhook_attempts where team_id = ${teamId} and delivery_id = ${id} order by started_at, attempt`.execute(this.db);
+    return { delivery: toDelivery(d.rows[0]), attempts: a.rows.map(toAttempt) };
+  }
+
+  async retry(teamId: string, id: string, now: Date) {
+    const r = await sql<{ status: string }>`update webhook_deliveries set status = 'pending', manual = true, next_attempt_at = ${now}, batch_id = null, updated_at = ${now}
+      where team_id = ${teamId} and id = ${id} and status <> 'sending' returning status`.execute(this.db);
+    if (r.rows.length) { await sql`select pg_notify('roster_webhooks', '')`.execute(this.db); return 'ok' as const; }
+    const e = await sql`select 1 from webhook_deliveries where team_id = ${teamId} and id = ${id}`.execute(this.db);
+    return e.rows.length ? ('in_flight' as const) : ('not_found' as const);
+  }
+
+  async recover(teamId: string, endpointId: string, since: Date, now: Date) {
+    const r = await sql`update webhook_deliveries set status = 'pending', attempts = 0, manual = false, batch_id = null, next_attempt_at = ${now}, updated_at = ${now}
+      where team_id = ${teamId} and endpoint_id = ${endpointId} and status = 'failed' and created_at >= ${since}`.execute(this.db);
+    const n = Number(r.numAffectedRows ?? 0);
+    if (n) await sql`select pg_notify('roster_webhooks', '')`.execute(this.db);
+    return n;
+  }
+
+  async events(teamId: string, q: { type?: string; userId?: string; after?: Date; limit: number }): Promise<StoredEvent[]> {
+    const conds = [sql`team_id = ${teamId}`];
+    if (q.type) conds.push(sql`type = ${q.type}`);
+    if (q.userId) conds.push(sql`user_id = ${q.userId}`);
+    if (q.after) conds.push(sql`occurred_at > ${q.after}`);
+    const r = await sql<{ team_id: string; id: string; type: string; user_id: string | null; facts: unknown; occurred_at: Date; fanned_out_at: Date | null }>`
+      select * from webhook_events where ${sql.join(conds, sql` and `)} order by occurred_at desc, id desc limit ${q.limit}`.execute(this.db);
+    return r.rows.map((x) => ({ teamId: x.team_id, id: x.id, type: x.type, userId: x.user_id, facts: x.facts, occurredAt: x.occurred_at, fannedOutAt: x.fanned_out_at }));
+  }
+}
+
+export class PgDispatchStore implements DispatchStore {
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}) { this.db = rootOf(db); }
+
+  async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      const ev = await sql<{ team_id: string; id: string; type: DomainEventType; user_id: string | null; facts: DomainEvent['facts']; occurred_at: Date }>`
+        select team_id, id, type, user_id, facts, occurred_at from webhook_events where fanned_out_at is null
+        order by occurred_at limit ${limit} for update skip locked`.execute(tx);
+      if (ev.rows.length === 0) return 0;
+      const teams = [...new Set(ev.rows.map((e) => e.team_id))];
+      const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map(toEndpoint);
+      const rows: unknown[] = [];
+      for (const r of ev.rows) {
+        const e: DomainEvent = { teamId: r.team_id, id: r.id, type: r.type, userId: r.user_id, facts: r.facts, occurredAt: r.occurred_at };
+        for (const ep of eps) {
+          if (ep.teamId !== e.teamId || !endpointWants(ep.format, ep.filterTypes, e.type)) continue;
+          const payload = render(e, ep);
+          if (payload === null) continue;
+          rows.push({ team_id: e.teamId, id: newId(now.getTime()), event_id: e.id, event_type: e.type, user_id: e.userId, endpoint_id: ep.id, format: ep.format, payload });
+        }
+      }
+      for (let i = 0; i < rows.length; i += 500) {
+        await sql`insert into webhook_deliveries (team_id, id, event_id, event_type, user_id, endpoint_id, format, payload, status, next_attempt_at, created_at, updated_at)
+          select d.team_id, d.id, d.event_id, d.event_type, d.user_id, d.endpoint_id, d.format, d.payload, 'pending', ${now}, ${now}, ${now}
+          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text)`.execute(tx);
+      }
+      const keys = JSON.stringify(ev.rows.map((e) => ({ team_id: e.team_id, id: e.id })));
+      await sql`update webhook_events w set fanned_out_at = ${now} from jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, id text)
+        where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      return ev.rows.length;
+    });
+  }
+
+  async claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedGroup[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const lease = new Date(now.getTime() + leaseMs);
+      const due = sql`((status = 'pending' and next_attempt_at <= ${now}) or (status = 'sending' and locked_until < ${now}))`;
+      const claimed = (await sql<DeliveryRow>`update webhook_deliveries d set status = 'sending', locked_until = ${lease}, attempts = d.attempts + 1, updated_at = ${now}
+        from (select team_id, id from webhook_deliveries where ${due} order by next_attempt_at limit ${limit} for update skip locked) c
+        where d.team_id = c.team_id and d.id = c.id returning d.*`.execute(tx)).rows;
+      if (claimed.length === 0) return [];
+      // An Onvy batch is retried as a unit: claim the members the query above left out.
+      const batches = [...new Set(claimed.filter((d) => d.batch_id).map((d) => `${d.team_id} ${d.batch_id}`))];
+      if (batches.length) {
+        const keys = JSON.stringify(batches.map((b) => { const [t, id] = b.split(' '); return { team_id: t, batch_id: id }; }));
+        const have = new Set(claimed.map((d) => d.id));
+        const more = (await sql<DeliveryRow>`update webhook_deliveries d set status = 'sending', locked_until = ${lease}, attempts = d.attempts + 1, updated_at = ${now}
+          from (select w.team_id, w.id from webhook_deliveries w join jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, batch_id text)
+                on w.team_id = k.team_id and w.batch_id = k.batch_id where ${due} for update of w skip locked) c
+          where d.team_id = c.team_id and d.id = c.id returning d.*`.execute(tx)).rows.filter((d) => !have.has(d.id));
+        claimed.push(...more);
+      }
+      // New Onvy deliveries: frozen into batches of up to 10 per endpoint.
+      const fresh = new Map<string, DeliveryRow[]>();
+      for (const d of claimed) {
+        if (d.format !== 'onvy' || d.batch_id) continue;
+        const k = `${d.team_id} ${d.endpoint_id}`;
+        (fresh.get(k) ?? fresh.set(k, []).get(k)!).push(d);
+      }
+      const assign: { team_id: string; id: string; batch_id: string }[] = [];
+      for (const list of fresh.values()) {
+        list.sort((a, b) => (a.created_at.getTime() - b.created_at.getTime()) || (a.id < b.id ? -1 : 1));
+        for (let i = 0; i < list.length; i += ONVY_BATCH_MAX) {
+          const b = newBatchId(now.getTime());
+          for (const d of list.slice(i, i + ONVY_BATCH_MAX)) { d.batch_id = b; assign.push({ team_id: d.team_id, id: d.id, batch_id: b }); }
+        }
+      }
+      if (assign.length) {
+        await sql`update webhook_deliveries w set batch_id = k.batch_id from jsonb_to_recordset(${JSON.stringify(assign)}::jsonb) as k(team_id uuid, id uuid, batch_id text)
+          where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      }
+      const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
+      const eps = new Map((await sql<EndpointRow>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
+        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r)]));
+      const groups = new Map<string, ClaimedGroup>();
+      for (const r of claimed) {
+        const d = toDelivery(r);
+        const key = d.batchId ? `b ${d.teamId} ${d.batchId}` : `d ${d.teamId} ${d.id}`;
+        const g = groups.get(key) ?? groups.set(key, { endpoint: eps.get(`${d.teamId} ${d.endpointId}`) ?? null, deliveries: [], batchId: d.batchId }).get(key)!;
+        g.deliveries.push(d);
+      }
+      for (const g of groups.values()) g.deliveries.sort((a, b) => (a.createdAt.getTime() - b.createdAt.getTime()) || (a.id < b.id ? -1 : 1));
+      return [...groups.values()];
+    });
+  }
+
+  async finish(r: AttemptRecord): Promise<void> {
+    let disabled = false;
+    await this.db.transaction().execute(async (tx) => {
+      if (r.attempts.length) {
+        const rows = JSON.stringify(r.attempts.map((a) => ({
+          team_id: a.teamId, id: a.id, delivery_id: a.deliveryId, endpoint_id: a.endpointId, attempt: a.attempt, trigger: a.trigger,
+          started_at: a.startedAt.toISOString(), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error,
+          response_excerpt: a.responseExcerpt === null ? null : a.responseExcerpt.replace(/\u0000/g, ''),
+        })));
+        await sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${rows}::jsonb)`.execute(tx);
+      }
+      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode })));
+      await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
+          locked_until = null, manual = false, updated_at = now()
+        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint)
+        where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      const e = r.endpoint;
+      if (e) {
+        if (e.disabled) {
+          disabled = true;
+          await sql`update webhook_endpoints set first_failure_at = ${e.firstFailureAt}, disabled = true, disabled_reason = ${e.disabled.reason}, updated_at = now()
+            where team_id = ${e.teamId} and id = ${e.id}`.execute(tx);
+          await sql`select pg_notify(${ENDPOINTS_CHANNEL}, '')`.execute(tx);
+        } else {
+          if (e.firstFailureAt) await sql`update webhook_endpoints set first_failure_at = ${e.firstFailureAt} where team_id = ${e.teamId} and id = ${e.id} and first_failure_at is null`.execute(tx);
+          else await sql`update webhook_endpoints set first_failure_at = null where team_id = ${e.teamId} and id = ${e.id} and first_failure_at is not null`.execute(tx);
+        }
+      }
+    });
+    if (disabled) this.onEndpointsChanged();
+  }
+
+  /** Pending deliveries and the age of the oldest (metrics §5). */
+  async backlog(now: Date): Promise<{ pending: number; oldestS: number }> {
+    const r = await sql<{ n: string; oldest: Date | null }>`select count(*) as n, min(created_at) as oldest from webhook_deliveries where status in ('pending', 'sending')`.execute(this.db);
+    const o = r.rows[0]?.oldest;
+    return { pending: Number(r.rows[0]?.n ?? 0), oldestS: o ? Math.max(0, (now.getTime() - o.getTime()) / 1000) : 0 };
+  }
+}
+
+/** Deletes events, deliveries and attempts older than `before`, in batches. Returns rows removed. */
+export async function purgeWebhooksBefore(db: Kysely<Database>, before: Date): Promise<number> {
+  const root = rootOf(db);
+  let total = 0;
+  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_events'] as const) {
+    const col = table === 'webhook_attempts' ? 'started_at' : table === 'webhook_events' ? 'occurred_at' : 'created_at';
+    const extra = table === 'webhook_deliveries' ? sql` and status in ('success', 'failed', 'cancelled')` : table === 'webhook_events' ? sql` and fanned_out_at is not null` : sql``;
+    for (;;) {
+      const r = await sql`delete from ${sql.table(table)} where ctid = any(array(select ctid from ${sql.table(table)} where ${sql.ref(col)} < ${before}${extra} limit 5000))`.execute(root);
+      const n = Number(r.numAffectedRows ?? 0);
+      total += n;
+      if (n < 5000) break;
+    }
+  }
+  return total;
+}

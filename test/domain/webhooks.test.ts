@@ -1,0 +1,102 @@
+// The webhook rules that need no database: retry delays, what an answer means, SSRF address rules,
+// signatures (checked against svix's and standardwebhooks' own signers), ids, filters.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
+import { DEFAULT_RETRY_SCHEDULE, isRetriable, nextDelayMs, parseRetryAfter, parseRetrySchedule, disablesAtOnce } from '../../src/domain/webhooks/retry.ts';
+import { AddressPolicy, canonicalIp, parseCidrs } from '../../src/domain/webhooks/ssrf.ts';
+import { generateSecret, secretProblem, signedHeaders, renderOnvyBatch } from '../../src/domain/webhooks/render.ts';
+import { endpointWants, newBatchId, newEventId, ulidTime } from '../../src/domain/webhooks/events.ts';
+
+const answer = (statusCode: number, error: string | null = null, retryAfterS: number | null = null) => ({ statusCode, error, retryAfterS });
+
+describe('retry schedule (contract §4)', () => {
+  test('the Svix schedule, ±20 % jitter, then exhausted', () => {
+    assert.deepEqual(DEFAULT_RETRY_SCHEDULE, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+    assert.equal(nextDelayMs(DEFAULT_RETRY_SCHEDULE, 1, answer(500), () => 0.5), 5000);
+    assert.equal(nextDelayMs(DEFAULT_RETRY_SCHEDULE, 1, answer(500), () => 0), 4000);
+    assert.equal(nextDelayMs(DEFAULT_RETRY_SCHEDULE, 1, answer(500), () => 1), 6000);
+    assert.equal(nextDelayMs(DEFAULT_RETRY_SCHEDULE, 7, answer(500), () => 0.5), 36_000_000);
+    assert.equal(nextDelayMs(DEFAULT_RETRY_SCHEDULE, 8, answer(500)), null);
+  });
+  test('timeouts and 429 wait at least 60 s; Retry-After is honoured within [delay, 2 × delay]', () => {
+    assert.equal(nextDelayMs([5], 1, answer(429), () => 0.5), 60_000);
+    assert.equal(nextDelayMs([5], 1, answer(0, 'timeout'), () => 0.5), 60_000);
+    assert.equal(nextDelayMs([300], 1, answer(503, null, 400), () => 0.5), 400_000);
+    assert.equal(nextDelayMs([300], 1, answer(503, null, 10_000), () => 0.5), 600_000);
+    assert.equal(nextDelayMs([300], 1, answer(503, null, 1), () => 0.5), 300_000);
+    assert.equal(parseRetryAfter('120', new Date()), 120);
+    assert.equal(parseRetryAfter(new Date(Date.now() + 30_000).toUTCString(), new Date())! > 25, true);
+    assert.equal(parseRetryAfter('soon', new Date()), null);
+  });
+  test('what is retried per format; 410 disables standard only', () => {
+    assert.ok(isRetriable('junction', answer(400)));
+    assert.ok(!isRetriable('onvy', answer(400)));
+    for (const s of [429, 500, 502, 503, 504]) assert.ok(isRetriable('onvy', answer(s)));
+    assert.ok(isRetriable('onvy', answer(0, 'connection_error: ECONNREFUSED')));
+    assert.ok(disablesAtOnce('standard', answer(410)));
+    assert.ok(!disablesAtOnce('junction', answer(410)));
+  });
+  test('ROSTER_WEBHOOK_RETRY_SCHEDULE parsing', () => {
+    assert.deepEqual(parseRetrySchedule('1, 2,3'), [1, 2, 3]);
+    for (const bad of ['', 'a', '1,,2', '-1', '999999999']) assert.throws(() => parseRetrySchedule(bad));
+  });
+});
+
+describe('SSRF address rules (contract §6)', () => {
+  const p = new AddressPolicy({ allowHttp: false, allowCidrs: [] });
+  test('private, loopback, link-local, metadata, reserved refused; public allowed', () => {
+    for (const ip of ['10.0.0.1', '127.0.0.1', '169.254.169.254', '172.31.255.255', '192.168.0.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '240.0.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', 'ff02::1', '::ffff:10.0.0.1', '::ffff:7f00:1', '64:ff9b::a00:1', '2002:a00:1::1']) {
+      assert.ok(p.addressProblem(ip), ip);
+    }
+    for (const ip of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '::ffff:8.8.8.8']) assert.equal(p.addressProblem(ip), null, ip);
+    assert.equal(canonicalIp('::ffff:7f00:1'), '127.0.0.1');
+  });
+  test('allowed ranges exempt the address rule only; https unless allowed', () => {
+    const dev = new AddressPolicy({ allowHttp: false, allowCidrs: parseCidrs('127.0.0.0/8, ::1/128') });
+    assert.equal(dev.addressProblem('127.0.0.5'), null);
+    assert.equal(dev.addressProblem('::1'), null);
+    assert.ok(dev.addressProblem('10.0.0.1'));
+    assert.match(dev.urlProblem('http://example.com/')!, /https/);
+    assert.equal(new AddressPolicy({ allowHttp: true, allowCidrs: [] }).urlProblem('http://example.com/'), null);
+    for (const u of ['https://user:pw@example.com/', 'https://localhost/', 'https://x.localhost/', 'https://metadata.google.internal/', 'ftp://example.com/', 'not a url']) assert.ok(p.urlProblem(u), u);
+    assert.throws(() => parseCidrs('10.0.0.0/33'));
+    assert.throws(() => parseCidrs('nonsense'));
+  });
+});
+
+describe('signatures', () => {
+  test('junction/standard headers equal what svix and standardwebhooks sign; onvy adds sha256 of the raw body', () => {
+    const secret = generateSecret('junction');
+    assert.equal(secretProblem('junction', secret), null);
+    const body = '{"a":1}';
+    const ts = Math.floor(Date.now() / 1000);
+    const h = signedHeaders('junction', 'msg_1', ts, body, [secret]);
+    assert.equal(h['svix-signature'], new SvixWebhook(secret).sign('msg_1', new Date(ts * 1000), body));
+    const s = signedHeaders('standard', 'msg_2', ts, body, [secret]);
+    assert.equal(s['webhook-signature'], new StandardWebhook(secret).sign('msg_2', new Date(ts * 1000), body));
+    const o = signedHeaders('onvy', 'wh_1', ts, body, ['onvy-secret-0123456789']);
+    assert.match(o['x-webhook-signature']!, /^sha256=[0-9a-f]{64}$/);
+    assert.doesNotThrow(() => new StandardWebhook('onvy-secret-0123456789', { format: 'raw' }).verify(body, { 'webhook-id': o['webhook-id']!, 'webhook-timestamp': o['webhook-timestamp']!, 'webhook-signature': o['webhook-signature']! }));
+    assert.ok(secretProblem('onvy', 'short'));
+    assert.ok(secretProblem('junction', 'whsec_short'));
+  });
+  test('ids are ULIDs carrying their time; an Onvy batch body is the same bytes every time', () => {
+    const t = Date.UTC(2026, 10, 24, 10, 0, 0);
+    assert.match(newEventId(t), /^msg_[0-9A-HJKMNP-TV-Z]{26}$/);
+    const b = newBatchId(t);
+    assert.equal(ulidTime(b), t);
+    assert.equal(renderOnvyBatch(b, 'team', ['{"x":1}']), renderOnvyBatch(b, 'team', ['{"x":1}']));
+    assert.equal(JSON.parse(renderOnvyBatch(b, 'team', ['{"x":1}'])).created_at, '2026-11-24T10:00:00Z');
+  });
+  test('filters: junction null = documented only; onvy lists; standard null = all', () => {
+    assert.ok(endpointWants('junction', null, 'connection.created'));
+    assert.ok(!endpointWants('junction', null, 'user.created'));
+    assert.ok(endpointWants('junction', ['user.created'], 'user.created'));
+    assert.ok(!endpointWants('onvy', null, 'user.created'));
+    assert.ok(endpointWants('onvy', ['users:created'], 'user.restored'));
+    assert.ok(!endpointWants('onvy', ['users:created'], 'device.created'));
+    assert.ok(endpointWants('standard', null, 'device.created'));
+  });
+});
