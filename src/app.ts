@@ -163,7 +163,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
-      keys.evict(await revokeKey(core, opts.db, keyId));
+      await revokeKey(core, opts.db, keyId, (h) => keys.evict(h));
     },
   };
   const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());
