@@ -43,6 +43,10 @@ import { installMetrics } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
 import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
+import { consolePages, rootRedirect } from './http/console/index.ts';
+import { ConsoleAccess } from './domain/console.ts';
+import { PgConsoleReads, PgConsoleSessions } from './store/console.ts';
+import { loadHtmx } from './console-assets.ts';
 
 export interface AppOptions {
   db: Db;
@@ -79,11 +83,15 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** The console's one-time sign-in links (no admin token, HOST on loopback: server.ts decides). */
+  consoleLinks?: boolean;
 }
 
 export interface BuiltApp {
   app: FastifyInstance;
   services: Services;
+  /** The console's sign-in (null = console off): server.ts issues the banner's one-time link. */
+  console: ConsoleAccess | null;
   close(): Promise<void>;
 }
 
@@ -245,10 +253,17 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   await app.register(async (scope) => portalPages(scope, services));
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   if (opts.adminToken) await app.register(async (scope) => adminApi(scope, services, opts.adminToken!), { prefix: '/admin' });
+  // The console (docs/console.md): on with ROSTER_ADMIN_TOKEN, or with one-time links on loopback.
+  const consoleAccess = opts.adminToken || opts.consoleLinks
+    ? new ConsoleAccess({ store: new PgConsoleSessions(db), adminToken: opts.adminToken ?? null, linksEnabled: !opts.adminToken && Boolean(opts.consoleLinks), now })
+    : null;
+  await app.register(async (scope) => rootRedirect(scope, consoleAccess !== null));
+  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: new PgConsoleReads(db), htmx: loadHtmx(), publicUrl: opts.publicUrl ?? null, now }), { prefix: '/admin/console' });
 
   return {
     app,
     services,
+    console: consoleAccess,
     async close() {
       await app.close();
       await audit.flush();

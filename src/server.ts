@@ -12,6 +12,11 @@ import { purgeAuditBefore } from './store/audit.ts';
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
 
+/** A loopback listen address: only this machine can reach the console's one-time link. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export async function serve(config: Config = loadConfig()): Promise<void> {
   // A signal during start-up is remembered and honoured as soon as there is something to stop
   // (the handlers below replace these once the server is up).
@@ -60,6 +65,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
     publicUrl: config.publicUrl,
+    consoleLinks: !config.adminToken && isLoopback(config.host),
     authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
   });
   const { services } = built;
@@ -78,6 +84,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       if (t) log.info({ purged: t }, 'purged expired sign-in and refresh tokens');
       const k = await purgeExpiredIdempotencyKeys(opened.db.kysely, new Date());
       if (k) log.info({ purged: k }, 'purged expired idempotency keys');
+      await built.console?.purge();
       if (config.auditRetentionDays > 0) {
         const a = await purgeAuditBefore(opened.db.kysely, new Date(Date.now() - config.auditRetentionDays * 86_400_000));
         if (a) log.info({ purged: a }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
@@ -103,6 +110,11 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   ];
   if (bootstrapLine) lines.push(bootstrapLine);
   if (config.adminToken) lines.push(`Admin API enabled at ${address}/admin (Authorization: Bearer $ROSTER_ADMIN_TOKEN)`);
+  // The console: sign in with the admin token, or (no token, loopback) with a one-time link printed
+  // here only (stdout, never the log; single use, 10 minutes).
+  if (built.console?.tokenSignIn) lines.push(`Console at ${address}/admin/console/ (sign in with ROSTER_ADMIN_TOKEN)`);
+  else if (built.console?.linksEnabled) lines.push(`Console: open ${address}/admin/console/login?link=${await built.console.issueLink()}  (one-time sign-in link, valid 10 minutes)`);
+  else lines.push('Console off: set ROSTER_ADMIN_TOKEN to use it when HOST is not a loopback address');
   process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
 
   let stopping = false;
