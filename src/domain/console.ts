@@ -198,8 +198,8 @@ export interface UserSearch {
   /** Only users with a connection in error. */
   errored: boolean;
   order: 'desc' | 'asc';
-  /** Keyset: the (time, id) of the last row of the previous page. */
-  after: { at: Date; id: string } | null;
+  /** Keyset: the id of the last user of the previous page (its (time, id) is looked up exactly). */
+  after: string | null;
   limit: number;
 }
 
@@ -220,8 +220,8 @@ export interface UserPage {
   /** Matching users; when `capped`, at least this many. */
   total: number;
   capped: boolean;
-  /** Keyset for the next page, or null on the last page. */
-  next: { at: Date; id: string } | null;
+  /** Keyset for the next page (the last row's id), or null on the last page. */
+  next: string | null;
 }
 
 /** What a user's page shows beyond the User (its ids on other faces, profile). */
@@ -241,7 +241,8 @@ export interface AuditSearch {
   userIds: string[] | null;
   since: Date | null;
   until: Date | null;
-  after: { at: Date; id: string } | null;
+  /** Keyset: the id of the last entry of the previous page. */
+  after: string | null;
   limit: number;
 }
 
@@ -251,7 +252,7 @@ export interface ConsoleReads {
   searchUsers(q: UserSearch): Promise<UserPage>;
   /** The user's other faces and profile, whatever its state; null when unknown. */
   userFaces(teamId: string, userId: string): Promise<UserFaces | null>;
-  audit(q: AuditSearch): Promise<{ entries: AuditEntry[]; next: { at: Date; id: string } | null }>;
+  audit(q: AuditSearch): Promise<{ entries: AuditEntry[]; next: string | null }>;
   /** Distinct audit actions seen in the team (for the filter's choices). */
   auditActions(teamId: string): Promise<string[]>;
 }

@@ -120,9 +120,10 @@ export class PgConsoleReads implements ConsoleReads {
     }
     const where = sql.join(conds, sql` and `);
     const desc = q.order === 'desc';
-    const keyset = q.after
-      ? desc ? sql` and (${at}, u.id) < (${q.after.at}, ${q.after.id})` : sql` and (${at}, u.id) > (${q.after.at}, ${q.after.id})`
-      : sql``;
+    // The cursor row's own (time, id), read exactly (microseconds), not rounded through a URL.
+    const atOf = live ? sql`k.created_at` : sql`k.deleted_at`;
+    const cursor = q.after ? sql`(select ${atOf}, k.id from users k where k.team_id = ${q.teamId} and k.id = ${q.after})` : null;
+    const keyset = cursor ? (desc ? sql` and (${at}, u.id) < ${cursor}` : sql` and (${at}, u.id) > ${cursor}`) : sql``;
     const dir = desc ? sql`desc` : sql`asc`;
     const page = sql<UserDbRow>`
       select u.id, u.client_user_id, u.basic_id, u.email, u.first_name, u.last_name, u.created_at, u.deleted_at,
@@ -142,7 +143,7 @@ export class PgConsoleReads implements ConsoleReads {
       rows: list,
       total: Math.min(total, capped ? COUNT_CAP : total),
       capped: capped && total > COUNT_CAP,
-      next: more && last ? { at: (live ? last.createdAt : last.deletedAt)!, id: last.id } : null,
+      next: more && last ? last.id : null,
     };
   }
 
@@ -165,13 +166,13 @@ export class PgConsoleReads implements ConsoleReads {
     if (q.userIds) conds.push(q.userIds.length ? sql`user_id in (${sql.join(q.userIds)})` : sql`false`);
     if (q.since) conds.push(sql`at >= ${q.since}`);
     if (q.until) conds.push(sql`at < ${q.until}`);
-    if (q.after) conds.push(sql`(at, id) < (${q.after.at}, ${q.after.id})`);
+    if (q.after) conds.push(sql`(at, id) < (select k.at, k.id from audit_events k where k.team_id = ${q.teamId} and k.id = ${q.after})`);
     const r = await sql<{ team_id: string; id: string; key_id: string | null; action: string; user_id: string | null; request_id: string; status: number; at: Date }>`
       select team_id, id, key_id, action, user_id, request_id, status, at from audit_events
       where ${sql.join(conds, sql` and `)} order by at desc, id desc limit ${q.limit + 1}`.execute(this.db);
     const entries: AuditEntry[] = r.rows.slice(0, q.limit).map((x) => ({ teamId: x.team_id, id: x.id, keyId: x.key_id, action: x.action, userId: x.user_id, requestId: x.request_id, status: x.status, at: x.at }));
     const last = entries[entries.length - 1];
-    return { entries, next: r.rows.length > q.limit && last ? { at: last.at, id: last.id } : null };
+    return { entries, next: r.rows.length > q.limit && last ? last.id : null };
   }
 
   async auditActions(teamId: string) {

@@ -4,7 +4,7 @@ import { parseUuid } from '../../domain/ids.ts';
 import { hasForbiddenChars } from '../../domain/text.ts';
 import { html, fmtTime, raw } from './html.ts';
 import { BASE } from './layout.ts';
-import { decodeCursor, encodeCursor } from './users.ts';
+import { decodeCursor } from './users.ts';
 import type { ConsoleKit } from './index.ts';
 
 const PAGE = 50;
@@ -42,7 +42,7 @@ export function auditRoutes(app: FastifyInstance, kit: ConsoleKit) {
     const url = `${BASE}/t/${team.id}/audit`;
     const keep = new URLSearchParams();
     for (const k of ['action', 'key', 'user', 'since', 'until']) if (s(k)) keep.set(k, s(k));
-    const nextQs = r.next ? (() => { const p = new URLSearchParams(keep); p.set('after', encodeCursor(r.next!)); return `?${p}`; })() : null;
+    const nextQs = r.next ? (() => { const p = new URLSearchParams(keep); p.set('after', r.next!); return `?${p}`; })() : null;
     const body = html`
       <form method="get" action="${url}" aria-label="Filter the audit trail">
         <div class="row">

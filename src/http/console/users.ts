@@ -25,15 +25,9 @@ const DONE: Record<string, string> = {
   deregistered: 'Provider deregistered.',
 };
 
-/** Keyset cursor: `<ms>.<uuid>` of the last row of the previous page. */
-export function encodeCursor(c: { at: Date; id: string }): string {
-  return `${c.at.getTime()}.${c.id}`;
-}
-export function decodeCursor(s: unknown): { at: Date; id: string } | null {
-  if (typeof s !== 'string') return null;
-  const m = /^(\d{1,15})\.([0-9a-f-]{36})$/.exec(s);
-  const id = m ? parseUuid(m[2]!) : null;
-  return m && id ? { at: new Date(Number(m[1])), id } : null;
+/** Keyset cursor: the id of the last row of the previous page. */
+export function decodeCursor(s: unknown): string | null {
+  return typeof s === 'string' ? parseUuid(s) : null;
 }
 
 interface ListQuery {
@@ -96,7 +90,7 @@ function results(team: ConsoleTeam, q: ListQuery, page: UserPage): Html {
       </tr>`)}</tbody></table>`}
     <nav class="pager" aria-label="Pages">
       ${q.after ? html`<a href="${usersUrl}${queryString(q, { after: '' })}">First page</a>` : ''}
-      ${page.next ? html`<a href="${usersUrl}${queryString(q, { after: encodeCursor(page.next) })}" rel="next">Next ${PAGE_SIZE} users</a>` : html`<span class="muted">Last page</span>`}
+      ${page.next ? html`<a href="${usersUrl}${queryString(q, { after: page.next })}" rel="next">Next ${PAGE_SIZE} users</a>` : html`<span class="muted">Last page</span>`}
     </nav>
   </section>`;
 }
