@@ -183,7 +183,17 @@ export interface ConsoleTeam {
   mode: TeamMode;
   createdAt: Date;
   rateLimitPerMinute: number | null;
-  liveUsers: number;
+}
+
+/** A count shown on a page: exact up to COUNT_CAP, above it the planner's estimate (or "at least"). */
+export interface Count {
+  n: number;
+  /** 'exact'; 'estimate' = about n (an exact count of a million rows is not page-speed); 'atLeast' = n or more. */
+  kind: 'exact' | 'estimate' | 'atLeast';
+}
+
+export interface ConsoleTeamSummary extends ConsoleTeam {
+  liveUsers: Count;
   activeKeys: number;
 }
 
@@ -217,9 +227,8 @@ export interface UserRow {
 
 export interface UserPage {
   rows: UserRow[];
-  /** Matching users; when `capped`, at least this many. */
-  total: number;
-  capped: boolean;
+  /** Matching users. */
+  total: Count;
   /** Keyset for the next page (the last row's id), or null on the last page. */
   next: string | null;
 }
@@ -247,7 +256,10 @@ export interface AuditSearch {
 }
 
 export interface ConsoleReads {
-  teams(): Promise<ConsoleTeam[]>;
+  /** Every team with its counts (the home page). */
+  teams(): Promise<ConsoleTeamSummary[]>;
+  /** Every team, without counts (the team switcher on every page). */
+  teamList(): Promise<ConsoleTeam[]>;
   team(teamId: string): Promise<ConsoleTeam | null>;
   searchUsers(q: UserSearch): Promise<UserPage>;
   /** The user's other faces and profile, whatever its state; null when unknown. */
@@ -257,5 +269,5 @@ export interface ConsoleReads {
   auditActions(teamId: string): Promise<string[]>;
 }
 
-/** Counts above this are shown as "10,000+" (an exact count of a million rows is not page-speed). */
+/** Counts are exact up to this many rows; above it, estimated (unfiltered) or shown as "10,000+". */
 export const COUNT_CAP = 10_000;

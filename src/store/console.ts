@@ -8,7 +8,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { AuditEntry } from '../domain/audit.ts';
 import {
-  COUNT_CAP, type AuditSearch, type ConsoleReads, type ConsoleSession, type ConsoleSessionStore, type ConsoleTeam,
+  COUNT_CAP, type AuditSearch, type ConsoleReads, type ConsoleSession, type ConsoleSessionStore, type ConsoleTeam, type ConsoleTeamSummary, type Count,
   type UserFaces, type UserPage, type UserRow, type UserSearch,
 } from '../domain/console.ts';
 import type { Connection } from '../domain/connections.ts';
@@ -72,25 +72,38 @@ interface UserDbRow {
 export class PgConsoleReads implements ConsoleReads {
   constructor(private readonly db: Kysely<Database>) {}
 
-  private teamsQuery(where: RawBuilder<unknown>) {
-    return sql<{ id: string; name: string; mode: 'sandbox' | 'production'; created_at: Date; rate_limit_per_minute: number | null; live_users: string; active_keys: string }>`
-      select t.id, t.name, t.mode, t.created_at, t.rate_limit_per_minute,
-        (select count(*) from users u where u.team_id = t.id and u.deleted_at is null) as live_users,
-        (select count(*) from api_keys k where k.team_id = t.id and k.revoked_at is null) as active_keys
-      from teams t ${where} order by t.created_at, t.id`.execute(this.db);
+  private async teamRows(where: RawBuilder<unknown>): Promise<ConsoleTeam[]> {
+    const r = await sql<{ id: string; name: string; mode: 'sandbox' | 'production'; created_at: Date; rate_limit_per_minute: number | null }>`
+      select id, name, mode, created_at, rate_limit_per_minute from teams ${where} order by created_at, id`.execute(this.db);
+    return r.rows.map((x) => ({ id: x.id, name: x.name, mode: x.mode, createdAt: x.created_at, rateLimitPerMinute: x.rate_limit_per_minute }));
   }
 
-  private static team(r: { id: string; name: string; mode: 'sandbox' | 'production'; created_at: Date; rate_limit_per_minute: number | null; live_users: string; active_keys: string }): ConsoleTeam {
-    return { id: r.id, name: r.name, mode: r.mode, createdAt: r.created_at, rateLimitPerMinute: r.rate_limit_per_minute, liveUsers: Number(r.live_users), activeKeys: Number(r.active_keys) };
-  }
-
-  async teams() {
-    return (await this.teamsQuery(sql``)).rows.map(PgConsoleReads.team);
+  teamList() {
+    return this.teamRows(sql``);
   }
 
   async team(teamId: string) {
-    const r = (await this.teamsQuery(sql`where t.id = ${teamId}`)).rows[0];
-    return r ? PgConsoleReads.team(r) : null;
+    return (await this.teamRows(sql`where id = ${teamId}`))[0] ?? null;
+  }
+
+  async teams(): Promise<ConsoleTeamSummary[]> {
+    const teams = await this.teamList();
+    const keys = await sql<{ team_id: string; n: string }>`select team_id, count(*) as n from api_keys where revoked_at is null group by team_id`.execute(this.db);
+    const k = new Map(keys.rows.map((x) => [x.team_id, Number(x.n)]));
+    return Promise.all(teams.map(async (t) => ({ ...t, activeKeys: k.get(t.id) ?? 0, liveUsers: await this.count(sql`u.team_id = ${t.id} and u.deleted_at is null`, true) })));
+  }
+
+  /**
+   * Exact up to COUNT_CAP (an index range that stops there); above, the planner's estimate when
+   * `estimate` (a plain team/state range, whose statistics are good), else "at least".
+   */
+  private async count(where: RawBuilder<unknown>, estimate: boolean): Promise<Count> {
+    const r = await sql<{ n: string }>`select count(*) as n from (select 1 from users u where ${where} limit ${COUNT_CAP + 1}) m`.execute(this.db);
+    const n = Number(r.rows[0]!.n);
+    if (n <= COUNT_CAP) return { n, kind: 'exact' };
+    if (!estimate) return { n: COUNT_CAP, kind: 'atLeast' };
+    const plan = await sql<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>`explain (format json) select 1 from users u where ${where}`.execute(this.db);
+    return { n: Math.max(COUNT_CAP + 1, Math.round(plan.rows[0]!['QUERY PLAN'][0].Plan['Plan Rows'])), kind: 'estimate' };
   }
 
   async searchUsers(q: UserSearch): Promise<UserPage> {
@@ -131,18 +144,13 @@ export class PgConsoleReads implements ConsoleReads {
            from connections c where c.team_id = u.team_id and c.user_id = u.id) as providers
       from users u where ${where}${keyset}
       order by ${at} ${dir}, u.id ${dir} limit ${q.limit + 1}`.execute(this.db);
-    const count = capped
-      ? sql<{ n: string }>`select count(*) as n from (select 1 from users u where ${where} limit ${COUNT_CAP + 1}) m`.execute(this.db)
-      : sql<{ n: string }>`select count(*) as n from users u where ${where}`.execute(this.db);
-    const [rows, n] = await Promise.all([page, count]);
-    const total = Number(n.rows[0]!.n);
+    const [rows, total] = await Promise.all([page, this.count(where, !capped)]);
     const more = rows.rows.length > q.limit;
     const list = rows.rows.slice(0, q.limit).map(toRow);
     const last = list[list.length - 1];
     return {
       rows: list,
-      total: Math.min(total, capped ? COUNT_CAP : total),
-      capped: capped && total > COUNT_CAP,
+      total,
       next: more && last ? last.id : null,
     };
   }

@@ -131,7 +131,7 @@ for (const backend of backends()) {
       await check(page, 'users');
       await page.getByLabel('Search users').fill('patient-4');
       await page.locator('#results h2', { hasText: 'matching' }).waitFor();
-      assert.match(await page.getByRole('status').innerText(), /1 users found/);
+      assert.match(await page.getByRole('status').innerText(), /1 user found/);
       assert.match(page.url(), /q=patient-4/, 'the search is in the address (back button, sharing)');
       await page.screenshot({ path: shot('users') });
       await page.getByRole('link', { name: 'patient-42' }).click();

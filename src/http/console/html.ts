@@ -34,3 +34,7 @@ export const raw = (s: string): Html => new Html(s);
 export const fmtTime = (d: Date | null | undefined): string => (d ? d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '—');
 
 export const fmtCount = (n: number): string => n.toLocaleString('en-US');
+
+/** A page count: exact, "about N" (estimated) or "N+" (at least). */
+export const fmtTotal = (c: { n: number; kind: 'exact' | 'estimate' | 'atLeast' }): string =>
+  c.kind === 'estimate' ? `about ${fmtCount(c.n)}` : c.kind === 'atLeast' ? `${fmtCount(c.n)}+` : fmtCount(c.n);

@@ -120,7 +120,7 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
     nav,
     now,
     async page(req, reply, p, status = 200) {
-      const teams = req.consoleSession ? (await deps.reads.teams()).map((t) => ({ id: t.id, name: t.name, mode: t.mode })) : [];
+      const teams = req.consoleSession ? (await deps.reads.teamList()).map((t) => ({ id: t.id, name: t.name, mode: t.mode })) : [];
       return reply.code(status).type('text/html; charset=utf-8').send(shell(assets, nav, { ...p, ...(req.consoleSession ? { csrf: req.consoleSession.csrfToken, teams } : {}) }));
     },
     async team(req, reply) {

@@ -1,6 +1,6 @@
 // Teams: the console's home page, and creating a team (its first key shown once).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { html, fmtCount, fmtTime, type Html } from './html.ts';
+import { html, fmtCount, fmtTime, fmtTotal, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
 import type { ConsoleKit } from './index.ts';
 
@@ -28,7 +28,7 @@ export function teamsRoutes(app: FastifyInstance, kit: ConsoleKit) {
           <tbody>${teams.map((t) => html`<tr>
             <td><a href="${BASE}/t/${t.id}/users">${t.name}</a><br><code class="muted">${t.id}</code></td>
             <td><span class="badge">${t.mode}</span></td>
-            <td>${fmtCount(t.liveUsers)}</td>
+            <td>${fmtTotal(t.liveUsers)}</td>
             <td>${t.activeKeys}</td>
             <td>${t.rateLimitPerMinute === null ? 'default' : `${fmtCount(t.rateLimitPerMinute)}/min`}</td>
             <td>${fmtTime(t.createdAt)}</td>

@@ -11,7 +11,7 @@ import type { ConsoleTeam, UserPage, UserSearch } from '../../domain/console.ts'
 import type { Connection, Device } from '../../domain/connections.ts';
 import type { Demographics } from '../../domain/demographics.ts';
 import type { Insurance } from '../../domain/insurance.ts';
-import { html, fmtCount, fmtTime, raw, type Html } from './html.ts';
+import { html, fmtTime, fmtTotal, raw, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
 import { shownOnce } from './teams.ts';
 import type { ConsoleKit } from './index.ts';
@@ -71,7 +71,7 @@ const name = (first: string | null, last: string | null) => [first, last].filter
 
 function results(team: ConsoleTeam, q: ListQuery, page: UserPage): Html {
   const usersUrl = `${BASE}/t/${team.id}/users`;
-  const total = `${fmtCount(page.total)}${page.capped ? '+' : ''}`;
+  const total = fmtTotal(page.total);
   const what = q.state === 'deleted' ? 'deleted users awaiting undo' : 'live users';
   return html`<section id="results" aria-labelledby="results-h">
     <h2 id="results-h">${q.q || q.provider || q.errored ? html`${total} matching ${what}` : html`${total} ${what}`}</h2>
@@ -125,7 +125,7 @@ export function usersRoutes(app: FastifyInstance, kit: ConsoleKit) {
         <p id="q-help" class="muted">Junction <code>user_id</code>, <code>client_user_id</code> (exact or its start; the same as the Onvy <code>id</code>), basic <code>userId</code>, or e-mail.</p>
       </form>
       ${results(team, q, page)}`;
-    const statusText = problem ?? (q.q || q.provider || q.errored || q.state === 'deleted' ? `${fmtCount(page.total)}${page.capped ? '+' : ''} users found.` : null);
+    const statusText = problem ?? (q.q || q.provider || q.errored || q.state === 'deleted' ? `${fmtTotal(page.total)} ${page.total.n === 1 && page.total.kind === 'exact' ? 'user' : 'users'} found.` : null);
     return kit.page(req, reply, { title: 'Users', team, current: 'users', body, status: statusText ? { text: statusText, kind: problem ? 'error' : 'ok' } : null }, problem ? 400 : 200);
   });
 
