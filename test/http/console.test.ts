@@ -76,6 +76,14 @@ for (const backend of backends()) {
       assert.deepEqual(j.body, { detail: 'Not Found' });
     });
 
+    test('console pages stay out of the admin API\'s OpenAPI document', async () => {
+      const r = await call(srv.baseUrl, 'GET', '/openapi/admin.json');
+      assert.equal(r.status, 200);
+      const paths = Object.keys(r.body.paths);
+      assert.ok(paths.length > 0);
+      assert.deepEqual(paths.filter((p) => p.includes('console')), []);
+    });
+
     test('signed out: pages redirect to the sign-in form, which has the labelled field, the button and the strict CSP', async () => {
       const c = new Client(srv.baseUrl);
       const r = await c.get(`${BASE}/t/${team.teamId}/users`);

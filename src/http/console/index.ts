@@ -97,6 +97,8 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
   ];
 
   app.decorateRequest('consoleSession', null);
+  // Pages, not API operations: kept out of the admin API's OpenAPI document (also under /admin).
+  app.addHook('onRoute', (r) => { r.schema = { ...(r.schema ?? {}), hide: true }; });
   // Form posts (no JavaScript) and htmx requests send urlencoded bodies; only the console parses them.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 65_536 }, (_req, body, done) => {
     const out: Record<string, string> = Object.create(null);
