@@ -110,7 +110,7 @@ for (const backend of backends()) {
       await page.getByRole('button', { name: 'Create team' }).click();
       teamKey = (await page.locator('#new-key').innerText()).trim();
       assert.match(teamKey, /^sk_rst_/);
-      assert.ok(await page.getByRole('button', { name: 'Copy api key' }).isVisible());
+      assert.ok(await page.getByRole('button', { name: 'Copy API key' }).isVisible());
       await check(page, 'team created');
       await page.screenshot({ path: shot('team-created') });
       const r = await call(srv.baseUrl, 'POST', '/v2/user', { key: teamKey, json: { client_user_id: 'patient-42', fallback_time_zone: 'Europe/London' } });

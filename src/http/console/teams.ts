@@ -9,7 +9,7 @@ export function shownOnce(id: string, label: string, value: string, note: Html |
   return html`<div class="secret" role="group" aria-labelledby="${id}-label">
     <p id="${id}-label"><strong>${label}</strong> — ${note}</p>
     <p><code id="${id}">${value}</code></p>
-    <button type="button" class="secondary" data-copy="#${id}">Copy ${label.toLowerCase()}</button>
+    <button type="button" class="secondary" data-copy="#${id}">Copy ${label}</button>
   </div>`;
 }
 
