@@ -31,6 +31,9 @@ import { installMetrics, type DbGauges } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
 import { faceRegistry, mountFaces } from './http/faces.ts';
 import type { Services } from './http/services.ts';
+import { consolePages, rootRedirect } from './http/console/index.ts';
+import { ConsoleAccess } from './domain/console.ts';
+import { loadHtmx } from './console-assets.ts';
 
 /**
  * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
@@ -53,6 +56,8 @@ export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens'>> {
   replicaLagCheckMs?: number;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** The console's one-time sign-in links (no admin token, HOST on loopback: server.ts decides). */
+  consoleLinks?: boolean;
 }
 
 /** `opts` over the defaults; an option given as undefined keeps its default. */
@@ -67,6 +72,8 @@ export interface BuiltApp {
   services: Services;
   /** The domain's services the app was built over (src/compose.ts), e.g. for the maintenance sweep. */
   core: CoreServices;
+  /** The console's sign-in (null = console off): server.ts issues the banner's one-time link. */
+  console: ConsoleAccess | null;
   close(): Promise<void>;
 }
 
@@ -230,11 +237,18 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   const adminToken = s.adminToken;
   if (adminToken) await app.register(async (scope) => adminApi(scope, services, adminToken), { prefix: '/admin' });
+  // The console (docs/console.md): on with ROSTER_ADMIN_TOKEN, or with one-time links on loopback.
+  const consoleAccess = adminToken || opts.consoleLinks
+    ? new ConsoleAccess({ store: core.consoleSessions, adminToken: adminToken ?? null, linksEnabled: !adminToken && Boolean(opts.consoleLinks), now })
+    : null;
+  await app.register(async (scope) => rootRedirect(scope, consoleAccess !== null));
+  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, now }), { prefix: '/admin/console' });
 
   return {
     app,
     services,
     core,
+    console: consoleAccess,
     async close() {
       await app.close();
       await audit.flush();

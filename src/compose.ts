@@ -14,6 +14,8 @@ import type { AuditLog } from './domain/audit.ts';
 import type { IdempotencyStore } from './domain/idempotency.ts';
 import type { RequestScopes } from './domain/request-scope.ts';
 import type { Clock } from './kernel/clock.ts';
+import { purgeConsoleSessions, type ConsoleReads, type ConsoleSessionStore } from './domain/console.ts';
+import { PgConsoleReads, PgConsoleSessions } from './store/console.ts';
 import { systemClock } from './kernel/clock.ts';
 import { PgUsersRepo } from './store/users/repo.ts';
 import { PgTeamsRepo } from './store/teams.ts';
@@ -49,6 +51,9 @@ export interface CoreServices {
   authTokens: AuthTokensService;
   audit: AuditLog;
   idempotency: IdempotencyStore;
+  /** The console's sessions and one-time links, and the reads behind its pages. */
+  consoleSessions: ConsoleSessionStore;
+  consoleReads: ConsoleReads;
   scopes: RequestScopes;
   now: Clock;
 }
@@ -76,6 +81,8 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
     }),
     audit,
     idempotency: new PgIdempotencyStore(db.kysely, audit),
+    consoleSessions: new PgConsoleSessions(scoped),
+    consoleReads: new PgConsoleReads(scoped),
     scopes: pgRequestScopes,
     now,
   };
@@ -89,6 +96,8 @@ export interface MaintenanceReport {
   idempotencyKeys: number;
   /** Audit entries past ROSTER_AUDIT_RETENTION_DAYS (0 = kept). */
   auditEvents: number;
+  /** Console sessions past their expiry and spent one-time links. */
+  consoleSessions: number;
 }
 
 /** The one maintenance sweep: the server runs it hourly, `roster purge` once. */
@@ -98,7 +107,8 @@ export async function runMaintenance(core: CoreServices, db: Db, o: { auditReten
   const authTokens = await core.authTokens.purgeExpired();
   const idempotencyKeys = await core.idempotency.purgeExpired(now);
   const auditEvents = o.auditRetentionDays > 0 ? await purgeAuditBefore(db.kysely, new Date(now.getTime() - o.auditRetentionDays * 86_400_000)) : 0;
-  return { users, authTokens, idempotencyKeys, auditEvents };
+  const consoleSessions = await purgeConsoleSessions(core.consoleSessions, now);
+  return { users, authTokens, idempotencyKeys, auditEvents, consoleSessions };
 }
 
 /**

@@ -129,7 +129,7 @@ export function buildCli(config: () => Config): Command {
     const cfg = config();
     await withCore(cfg, async (core, o) => {
       const r = await runMaintenance(core, o.db, { auditRetentionDays: cfg.auditRetentionDays });
-      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents });
+      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents, console_sessions_purged: r.consoleSessions });
     });
   });
 
