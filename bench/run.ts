@@ -164,9 +164,9 @@ function buildRoster() {
   execFileSync(process.execPath, [script], { cwd: O.rosterDir, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function startRoster(o: { name: string; dataDir?: string; databaseUrl?: string; nodeArgs?: string[]; logLevel?: string }): Promise<Server> {
+async function startRoster(o: { name: string; dataDir?: string; databaseUrl?: string; nodeArgs?: string[]; logLevel?: string; env?: Record<string, string> }): Promise<Server> {
   const port = await freePort();
-  const env = rosterEnv({ PORT: String(port), ...(o.dataDir ? { DATA_DIR: o.dataDir } : {}), ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}), ...(o.logLevel ? { LOG_LEVEL: o.logLevel } : {}) });
+  const env = rosterEnv({ PORT: String(port), ...(o.dataDir ? { DATA_DIR: o.dataDir } : {}), ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}), ...(o.logLevel ? { LOG_LEVEL: o.logLevel } : {}), ...(o.env ?? {}) });
   const s = await startServer({
     name: o.name,
     args: [...(o.nodeArgs ?? []), ...rosterStartArgs(O.rosterDir)],
@@ -832,6 +832,28 @@ function compactJson(doc: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // --scale: one team of a million users
 
+const CONSOLE_TOKEN = 'bench-console-admin-token-0123456789';
+
+/** Signs in to the console and names its users pages to measure (first, keyset `deep` rows down, prefix search). */
+async function consolePages(base: string, pgUrl: string, teamId: string, deep: number) {
+  const r = await fetch(`${base}/admin/console/login`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+    body: new URLSearchParams({ token: CONSOLE_TOKEN }).toString(),
+  });
+  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+  if (r.status !== 303 || !cookie) throw new Error(`console sign-in failed: ${r.status}`);
+  const after = await withClient(pgUrl, async (c) => (await c.query<{ id: string }>(
+    'select id from users where team_id = $1 and deleted_at is null order by created_at desc, id desc offset $2 limit 1', [teamId, deep])).rows[0]!.id);
+  const users = `/admin/console/t/${teamId}/users`;
+  const headers = { cookie, accept: 'text/html' };
+  return [
+    { op: 'console-users', name: 'users page', label: `GET ${users} (first page)`, path: users, headers },
+    { op: 'console-users-deep', name: `users page ${deep.toLocaleString('en-US')} down by keyset`, label: `GET ${users}?after=… (${deep.toLocaleString('en-US')} rows down)`, path: `${users}?after=${after}`, headers },
+    { op: 'console-users-prefix', name: 'users page client-id prefix search', label: `GET ${users}?q=scale-12345 (prefix)`, path: `${users}?q=scale-12345`, headers },
+  ];
+}
+
 async function scaleMode() {
   const rows: Row[] = [];
   const targets: Target[] = [];
@@ -843,11 +865,11 @@ async function scaleMode() {
   const dbName = `${BENCH_DB}_scale`;
   if (useServer) {
     url = await createServerDb(dbName);
-    roster = await startRoster({ name: 'roster-scale', databaseUrl: url });
+    roster = await startRoster({ name: 'roster-scale', databaseUrl: url, env: { ROSTER_ADMIN_TOKEN: CONSOLE_TOKEN } });
     pgPids = await serverPgPids(url, dbName);
   } else {
     const dataDir = path.join(WORK, 'data-scale');
-    roster = await startRoster({ name: 'roster-scale', dataDir });
+    roster = await startRoster({ name: 'roster-scale', dataDir, env: { ROSTER_ADMIN_TOKEN: CONSOLE_TOKEN } });
     url = embeddedUrl(dataDir);
     const pm = postmasterPid(path.join(dataDir, 'pg'));
     pgPids = pm ? () => postgresPids(pm) : null;
@@ -895,6 +917,13 @@ async function scaleMode() {
         const r = await measure(t, { op: h.op, label: `${h.label} (1 connection)`, requests: [{ method: 'GET', path: h.path, headers: J }] }, { tier: single, connections: 1 });
         rows.push(r);
         if (h.bound) targets.push(target(`at scale: ${h.name} p99, one client (${db})`, r.p99.median, h.bound, 'max', 'ms', `p50 ${r.p50.median.toFixed(1)} ms`));
+      }
+      // The console's users page (issue 13): the first page, a page 90% down by keyset, a
+      // client_user_id prefix search, each rendered by the server for one signed-in operator.
+      for (const p of await consolePages(roster.url, url, teamId, deep)) {
+        const r = await measure(t, { op: p.op, label: `${p.label} (1 connection)`, requests: [{ method: 'GET', path: p.path, headers: p.headers }] }, { tier: single, connections: 1 });
+        rows.push(r);
+        targets.push(target(`at scale: console ${p.name} p99, one client (${db})`, r.p99.median, 200, 'max', 'ms', `p50 ${r.p50.median.toFixed(1)} ms`));
       }
     });
     // The same deep page straight in SQL, as Roster's listing does it and with the skip done on

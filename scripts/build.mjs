@@ -51,9 +51,13 @@ export async function buildAll() {
     write: false,
     logLevel: 'warning',
   });
+  // The console's pinned htmx ships in the build (served by Roster; no CDN, nothing fetched).
+  const htmx = fs.readFileSync(path.join(ROOT, 'node_modules', 'htmx.org', 'dist', 'htmx.min.js'));
+  fs.mkdirSync(path.join(DIST, 'console'), { recursive: true });
+  const outputs = [...r.outputFiles, { path: path.join(DIST, 'console', 'htmx.min.js'), contents: htmx }];
   // Written under temporary names and renamed, so a process starting while another builds never
   // reads half a file.
-  for (const f of r.outputFiles) {
+  for (const f of outputs) {
     const tmp = `${f.path}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, f.contents);
     fs.renameSync(tmp, f.path);

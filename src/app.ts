@@ -36,6 +36,9 @@ import type { WebhookSettings } from './domain/webhooks/settings.ts'; // webhook
 import type { Resolver } from './store/webhooks/sender.ts'; // webhooks (i12)
 import { scopedKysely } from './db/request-tx.ts'; // webhooks (i12)
 import { systemClock } from './kernel/clock.ts'; // webhooks (i12)
+import { consolePages, rootRedirect } from './http/console/index.ts';
+import { ConsoleAccess } from './domain/console.ts';
+import { loadHtmx } from './console-assets.ts';
 
 /**
  * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
@@ -60,6 +63,8 @@ export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens' | 'we
   authTokens?: Partial<AuthTokenSettings>;
   /** Webhooks (i12): settings (README), and for tests a resolver and a short attempt timeout. */
   webhooks?: Partial<WebhookSettings> & { resolver?: Resolver; attemptTimeoutMs?: number };
+  /** The console's one-time sign-in links (no admin token, HOST on loopback: server.ts decides). */
+  consoleLinks?: boolean;
 }
 
 /** `opts` over the defaults; an option given as undefined keeps its default. */
@@ -76,6 +81,8 @@ export interface BuiltApp {
   core: CoreServices;
   /** The webhook subsystem (outbox, dispatcher), for tests. */
   webhooks: Webhooks; // webhooks (i12)
+  /** The console's sign-in (null = console off): server.ts issues the banner's one-time link. */
+  console: ConsoleAccess | null;
   close(): Promise<void>;
 }
 
@@ -181,7 +188,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
-      keys.evict(await revokeKey(core, opts.db, keyId));
+      await revokeKey(core, opts.db, keyId, (h) => keys.evict(h));
     },
   };
   const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());
@@ -249,12 +256,19 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   await app.register(async (scope) => mobileAuthFace(scope, services), { prefix: '/auth' });
   const adminToken = s.adminToken;
   if (adminToken) await app.register(async (scope) => adminApi(scope, services, adminToken), { prefix: '/admin' });
+  // The console (docs/console.md): on with ROSTER_ADMIN_TOKEN, or with one-time links on loopback.
+  const consoleAccess = adminToken || opts.consoleLinks
+    ? new ConsoleAccess({ store: core.consoleSessions, adminToken: adminToken ?? null, linksEnabled: !adminToken && Boolean(opts.consoleLinks), now })
+    : null;
+  await app.register(async (scope) => rootRedirect(scope, consoleAccess !== null));
+  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, now }), { prefix: '/admin/console' });
 
   return {
     app,
     services,
     core,
     webhooks, // webhooks (i12)
+    console: consoleAccess,
     async close() {
       await app.close();
       await webhooks.close(); // webhooks (i12)

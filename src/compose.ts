@@ -14,6 +14,8 @@ import type { AuditLog } from './domain/audit.ts';
 import type { IdempotencyStore } from './domain/idempotency.ts';
 import type { RequestScopes } from './domain/request-scope.ts';
 import type { Clock } from './kernel/clock.ts';
+import { purgeConsoleSessions, type ConsoleReads, type ConsoleSessionStore } from './domain/console.ts';
+import { PgConsoleReads, PgConsoleSessions } from './store/console.ts';
 import { systemClock } from './kernel/clock.ts';
 import { PgUsersRepo } from './store/users/repo.ts';
 import { PgTeamsRepo } from './store/teams.ts';
@@ -62,6 +64,9 @@ export interface CoreServices {
   authTokens: AuthTokensService;
   audit: AuditLog;
   idempotency: IdempotencyStore;
+  /** The console's sessions and one-time links, and the reads behind its pages. */
+  consoleSessions: ConsoleSessionStore;
+  consoleReads: ConsoleReads;
   scopes: RequestScopes;
   now: Clock;
 }
@@ -90,6 +95,8 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
     }),
     audit,
     idempotency: new PgIdempotencyStore(db.kysely, audit),
+    consoleSessions: new PgConsoleSessions(scoped),
+    consoleReads: new PgConsoleReads(scoped),
     scopes: pgRequestScopes,
     now,
   };
@@ -105,6 +112,8 @@ export interface MaintenanceReport {
   auditEvents: number;
   /** Webhook events, deliveries and attempts past ROSTER_WEBHOOK_RETENTION_DAYS (0 = kept). */
   webhookRows: number;
+  /** Console sessions past their expiry and spent one-time links. */
+  consoleSessions: number;
 }
 
 /** The one maintenance sweep: the server runs it hourly, `roster purge` once. */
@@ -115,15 +124,19 @@ export async function runMaintenance(core: CoreServices, db: Db, o: { auditReten
   const idempotencyKeys = await core.idempotency.purgeExpired(now);
   const auditEvents = o.auditRetentionDays > 0 ? await purgeAuditBefore(db.kysely, new Date(now.getTime() - o.auditRetentionDays * 86_400_000)) : 0;
   const webhookRows = o.webhookRetentionDays > 0 ? await purgeWebhooksBefore(db.kysely, new Date(now.getTime() - o.webhookRetentionDays * 86_400_000)) : 0;
-  return { users, authTokens, idempotencyKeys, auditEvents, webhookRows };
+  const consoleSessions = await purgeConsoleSessions(core.consoleSessions, now);
+  return { users, authTokens, idempotencyKeys, auditEvents, webhookRows, consoleSessions };
 }
 
-/** Revokes a key and tells every instance (their key caches drop it); returns the key's hash (hex). */
-export async function revokeKey(core: CoreServices, db: Db, keyId: string): Promise<string> {
+/**
+ * Revokes a key and tells every instance, whose key caches drop it; `evict` drops it from this
+ * process's cache first (the server's; the CLI has none).
+ */
+export async function revokeKey(core: CoreServices, db: Db, keyId: string, evict: (hashHex: string) => void = () => {}): Promise<void> {
   const { hash } = await core.teams.revokeKey(keyId);
   const hex = hash.toString('hex');
+  evict(hex);
   await publishKeyRevoked(db.kysely, hex);
-  return hex;
 }
 
 // ---------- webhooks (i12) ----------

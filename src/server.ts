@@ -11,6 +11,11 @@ import { runMaintenance } from './compose.ts';
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 const SHUTDOWN_BOUND_MS = 15_000;
 
+/** A loopback listen address: only this machine can reach the console's one-time link. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export async function serve(config: Config = loadConfig()): Promise<void> {
   // A signal during start-up is remembered and honoured as soon as there is something to stop
   // (the handlers below replace these once the server is up).
@@ -48,6 +53,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     db: opened.db,
     databaseUrl: opened.url,
     logStream: logDest,
+    consoleLinks: !config.adminToken && isLoopback(config.host),
   });
   const { services } = built;
 
@@ -66,6 +72,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       if (r.idempotencyKeys) log.info({ purged: r.idempotencyKeys }, 'purged expired idempotency keys');
       if (r.auditEvents) log.info({ purged: r.auditEvents }, 'purged audit entries past ROSTER_AUDIT_RETENTION_DAYS');
       if (r.webhookRows) log.info({ purged: r.webhookRows }, 'purged webhook events, deliveries and attempts past ROSTER_WEBHOOK_RETENTION_DAYS');
+      if (r.consoleSessions) log.info({ purged: r.consoleSessions }, 'purged expired console sessions and sign-in links');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'purge sweep failed; will retry');
     }
@@ -87,6 +94,11 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   ];
   if (bootstrapLine) lines.push(bootstrapLine);
   if (config.adminToken) lines.push(`Admin API enabled at ${address}/admin (Authorization: Bearer $ROSTER_ADMIN_TOKEN)`);
+  // The console: sign in with the admin token, or (no token, loopback) with a one-time link printed
+  // here only (stdout, never the log; single use, 10 minutes).
+  if (built.console?.tokenSignIn) lines.push(`Console at ${address}/admin/console/ (sign in with ROSTER_ADMIN_TOKEN)`);
+  else if (built.console?.linksEnabled) lines.push(`Console: open ${address}/admin/console/login?link=${await built.console.issueLink()}  (one-time sign-in link, valid 10 minutes)`);
+  else lines.push('Console off: set ROSTER_ADMIN_TOKEN to use it when HOST is not a loopback address');
   process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
 
   let stopping = false;

@@ -130,7 +130,7 @@ export function buildCli(config: () => Config): Command {
     const cfg = config();
     await withCore(cfg, async (core, o) => {
       const r = await runMaintenance(core, o.db, { auditRetentionDays: cfg.auditRetentionDays, webhookRetentionDays: cfg.webhooks.retentionDays });
-      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents, webhook_rows_purged: r.webhookRows });
+      out({ purged: r.users, auth_tokens_purged: r.authTokens, idempotency_keys_purged: r.idempotencyKeys, audit_events_purged: r.auditEvents, webhook_rows_purged: r.webhookRows, console_sessions_purged: r.consoleSessions });
     });
   });
 

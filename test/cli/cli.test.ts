@@ -110,7 +110,7 @@ for (const backend of backends()) {
       await k.updateTable('auth_sign_in_tokens').set({ expires_at: new Date(Date.now() - 2 * 86_400_000) }).where('jti', '=', expired!).execute();
       const r = await roster(['purge'], env);
       ok(r, 'purge');
-      assert.deepEqual(jsonLines(r), [{ purged: 1, auth_tokens_purged: 1, idempotency_keys_purged: 1, audit_events_purged: 0, webhook_rows_purged: 0 }], 'audit entries are kept unless ROSTER_AUDIT_RETENTION_DAYS is set');
+      assert.deepEqual(jsonLines(r), [{ purged: 1, auth_tokens_purged: 1, idempotency_keys_purged: 1, audit_events_purged: 0, webhook_rows_purged: 0, console_sessions_purged: 0 }], 'audit entries are kept unless ROSTER_AUDIT_RETENTION_DAYS is set');
       assert.deepEqual(await tokens(), [fresh], 'the expired sign-in token is gone, as the server\'s sweep deletes it');
       const left = (await k.selectFrom('users').select('id').where('team_id', '=', teamId).execute()).map((u) => u.id).sort();
       assert.deepEqual(left, made.slice(1).sort(), 'the user deleted 8 days ago is gone; the one deleted now can still be undone');
@@ -124,7 +124,7 @@ for (const backend of backends()) {
       assert.equal(old, 2);
       const r2 = await roster(['purge'], { ...env, ROSTER_AUDIT_RETENTION_DAYS: '30' });
       ok(r2, 'purge with retention');
-      assert.deepEqual(jsonLines(r2), [{ purged: 0, auth_tokens_purged: 0, idempotency_keys_purged: 0, audit_events_purged: 2, webhook_rows_purged: 0 }]);
+      assert.deepEqual(jsonLines(r2), [{ purged: 0, auth_tokens_purged: 0, idempotency_keys_purged: 0, audit_events_purged: 2, webhook_rows_purged: 0, console_sessions_purged: 0 }]);
       assert.equal((await k.selectFrom('audit_events').select('id').where('team_id', '=', teamId).execute()).length, audited.length - 2);
     });
 

@@ -13,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number; webhooks?: import('../../src/app.ts').AppOptions['webhooks'] } = {}): Promise<TestServer> {
+export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number; webhooks?: import('../../src/app.ts').AppOptions['webhooks']; publicUrl?: string; consoleLinks?: boolean; now?: () => Date } = {}): Promise<TestServer> {
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const built = await buildApp({
@@ -27,6 +27,9 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     ...(opts.redis ? { redis: opts.redis } : {}),
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
+    ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    ...(opts.consoleLinks ? { consoleLinks: true } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;

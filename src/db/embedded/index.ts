@@ -16,6 +16,7 @@
 // port.ts, os.ts (the postgres OS user, binaries), lock.ts (DATA_DIR lock), proc.ts (/proc).
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { EmbeddedLockedError, acquireLock, liveLockHolder, releaseLock } from './lock.ts';
 import { findNativePackage, postgresRunAs, usableNativeDir, type RunAs } from './os.ts';
 import { delay, isRunning, realpathOrSelf, servesDataDir, signal } from './proc.ts';
@@ -130,12 +131,15 @@ async function findRunningServer(lay: Layout, waitMs: number): Promise<{ url: st
   for (;;) {
     const info = readPostmasterPid(lay.pgdata);
     const secrets = readSecrets(lay.secrets);
-    if (info && info.port && info.status === 'ready' && isRunning(info.pid) && servesDataDir(info.pid, pgdataReal) && secrets?.app_password) {
-      const client = newClient(info.port, secrets.app_password, APP_DATABASE, secrets.app_user);
+    if (info && info.port && info.status === 'ready' && isRunning(info.pid) && servesDataDir(info.pid, pgdataReal) && secrets) {
+      // A server started by a Roster from before the application role connects as the superuser.
+      const found = secrets.app_password ? urls(secrets, info.port) : { url: connectionUrl(SUPERUSER, secrets.password, info.port), superuserUrl: connectionUrl(SUPERUSER, secrets.password, info.port) };
+      const client = new pg.Client({ connectionString: found.url, connectionTimeoutMillis: 2000 });
+      client.on('error', () => {});
       try {
         await client.connect();
         await client.query('select 1');
-        return urls(secrets, info.port);
+        return found;
       } catch {
         // still starting, or the app role or database is being made: look again
       } finally {

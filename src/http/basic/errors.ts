@@ -3,12 +3,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FieldIssue } from '../../domain/errors.ts';
 import { checkProfilePatch } from '../../domain/users/profile-rules.ts';
-import type { ProfilePatch } from '../../domain/users/model.ts';
 import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import { WritePathError } from '../outside-errors.ts';
 import type { OutsideError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
-import { BASIC_FIELDS } from './schemas.ts';
+import { BASIC_FIELDS, lengthsOf, toPatch, wireName } from './fields.ts';
+
+export { toPatch };
 
 export type Location = 'body' | 'query' | 'path';
 
@@ -69,7 +70,6 @@ export function sendIssues(req: FastifyRequest, reply: FastifyReply, issues: Iss
 }
 
 const between = (field: string, min: number, max: number) => `The field \`${field}\` must be between ${min} and ${max} characters`;
-const LENGTHS: Record<string, [number, number]> = { firstName: [1, 100], lastName: [1, 100], contactEmail: [3, 255] };
 
 export const missingIssue = (field: string): Issue => ({ field, reason: 'Is required', location: 'body', missing: true, message: `The \`${field}\` field is required.` });
 export const malformedIssue = (): Issue => ({ field: 'body', reason: 'Malformed JSON', location: 'body', missing: false, message: 'The request body must be a valid JSON object' });
@@ -88,7 +88,7 @@ export function ajvBodyIssues(errors: AjvError[], body: Record<string, unknown>,
   for (const e of errors) {
     const params = e.params as Record<string, unknown>;
     const field = e.keyword === 'required' ? String(params.missingProperty) : String(pathOf(e)[0] ?? 'body');
-    const [min, max] = LENGTHS[field] ?? [1, 100];
+    const [min, max] = lengthsOf(field) ?? [1, 100];
     switch (e.keyword) {
       case 'required': out.push(missingIssue(field)); break;
       case 'type':
@@ -106,13 +106,11 @@ export function ajvBodyIssues(errors: AjvError[], body: Record<string, unknown>,
   return out;
 }
 
-const WIRE: Record<string, string> = { firstName: 'firstName', lastName: 'lastName', email: 'contactEmail' };
-
 /** The domain's rules (e.g. a blank name, the full e-mail format) as issues. */
 export function domainIssues(issues: FieldIssue[]): Issue[] {
   return issues.map((i) => {
-    const field = WIRE[String(i.path[0])] ?? String(i.path[0] ?? 'body');
-    const [min, max] = LENGTHS[field] ?? [1, 100];
+    const field = wireName(String(i.path[0])) ?? String(i.path[0] ?? 'body');
+    const [min, max] = lengthsOf(field) ?? [1, 100];
     switch (i.kind) {
       case 'type': return invalid(field, 'Invalid type', `The field \`${field}\` must be a string`);
       case 'too_short': return invalid(field, 'String too short', between(field, min, max));
@@ -124,17 +122,6 @@ export function domainIssues(issues: FieldIssue[]): Issue[] {
           : invalid(field, 'Invalid value', `The field \`${field}\` ${i.reason ?? 'is not valid'}`);
     }
   });
-}
-
-/** A wire body (already known to be an object) as a domain patch of the fields it carries. */
-export function toPatch(b: Record<string, unknown>): ProfilePatch {
-  const p: ProfilePatch = {};
-  for (const k of Object.keys(b)) {
-    if (k === 'firstName') p.firstName = b.firstName as string;
-    else if (k === 'lastName') p.lastName = b.lastName as string;
-    else if (k === 'contactEmail') p.email = b.contactEmail as string;
-  }
-  return p;
 }
 
 /**

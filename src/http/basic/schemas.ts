@@ -7,8 +7,7 @@ import { EMAIL_PATTERN, PROFILE_LIMITS as L } from '../../domain/users/profile-r
 const Name = Type.String({ minLength: L.name.minChars, maxLength: L.name.maxChars, format: 'safe-text' });
 const Email = Type.String({ minLength: L.email.minChars, maxLength: L.email.maxChars, pattern: EMAIL_PATTERN, format: 'safe-text' });
 
-/** The fields a client may send, in the order the face reports problems when a field is missing. */
-export const BASIC_FIELDS = ['firstName', 'lastName', 'contactEmail'] as const;
+export { BASIC_FIELDS } from './fields.ts';
 
 // Unknown properties are ignored (additionalProperties allowed); userId is read-only (checked by the face).
 export const UserInput = Type.Object({ firstName: Name, lastName: Name, contactEmail: Email });

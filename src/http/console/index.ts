@@ -1,0 +1,212 @@
+// The operators' console under /admin/console (contract §8, issue 13): server-rendered pages, htmx
+// only as an enhancement, every page usable without JavaScript. This file holds what every page
+// shares: headers, the session cookie, the origin and CSRF checks, form bodies, errors, audit.
+// Pages live in their own files; http never reaches the store: the composition root hands in
+// the domain services and the console's read port.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.ts';
+import type { ConsoleAccess, ConsoleReads, ConsoleSession, ConsoleTeam } from '../../domain/console.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import { newId, parseUuid } from '../../domain/ids.ts';
+import { consoleAssets, type ConsoleAssets } from './assets.ts';
+import { BASE, shell, type NavItem, type PageInput } from './layout.ts';
+import { html } from './html.ts';
+import { authRoutes } from './auth.ts';
+import { teamsRoutes } from './teams.ts';
+import { usersRoutes } from './users.ts';
+import { keysRoutes } from './keys.ts';
+import { auditRoutes } from './audit.ts';
+import { settingsRoutes } from './settings.ts';
+
+export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * A team-scoped section another feature adds to the console (the webhook pages, issue 12): a nav
+ * entry under /admin/console/t/{team}/{path} and the routes behind it, registered with the kit so
+ * they get the same session, CSRF, origin checks, layout and audit.
+ */
+export interface ConsoleSection {
+  nav: NavItem;
+  register(app: FastifyInstance, kit: ConsoleKit): void;
+}
+
+export interface ConsoleDeps {
+  services: Services;
+  access: ConsoleAccess;
+  reads: ConsoleReads;
+  /** The pinned htmx.min.js (bytes), from the build. */
+  htmx: Buffer;
+  /** ROSTER_PUBLIC_URL: the expected Origin, https → `__Host-` cookie with Secure. */
+  publicUrl: string | null;
+  sections?: ConsoleSection[];
+  now?: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleSession: ConsoleSession | null;
+  }
+}
+
+/** What page handlers use. */
+export interface ConsoleKit {
+  deps: ConsoleDeps;
+  assets: ConsoleAssets;
+  nav: NavItem[];
+  now: () => Date;
+  /** Renders a full page (status 200 unless given) for the signed-in operator. */
+  page(req: FastifyRequest, reply: FastifyReply, p: PageInput, status?: number): Promise<FastifyReply>;
+  /** The team named by `:team` in the path, or a 404 page has been sent (then null). */
+  team(req: FastifyRequest, reply: FastifyReply): Promise<ConsoleTeam | null>;
+  /** Records a console mutation in the audit trail (key id null: the operator, not an API key). */
+  audit(req: FastifyRequest, teamId: string, operation: string, userId: string | null, status?: number): Promise<void>;
+  /** 303 to a console path, with an optional status message code. */
+  redirect(reply: FastifyReply, path: string, done?: string): FastifyReply;
+  /** The message for a domain error, or rethrows anything else. */
+  problem(e: unknown): string;
+  form(req: FastifyRequest): Record<string, string>;
+  /** Base URL for links Roster hands out (portal links). */
+  baseUrl(req: FastifyRequest): string;
+}
+
+const COOKIE = 'roster_console';
+
+function parseCookies(h: string | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const part of (h ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) m.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  return m;
+}
+
+export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
+  const now = deps.now ?? (() => new Date());
+  const assets = consoleAssets(deps.htmx);
+  const secure = deps.publicUrl?.startsWith('https:') ?? false;
+  const cookieName = secure ? `__Host-${COOKIE}` : COOKIE;
+  const cookieAttrs = secure ? 'Path=/; Secure; HttpOnly; SameSite=Strict' : `Path=${BASE}; HttpOnly; SameSite=Strict`;
+  const publicOrigin = deps.publicUrl ? new URL(deps.publicUrl).origin : null;
+  const sections = deps.sections ?? [];
+  const nav: NavItem[] = [
+    { path: 'users', label: 'Users' },
+    { path: 'keys', label: 'API keys' },
+    ...sections.map((s) => s.nav),
+    { path: 'audit', label: 'Audit trail' },
+    { path: 'settings', label: 'Settings' },
+  ];
+
+  app.decorateRequest('consoleSession', null);
+  // Pages, not API operations: kept out of the admin API's OpenAPI document (also under /admin).
+  app.addHook('onRoute', (r) => { r.schema = { ...(r.schema ?? {}), hide: true }; });
+  // Form posts (no JavaScript) and htmx requests send urlencoded bodies; only the console parses them.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 65_536 }, (_req, body, done) => {
+    const out: Record<string, string> = Object.create(null);
+    for (const [k, v] of new URLSearchParams(body as string)) out[k] = v;
+    done(null, out);
+  });
+
+  const expectedOrigin = (req: FastifyRequest) => publicOrigin ?? `${req.protocol}://${req.headers.host ?? ''}`;
+  /** Non-GET requests must come from the console's own pages (Fetch Metadata, else Origin). */
+  const sameOrigin = (req: FastifyRequest): boolean => {
+    const site = req.headers['sec-fetch-site'];
+    if (typeof site === 'string') return site === 'same-origin';
+    const origin = req.headers.origin;
+    return typeof origin === 'string' && origin === expectedOrigin(req);
+  };
+  const isPublic = (url: string) => url.startsWith(`${BASE}/assets/`) || url === `${BASE}/login` || url.startsWith(`${BASE}/login?`);
+
+  const kit: ConsoleKit = {
+    deps,
+    assets,
+    nav,
+    now,
+    async page(req, reply, p, status = 200) {
+      const teams = req.consoleSession ? (await deps.reads.teamList()).map((t) => ({ id: t.id, name: t.name, mode: t.mode })) : [];
+      return reply.code(status).type('text/html; charset=utf-8').send(shell(assets, nav, { ...p, ...(req.consoleSession ? { csrf: req.consoleSession.csrfToken, teams } : {}) }));
+    },
+    async team(req, reply) {
+      const id = parseUuid((req.params as { team?: string }).team ?? '');
+      const t = id ? await deps.reads.team(id) : null;
+      if (!t) {
+        await kit.page(req, reply, { title: 'Team not found', body: html`<p>No team has this id. <a href="${BASE}/">All teams</a></p>` }, 404);
+        return null;
+      }
+      return t;
+    },
+    async audit(req, teamId, operation, userId, status = 200) {
+      await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, status, at: now() });
+    },
+    redirect(reply, path, done) {
+      return reply.code(303).header('location', done ? `${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}` : path).send();
+    },
+    problem(e) {
+      if (isDomainError(e)) return e.message;
+      throw e;
+    },
+    form(req) {
+      const b = req.body;
+      return b && typeof b === 'object' ? (b as Record<string, string>) : {};
+    },
+    baseUrl(req) {
+      return (deps.publicUrl ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`).replace(/\/$/, '');
+    },
+  };
+
+  app.addHook('onRequest', async (req, reply) => {
+    // The console's own policy instead of the API's `default-src 'none'`.
+    reply.headers({ 'content-security-policy': CONSOLE_CSP, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
+    if (isPublic(req.url)) return;
+    const sid = parseCookies(req.headers.cookie).get(cookieName);
+    const s = sid ? await deps.access.session(sid) : null;
+    if (!s) {
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        const next = req.url === `${BASE}/` || req.url === BASE ? '' : `?next=${encodeURIComponent(req.url)}`;
+        return reply.code(303).header('location', `${BASE}/login${next}`).send();
+      }
+      return kit.page(req, reply, { title: 'Signed out', body: html`<p>Your session has ended. <a href="${BASE}/login">Sign in again</a>.</p>` }, 401);
+    }
+    req.consoleSession = s;
+  });
+  // Every change: from our own origin, with the session's CSRF token (form field or htmx header).
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return;
+    if (!sameOrigin(req)) return kit.page(req, reply, { title: 'Request refused', body: html`<p>This request did not come from the console's own pages, so nothing was changed.</p>` }, 403);
+    const s = req.consoleSession;
+    if (!s) return; // sign-in: origin-checked above, no session yet
+    const given = kit.form(req)._csrf ?? req.headers['x-csrf-token'];
+    if (!deps.access.csrfOk(s, given)) return kit.page(req, reply, { title: 'Request refused', body: html`<p>The form had expired or was not the console's own, so nothing was changed. Go back, reload the page and try again.</p>` }, 403);
+  });
+  app.setNotFoundHandler((req, reply) => kit.page(req, reply, { title: 'Page not found', body: html`<p>There is no console page here. <a href="${BASE}/">All teams</a></p>` }, 404));
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err: err.message }, 'console error');
+    return kit.page(req, reply, { title: status === 500 ? 'Something went wrong' : 'Request not understood', body: html`<p>${status === 500 ? 'The server could not complete this request. Nothing was shown that should not be; try again.' : err.message}</p>` }, status);
+  });
+
+  for (const a of [assets.css, assets.js, assets.htmx]) {
+    app.get(a.path.slice(BASE.length), (_req, reply) => reply.header('cache-control', 'public, max-age=31536000, immutable').type(a.type).send(a.body));
+  }
+
+  authRoutes(app, kit, {
+    setCookie: (reply, sid) => reply.header('set-cookie', `${cookieName}=${sid}; ${cookieAttrs}; Max-Age=${8 * 3600}`),
+    clearCookie: (reply) => reply.header('set-cookie', `${cookieName}=; ${cookieAttrs}; Max-Age=0`),
+    sessionId: (req) => parseCookies(req.headers.cookie).get(cookieName) ?? null,
+    sameOrigin,
+  });
+  teamsRoutes(app, kit);
+  usersRoutes(app, kit);
+  keysRoutes(app, kit);
+  auditRoutes(app, kit);
+  settingsRoutes(app, kit);
+  for (const s of sections) s.register(app, kit);
+}
+
+/** `GET /` for a browser: the console when it is on, else the API reference. */
+export function rootRedirect(app: FastifyInstance, consoleOn: boolean) {
+  app.get('/', { schema: { hide: true } }, (req, reply) => {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('text/html')) return reply.callNotFound();
+    return reply.code(302).header('location', consoleOn ? `${BASE}/` : '/docs').send();
+  });
+}
