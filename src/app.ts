@@ -84,6 +84,8 @@ export interface AppOptions {
 export interface BuiltApp {
   app: FastifyInstance;
   services: Services;
+  /** From now on /readyz answers 503 (shutdown has begun); requests are still served until close(). */
+  beginDrain(): void;
   close(): Promise<void>;
 }
 
@@ -237,7 +239,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
   });
   await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
-  await app.register(healthRoutes, { db: opts.db });
+  let stopping = false;
+  await app.register(healthRoutes, { db: opts.db, draining: () => stopping });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));
   await app.register(async (scope) => onvyFace(scope, services), { prefix: opts.onvyPrefix ?? '/onvy' });
@@ -249,7 +252,9 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   return {
     app,
     services,
+    beginDrain() { stopping = true; },
     async close() {
+      stopping = true;
       await app.close();
       await audit.flush();
       router?.close();

@@ -19,7 +19,7 @@ import { Option, type Command } from 'commander';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/schema.ts';
-import { openDatabase } from '../db/open.ts';
+import { connectionOptions, openDatabase } from '../db/open.ts';
 import { MANUAL_SOURCE, UsersService, checkTimeZone, type User, type UsersRepo } from '../domain/users.ts';
 import { EMPTY_PROFILE, applyProfilePatch, checkProfilePatch, type ProfilePatch, type ProfiledUser } from '../domain/profiles.ts';
 import { isDomainError, type FieldIssue } from '../domain/errors.ts';
@@ -771,7 +771,7 @@ export function registerImportCommand(program: Command, config: () => Config): v
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client' });
+      const o = await openDatabase({ ...connectionOptions(cfg), dataDir: cfg.dataDir, role: 'client' });
       try {
         const summary = await importUsers({
           db: o.db.kysely, teamId, file, batchSize, signal: ac.signal, sandboxUserCap: cfg.sandboxUserCap,
