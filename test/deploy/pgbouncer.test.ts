@@ -18,6 +18,7 @@ import { call } from '../support/junction-http.ts';
 import { startPgBouncer, type PgBouncer } from '../support/pooler.ts';
 import { createDb, type Db } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { openListener } from '../../src/db/listen.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SERVER_POOL = 4;
@@ -121,6 +122,31 @@ for (const backend of backends()) {
         await assert.rejects(db.kysely.transaction().execute((tx) => import('kysely').then(({ sql }) => sql`select pg_sleep(3)`.execute(tx))), /statement timeout/);
       } finally {
         await db.close();
+      }
+    });
+
+    test('one LISTEN connection on the direct URL carries several channels; NOTIFY goes through the pooler', async () => {
+      const listener = openListener(direct.url, { applicationName: 'roster-test-listen' });
+      const got: string[] = [];
+      let gaps = 0;
+      try {
+        const stopA = listener.listen('roster_test_a', (p) => got.push(`a:${p}`), () => { gaps++; });
+        let bReady = false;
+        listener.listen('roster_test_b', (p) => got.push(`b:${p}`), () => { bReady = true; });
+        for (const end = Date.now() + 10_000; !(listener.connected() && bReady) && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(listener.connected() && bReady);
+        await pooled.db.pool.query(`select pg_notify('roster_test_a', '1'), pg_notify('roster_test_b', '2')`);
+        for (const end = Date.now() + 5000; got.length < 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(got.sort(), ['a:1', 'b:2']);
+        assert.ok(gaps >= 1, 'told once the LISTEN is in place');
+        stopA();
+        await pooled.db.pool.query(`select pg_notify('roster_test_a', '3'), pg_notify('roster_test_b', '4')`);
+        for (const end = Date.now() + 5000; got.length < 3 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(got.sort(), ['a:1', 'b:2', 'b:4']);
+        const sessions = await direct.db.pool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where application_name = 'roster-test-listen'`);
+        assert.equal(sessions.rows[0]!.n, 1);
+      } finally {
+        await listener.close();
       }
     });
 
