@@ -166,7 +166,7 @@ export async function startHaProxy(o: { backends: number[]; checkMs?: number }):
     '  timeout server 30s',
     '  retries 3',
     '  option redispatch 1',
-    '  retry-on conn-failure empty-response response-timeout',
+    '  retry-on conn-failure empty-response',
     'frontend roster',
     `  bind 127.0.0.1:${port}`,
     '  default_backend rosters',
