@@ -193,9 +193,10 @@ for (const backend of backends()) {
       assert.deepEqual([...statuses], [[200, 300]], JSON.stringify(rs.find((r) => r.status !== 200)?.text));
       const stored = await direct.db.pool.query<{ n: number; d: number }>(`select count(*)::int as n, count(distinct client_user_id)::int as d from users where client_user_id like 'burst-%'`);
       assert.deepEqual(stored.rows[0], { n: 300, d: 300 });
-      // And read back through the pooler, by id: 300 reads, no 5xx.
-      const reads = await Promise.all(rs.map((r) => call(srv.baseUrl, 'GET', `/v2/user/${r.body.user_id}`, { key: team.apiKey })));
-      assert.ok(reads.every((r) => r.status === 200));
+      // And read back through the pooler, by id (30 at a time): no 5xx.
+      const reads: { status: number; text: string }[] = [];
+      for (let i = 0; i < rs.length; i += 30) reads.push(...await Promise.all(rs.slice(i, i + 30).map((r) => call(srv.baseUrl, 'GET', `/v2/user/${r.body.user_id}`, { key: team.apiKey }))));
+      assert.deepEqual(reads.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text.slice(0, 200)}`), []);
       // The audit trail of those writes was flushed through the pooler too.
       await srv.built.services.audit.flush();
       const audited = await direct.db.pool.query<{ n: number }>(`select count(*)::int as n from audit_events where action = 'junction.createUser'`);
