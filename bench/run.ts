@@ -12,7 +12,9 @@
 //   --connections N                                                              (50)
 //   --primary-db embedded|server   which database gets full-length target runs  (embedded)
 //   --database-url URL      server PostgreSQL (default $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test)
-//   --skip-server --skip-peers --skip-embedded
+//   --skip-server --skip-peers --skip-embedded --skip-pgbouncer
+//                           (pgbouncer: reads by id and creates through Debian's PgBouncer in
+//                           transaction mode, DATABASE_POOLER=transaction, next to the server rows)
 //   --log-level LEVEL       Roster's LOG_LEVEL                                   (info, as users run it)
 //   --users N               seeded users in the read team                        (10000)
 //   --scale-users N         --scale: users in the big team                       (1000000)
@@ -79,6 +81,7 @@ const O = {
   skipServer: flag('skip-server'),
   skipPeers: flag('skip-peers'),
   skipEmbedded: flag('skip-embedded'),
+  skipPgbouncer: flag('skip-pgbouncer'),
   logLevel: opt('log-level') ?? 'info',
   users: Math.round(num('users', 10_000)),
   scaleUsers: Math.round(num('scale-users', 1_000_000)),
@@ -515,6 +518,38 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   return seeded;
 }
 
+/**
+ * Reads by id and creates through PgBouncer (transaction mode, 20 server connections) in front of
+ * the same server database, Roster with DATABASE_POOLER=transaction: no named prepared statements.
+ * Each row notes its ratio to the direct server row of the same scenario.
+ */
+async function pgbouncerPass(url: string, seeded: Seeded, rows: Row[]): Promise<void> {
+  const { startPgBouncer } = await import('../test/support/pooler.ts');
+  let bouncer: Awaited<ReturnType<typeof startPgBouncer>>;
+  try {
+    bouncer = await startPgBouncer({ upstreams: [url], poolSize: 20 });
+  } catch (e) {
+    notes.push(`PgBouncer rows not measured: ${(e as Error).message}`);
+    return;
+  }
+  try {
+    const roster = await startRoster({ name: 'roster-pgbouncer', databaseUrl: bouncer.via(url), env: { DATABASE_POOLER: 'transaction', DATABASE_DIRECT_URL: url } });
+    try {
+      const t: Target_ = { system: 'roster', db: 'pgbouncer', server: roster, pg: await serverPgPids(url, BENCH_DB), drain: { path: '/readyz' }, pgUrl: url };
+      for (const sc of ROSTER.filter((x) => x.op === 'get' || x.op === 'create')) {
+        const row = await measure(t, sc, { tier: O.primaryDb === 'server' ? PRIMARY : SECONDARY, ids: seeded.ids, cids: seeded.cids });
+        const direct = rows.find((r) => r.system === 'roster' && r.db === 'server' && r.op === sc.op && !r.skipped && r.rps.median > 0);
+        if (direct && row.rps.median > 0) row.note = `this ÷ direct server = ${(row.rps.median / direct.rps.median).toFixed(2)}`;
+        rows.push(row);
+      }
+    } finally {
+      await stopServer(roster);
+    }
+  } finally {
+    await bouncer.stop();
+  }
+}
+
 async function writeJsonServerDb(url: string, teamId: string, file: string) {
   await withClient(url, async (c) => {
     const r = await c.query(`select id, team_id, client_user_id, created_at, fallback_time_zone, fallback_time_zone_updated_at,
@@ -607,12 +642,14 @@ async function defaultMode() {
         dbVersions.server = await pgVersion(url);
         const roster = await startRoster({ name: 'roster-server', databaseUrl: url });
         serverReadyMs = roster.readyMs;
+        let seeded: Seeded | null = null;
         try {
-          const seeded = await dbPass('server', roster, url, await serverPgPids(url, BENCH_DB), rows);
+          seeded = await dbPass('server', roster, url, await serverPgPids(url, BENCH_DB), rows);
           if (!O.skipPeers && !jsonDbReady) { await writeJsonServerDb(url, seeded.teamId, jsonDb); jsonDbReady = true; }
         } finally {
           await stopServer(roster);
         }
+        if (seeded && !O.skipPgbouncer) await phase('roster pgbouncer', () => pgbouncerPass(url!, seeded!, rows));
       } finally {
         await dropServerDb(BENCH_DB);
       }

@@ -83,6 +83,8 @@ export interface BuiltApp {
   webhooks: Webhooks; // webhooks (i12)
   /** The console's sign-in (null = console off): server.ts issues the banner's one-time link. */
   console: ConsoleAccess | null;
+  /** From now on /readyz answers 503 (shutdown has begun); requests are still served until close(). */
+  beginDrain(): void;
   close(): Promise<void>;
 }
 
@@ -243,7 +245,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken });
   webhooks.registerMetrics(registry); // webhooks (i12)
-  await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } } });
+  let stopping = false;
+  await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } }, draining: () => stopping });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: s.publicUrl }));
   // Each face's routes carry the face's name (the audit action's first part: src/http/write-path.ts).
   for (const { face, mount } of errors.faces) {
@@ -269,7 +272,9 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     core,
     webhooks, // webhooks (i12)
     console: consoleAccess,
+    beginDrain() { stopping = true; },
     async close() {
+      stopping = true;
       await app.close();
       await webhooks.close(); // webhooks (i12)
       await audit.flush();

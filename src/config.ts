@@ -24,6 +24,12 @@ export interface Config {
   portalLaunchTtlS: number;
   redisUrl: string | null;
   databaseReadUrl: string | null;
+  /** DATABASE_POOLER: 'transaction' when DATABASE_URL (and DATABASE_READ_URL) is a transaction-mode pooler. */
+  databasePooler: 'transaction' | null;
+  /** DATABASE_DIRECT_URL: the server itself, for session work (migrations, LISTEN, backup); required with a pooler. */
+  databaseDirectUrl: string | null;
+  /** ROSTER_SHUTDOWN_DELAY_MS: after SIGTERM, /readyz answers 503 this long while requests are still served. */
+  shutdownDelayMs: number;
   readYourWritesMs: number;
   rateLimitPerMinute: number;
   /** Mount points of the Onvy and basic faces (ROSTER_ONVY_PREFIX, ROSTER_BASIC_PREFIX). */
@@ -76,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int(env, 'ROSTER_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
     redisUrl: env.REDIS_URL || null,
     databaseReadUrl: env.DATABASE_READ_URL || null,
+    ...pooler(env),
+    shutdownDelayMs: int(env, 'ROSTER_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     readYourWritesMs: int(env, 'ROSTER_READ_YOUR_WRITES_MS', 5000, 0, 3_600_000),
     rateLimitPerMinute: int(env, 'ROSTER_RATE_LIMIT_PER_MINUTE', 2000, 1, 10_000_000),
     ...facePrefixes(env),
@@ -89,6 +97,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
     webhooks: webhookSettings(env),
   };
+}
+
+/** DATABASE_POOLER and DATABASE_DIRECT_URL (docs/deploy.md). */
+function pooler(env: NodeJS.ProcessEnv): { databasePooler: 'transaction' | null; databaseDirectUrl: string | null } {
+  const raw = env.DATABASE_POOLER || '';
+  const databaseDirectUrl = env.DATABASE_DIRECT_URL || null;
+  if (raw === '' || raw === 'none') return { databasePooler: null, databaseDirectUrl };
+  if (raw !== 'transaction') throw new ConfigError(`DATABASE_POOLER must be "transaction" (PgBouncer pool_mode=transaction or a managed transaction pooler) or unset for a direct connection (got "${raw}"); a session-mode pooler needs no setting`);
+  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_POOLER=transaction needs DATABASE_URL (the pooler\'s address); the embedded PostgreSQL has no pooler');
+  if (!databaseDirectUrl) throw new ConfigError('DATABASE_POOLER=transaction needs DATABASE_DIRECT_URL: a direct connection to PostgreSQL (not through the pooler) for migrations, LISTEN/NOTIFY and backup/restore');
+  return { databasePooler: 'transaction', databaseDirectUrl };
 }
 
 /** An absolute http(s) URL without query or fragment; kept without a trailing slash. */

@@ -1,7 +1,7 @@
 // The server's lifecycle: database (embedded or DATABASE_URL), migrations, listen, purge sweep, signals.
 import pino from 'pino';
 import { appSettingsFrom, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './db/open.ts';
+import { connectionOptions, openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
 import { displayPrefix } from './domain/teams.ts';
 import { connectRedis } from './redis.ts';
@@ -35,7 +35,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const log = pino({ level: config.logLevel }, logDest);
   const started = Date.now();
   const opened = await openDatabase({
-    databaseUrl: config.databaseUrl,
+    ...connectionOptions(config),
     dataDir: config.dataDir,
     role: 'serve',
     poolMax: config.dbPoolMax,
@@ -45,13 +45,14 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
 
   const redis = config.redisUrl ? await connectRedis(config.redisUrl) : null;
   // The replica is only read: no migrations there (they arrive by replication).
-  const readDb = config.databaseReadUrl ? createDb({ url: config.databaseReadUrl, max: config.dbPoolMax, applicationName: 'roster-read' }) : null;
+  const readDb = config.databaseReadUrl ? createDb({ url: config.databaseReadUrl, max: config.dbPoolMax, applicationName: 'roster-read', pooler: config.databasePooler ?? 'direct' }) : null;
   const built = await buildApp({
     ...appSettingsFrom(config),
     readDb,
     redis,
     db: opened.db,
-    databaseUrl: opened.url,
+    // LISTEN (key revocations) is session state: PostgreSQL itself, not a transaction pooler.
+    databaseUrl: opened.directUrl,
     logStream: logDest,
     consoleLinks: !config.adminToken && isLoopback(config.host),
   });
@@ -102,9 +103,17 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
 
   let stopping = false;
+  let skipDelay: (() => void) | null = null;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) { skipDelay?.(); return; }
     stopping = true;
+    // /readyz answers 503 at once, so a proxy's health checks take this instance out while it still
+    // serves (ROSTER_SHUTDOWN_DELAY_MS; a second signal cuts the wait short), then it drains.
+    built.beginDrain();
+    if (config.shutdownDelayMs > 0) {
+      log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down: /readyz answers 503; still serving until the delay ends');
+      await new Promise<void>((r) => { const t = setTimeout(r, config.shutdownDelayMs); skipDelay = () => { clearTimeout(t); r(); }; });
+    }
     log.info({ signal }, 'shutting down: draining in-flight requests');
     const force = setTimeout(() => { log.error('shutdown bound exceeded; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS);
     force.unref();

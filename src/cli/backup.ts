@@ -1,13 +1,14 @@
 // `roster backup` and `roster restore`: the whole database as one consistent, portable file
 // (src/db/backup/ has the format and the engine). Both work against the embedded PostgreSQL
-// (a running server's, or one started for the command) and against DATABASE_URL.
+// (a running server's, or one started for the command) and against DATABASE_URL; behind a
+// transaction pooler they connect to DATABASE_DIRECT_URL (one snapshot, one restore transaction).
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { openDatabase } from '../db/open.ts';
+import { connectionOptions, openDatabase } from '../db/open.ts';
 import { backupDatabase, restoreDatabase } from '../db/backup/index.ts';
 import { KEY_CHANNEL } from '../store/key-events.ts';
 import { Progress, type ProgressOptions } from './progress.ts';
@@ -43,7 +44,7 @@ export function registerBackupCommands(program: Command, config: () => Config): 
       const toStdout = !opts.out && !process.stdout.isTTY;
       const target = toStdout ? null : path.resolve(opts.out ?? defaultBackupName());
       const cfg = config();
-      const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client', migrate: false });
+      const o = await openDatabase({ ...connectionOptions(cfg), dataDir: cfg.dataDir, role: 'client', migrate: false });
       let progress: Progress | null = null;
       let est = 0;
       const onProgress = (rows: number, estimated: number) => {
@@ -52,7 +53,7 @@ export function registerBackupCommands(program: Command, config: () => Config): 
       };
       try {
         if (!target) {
-          const s = await backupDatabase({ url: o.url, out: process.stdout, endOut: false, onProgress });
+          const s = await backupDatabase({ url: o.directUrl, out: process.stdout, endOut: false, onProgress });
           (progress as Progress | null)?.update(s.rows, s.rows, true);
           process.stderr.write(JSON.stringify({ ...s, file: null }) + '\n');
           return;
@@ -62,7 +63,7 @@ export function registerBackupCommands(program: Command, config: () => Config): 
         const file = await createPrivateFile(target);
         const stream = file.stream();
         try {
-          const s = await backupDatabase({ url: o.url, out: stream, onProgress });
+          const s = await backupDatabase({ url: o.directUrl, out: stream, onProgress });
           await file.close();
           await file.commit();
           (progress as Progress | null)?.update(s.rows, s.rows, true);
@@ -105,11 +106,11 @@ export function registerBackupCommands(program: Command, config: () => Config): 
         input = fs.createReadStream(file);
       }
       const cfg = config();
-      const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client', migrate: false });
+      const o = await openDatabase({ ...connectionOptions(cfg), dataDir: cfg.dataDir, role: 'client', migrate: false });
       const progress = progressOpts ? new Progress(progressOpts, `restore ${file === '-' ? 'stdin' : path.basename(file)}`, size) : null;
       try {
         const s = await restoreDatabase({
-          url: o.url,
+          url: o.directUrl,
           input,
           replace: opts.replace === true,
           onProgress: (p) => progress?.update(p.bytes, p.rows),

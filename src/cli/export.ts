@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database, UserRow } from '../db/schema.ts';
-import { openDatabase } from '../db/open.ts';
+import { connectionOptions, openDatabase } from '../db/open.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { PgTeamsRepo } from '../store/teams.ts';
 import { forEachLivePage } from '../store/users/bulk.ts';
@@ -76,7 +76,7 @@ export function registerExportCommand(program: Command, config: () => Config): v
       const teamId = parseUuid(opts.team);
       if (!teamId) throw new ImportError(`--team must be a UUID (got "${opts.team}")`);
       const cfg = config();
-      const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client' });
+      const o = await openDatabase({ ...connectionOptions(cfg), dataDir: cfg.dataDir, role: 'client' });
       try {
         if (!opts.out) {
           try {

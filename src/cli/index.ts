@@ -2,7 +2,7 @@
 // with embedded storage it reuses a running server's database, else starts one for the command.
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.ts';
-import { openDatabase, type OpenedDb } from '../db/open.ts';
+import { connectionOptions, openDatabase, type OpenedDb } from '../db/open.ts';
 import type { KeyRole, TeamMode } from '../domain/teams.ts';
 import { buildServices, revokeKey, runMaintenance, type CoreServices } from '../compose.ts';
 import { isDomainError } from '../domain/errors.ts';
@@ -16,7 +16,7 @@ import { registerWebhookCommands } from './webhook.ts'; // webhooks (i12)
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
 async function withDb<T>(config: Config, fn: (o: OpenedDb) => Promise<T>): Promise<T> {
-  const o = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, role: 'client' });
+  const o = await openDatabase({ ...connectionOptions(config), dataDir: config.dataDir, role: 'client' });
   try {
     return await fn(o);
   } finally {

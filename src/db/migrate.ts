@@ -1,8 +1,11 @@
 // Forward-only SQL migrations: src/db/migrations/NNNN_name.sql, applied in order, each in its own
 // transaction, under an advisory lock so several instances starting at once apply each file once.
+// Behind a transaction pooler they run over DATABASE_DIRECT_URL (src/db/open.ts).
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
+
+const PgPool = pg.Pool;
 import { packageRoot } from '../paths.ts';
 
 const MIGRATIONS_DIR = path.join(packageRoot(), 'src', 'db', 'migrations');
@@ -53,31 +56,54 @@ export async function applyInTransaction(client: pg.ClientBase, migrations: read
   return migrations.map((m) => m.name);
 }
 
-/** Applies pending migrations; returns the names applied by this call. */
+/**
+ * Applies pending migrations; returns the names applied by this call. Each migration is one
+ * transaction that takes the migration lock (transaction-scoped, so nothing is left behind on a
+ * server session when a transaction pooler sits in between) and reads what is applied after
+ * taking it: several instances starting at once apply each file once.
+ */
 export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await loadMigrations());
   const client = await pool.connect();
   const applied: string[] = [];
   try {
-    await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
-    await client.query(BOOKKEEPING);
-    const done = new Set((await client.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
-    for (const m of all) {
-      if (done.has(m.version)) continue;
+    for (;;) {
       await client.query('begin');
+      let next: Migration | undefined;
       try {
-        await client.query(m.sql);
-        await client.query('insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)', [m.version, m.name, new Date()]);
+        await client.query('select pg_advisory_xact_lock($1)', [LOCK_ID]);
+        await client.query(BOOKKEEPING);
+        const done = new Set((await client.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
+        next = all.find((m) => !done.has(m.version));
+        if (next) {
+          try {
+            await client.query(next.sql);
+          } catch (err) {
+            throw new Error(`migration ${next.name} failed: ${(err as Error).message}`, { cause: err });
+          }
+          await client.query('insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)', [next.version, next.name, new Date()]);
+        }
         await client.query('commit');
       } catch (err) {
-        await client.query('rollback');
-        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+        await client.query('rollback').catch(() => {});
+        throw err;
       }
-      applied.push(m.name);
+      if (!next) break;
+      applied.push(next.name);
     }
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => {});
     client.release();
   }
   return applied;
+}
+
+/** migrate() over a short-lived connection of its own to `url` (the direct URL behind a pooler). */
+export async function migrateAt(url: string, migrations?: Migration[]): Promise<string[]> {
+  const pool = new PgPool({ connectionString: url, max: 1, application_name: 'roster-migrate', connectionTimeoutMillis: 10_000 });
+  pool.on('error', () => {});
+  try {
+    return await migrate(pool, migrations);
+  } finally {
+    await pool.end();
+  }
 }

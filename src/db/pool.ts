@@ -57,15 +57,32 @@ const TX_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release
  */
 const retryAutocommit = (send: () => unknown, stats: RetryStats): Promise<unknown> => retry(send, { stats });
 
-function preparingPool(pool: pg.Pool, stats: RetryStats): pg.Pool {
+const BEGIN = /^\s*(begin|start\s+transaction)\b[^;]*$/i;
+
+/**
+ * How the pool talks to the server. `direct`: one server session per connection, so short texts
+ * become named prepared statements and statement_timeout is a startup parameter. `transaction`
+ * (DATABASE_POOLER=transaction: PgBouncer in transaction mode, a managed service's pooler): every
+ * transaction may land on another server session, so nothing may outlive a transaction there: no
+ * named statements, no startup parameters; the timeout is `set local` in each explicit
+ * transaction, sent in the same round trip as its `begin`.
+ */
+export type PoolerMode = 'direct' | 'transaction';
+
+function preparingPool(pool: pg.Pool, stats: RetryStats, pooler: PoolerMode, statementTimeoutMs: number): pg.Pool {
+  const named = pooler === 'direct';
+  const beginSuffix = `; set local statement_timeout = ${Math.trunc(statementTimeoutMs)}`;
   const wrapClient = (client: pg.PoolClient): pg.PoolClient => new Proxy(client, {
     get(target, prop) {
       if (prop === 'query') {
         return (text: unknown, values?: unknown[]) => {
           const send = () => {
             if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
-              const name = statementName(text, values.length);
+              const name = named ? statementName(text, values.length) : undefined;
               if (name) return discardOnReadTimeout(target, target.query({ name, text, values }));
+            } else if (!named && typeof text === 'string' && (!values || values.length === 0) && BEGIN.test(text)) {
+              // Simple protocol (no parameters): both statements in one message, one round trip.
+              return discardOnReadTimeout(target, target.query(text + beginSuffix));
             }
             return discardOnReadTimeout(target, (target.query as (...a: unknown[]) => unknown)(text, values));
           };
@@ -110,6 +127,8 @@ export interface DbOptions {
    */
   queryTimeoutMillis?: number;
   applicationName?: string;
+  /** 'transaction' behind a transaction-mode pooler (see PoolerMode); default 'direct'. */
+  pooler?: PoolerMode;
 }
 
 export interface Db {
@@ -117,17 +136,23 @@ export interface Db {
   pool: pg.Pool;
   /** Autocommit statements this Db's pool sent again after a serialization or deadlock conflict. */
   retryStats: RetryStats;
+  /** How `pool` reaches the server (see PoolerMode). */
+  pooler: PoolerMode;
   close(): Promise<void>;
 }
 
 export function createDb(opts: DbOptions): Db {
+  const pooler = opts.pooler ?? 'direct';
+  const statementTimeout = opts.statementTimeoutMillis ?? 15_000;
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max ?? 20,
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: opts.statementTimeoutMillis ?? 15_000,
-    query_timeout: opts.queryTimeoutMillis ?? (opts.statementTimeoutMillis ?? 15_000) + 5_000,
+    // A transaction pooler refuses startup parameters it does not track (PgBouncer: "unsupported
+    // startup parameter: statement_timeout"); application_name is one it tracks.
+    ...(pooler === 'direct' ? { statement_timeout: statementTimeout } : {}),
+    query_timeout: opts.queryTimeoutMillis ?? statementTimeout + 5_000,
     application_name: opts.applicationName ?? 'roster',
   });
   // An idle client losing its connection (database restart) must not crash the process: the pool
@@ -139,9 +164,9 @@ export function createDb(opts: DbOptions): Db {
   // drops it on release. (test/reliability/pg-restart.test.ts)
   pool.on('connect', (client) => client.on('error', () => {}));
   const retryStats = newRetryStats();
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool, retryStats) }) });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool, retryStats, pooler, statementTimeout) }) });
   directQueries.set(kysely, (text, values) => retryAutocommit(() => {
-    const name = statementName(text, values.length);
+    const name = pooler === 'direct' ? statementName(text, values.length) : undefined;
     return pool.query(name ? { name, text, values } : { text, values });
   }, retryStats) as Promise<{ rows: unknown[] }>);
   let closed = false;
@@ -149,6 +174,7 @@ export function createDb(opts: DbOptions): Db {
     kysely,
     pool,
     retryStats,
+    pooler,
     async close() {
       if (closed) return;
       closed = true;

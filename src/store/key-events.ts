@@ -1,8 +1,10 @@
 // Key revocations reach every instance at once through PostgreSQL LISTEN/NOTIFY, so each instance
-// may cache key lookups without a revoked key staying usable anywhere.
-import pg from 'pg';
+// may cache key lookups without a revoked key staying usable anywhere. The LISTEN connection goes
+// to PostgreSQL itself (DATABASE_DIRECT_URL behind a transaction pooler: src/db/listen.ts); the
+// NOTIFY is an ordinary statement and goes through the pool.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { openListener, type NotificationListener } from '../db/listen.ts';
 
 export const KEY_CHANNEL = 'roster_key_revoked';
 
@@ -16,45 +18,18 @@ export interface KeyEventsSubscription {
 }
 
 /**
- * Keeps one dedicated connection LISTENing. `onRevoked(hashHex)` per event; `onGap()` whenever
- * events may have been missed (connection lost or re-established), so the caller drops its cache.
+ * Keeps a connection LISTENing: its own one to `source` when given a URL, or a subscription on a
+ * shared listener. `onRevoked(hashHex)` per event; `onGap()` whenever events may have been missed
+ * (connection lost or re-established), so the caller drops its cache.
  */
-export function subscribeKeyEvents(url: string, onRevoked: (hashHex: string) => void, onGap: () => void): KeyEventsSubscription {
-  let client: pg.Client | null = null;
-  let closed = false;
-  let timer: NodeJS.Timeout | null = null;
-
-  const connect = async () => {
-    if (closed) return;
-    const c = new pg.Client({ connectionString: url, application_name: 'roster-listen' });
-    c.on('error', () => {});
-    c.on('end', () => { if (client === c) { client = null; onGap(); schedule(); } });
-    c.on('notification', (m) => { if (m.channel === KEY_CHANNEL && m.payload) onRevoked(m.payload); });
-    try {
-      await c.connect();
-      await c.query(`listen ${KEY_CHANNEL}`);
-      if (closed) { await c.end().catch(() => {}); return; }
-      client = c;
-      onGap();
-    } catch {
-      await c.end().catch(() => {});
-      onGap();
-      schedule();
-    }
-  };
-  const schedule = () => {
-    if (closed || timer) return;
-    timer = setTimeout(() => { timer = null; void connect(); }, 1000);
-    timer.unref();
-  };
-  void connect();
+export function subscribeKeyEvents(source: string | NotificationListener, onRevoked: (hashHex: string) => void, onGap: () => void): KeyEventsSubscription {
+  const own = typeof source === 'string' ? openListener(source) : null;
+  const listener = own ?? (source as NotificationListener);
+  const stop = listener.listen(KEY_CHANNEL, (payload) => { if (payload) onRevoked(payload); }, onGap);
   return {
     async close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      const c = client;
-      client = null;
-      if (c) await c.end().catch(() => {});
+      stop();
+      await own?.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { openDatabase } from '../../db/open.ts';
+import { connectionOptions, openDatabase } from '../../db/open.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { EXPORT_ONLY_FIELDS, FIELDS, ImportError, type Format } from './fields.ts';
 import { checkpointPath } from './checkpoint.ts';
@@ -44,7 +44,7 @@ export function registerImportCommand(program: Command, config: () => Config): v
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client' });
+      const o = await openDatabase({ ...connectionOptions(cfg), dataDir: cfg.dataDir, role: 'client' });
       try {
         const summary = await importUsers({
           db: o.db.kysely, teamId, file, batchSize, signal: ac.signal, sandboxUserCap: cfg.sandboxUserCap,
