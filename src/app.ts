@@ -25,7 +25,7 @@ import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
 import { ReadRouter } from './db/read-routing.ts';
 import { installReadRouting } from './http/read-routing.ts';
-import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
+import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens/index.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';

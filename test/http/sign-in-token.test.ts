@@ -8,7 +8,7 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { VitalClient, VitalError } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { buildApp, type AppOptions, type BuiltApp } from '../../src/app.ts';
-import { SDK_ISSUER_RE } from '../../src/domain/auth-tokens.ts';
+import { SDK_ISSUER_RE } from '../../src/domain/auth-tokens/index.ts';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
