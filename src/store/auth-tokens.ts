@@ -81,7 +81,7 @@ export class PgAuthTokensRepo implements AuthTokensRepo {
 
   async retireSigningKey(kid: string, at: Date) {
     const r = await this.keysDb.updateTable('auth_signing_keys').set({ retired_at: at })
-      .where('kid', '=', kid).where('retired_at', 'is', null).executeTakeFirst();
+      .where('kid', '=', kid).where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)])).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 

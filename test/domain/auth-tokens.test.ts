@@ -88,7 +88,7 @@ class MemRepo implements AuthTokensRepo {
     return { sessions, signInTokens };
   }
   async retireSigningKey(kid: string, at: Date) {
-    const k = this.keys.find((x) => x.kid === kid && !x.retiredAt);
+    const k = this.keys.find((x) => x.kid === kid && (!x.retiredAt || x.retiredAt > at));
     if (!k) return false;
     k.retiredAt = at;
     return true;
@@ -240,7 +240,7 @@ describe('AuthTokensService', () => {
     assert.equal(access.claims.tenant_id, TEAM);
     assert.equal(access.claims.iss, `${BASE}/auth`);
     assert.equal(access.claims.aud, 'roster');
-    assert.deepEqual(await svc.verifyAccessToken(set.accessToken), { teamId: TEAM, userId: USER, sessionId: set.sessionId });
+    assert.deepEqual(await svc.verifyAccessToken(set.accessToken), { teamId: TEAM, userId: USER, sessionId: set.sessionId, mode: 'sandbox' });
     await rejects(svc.exchange(t.userToken, BASE), 'already_used');
     await rejects(svc.exchange(t.signInToken, BASE), 'already_used');
   });
@@ -376,6 +376,62 @@ describe('AuthTokensService', () => {
     await svc.retireSigningKey(before.kid);
     assert.equal((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).kid, kid);
     await rejects(svc.exchange(before.userToken, BASE), 'bad_signature');
+  });
+
+  test('S4: a sign-in token is exchanged only at the endpoint its aud names, with its team\'s issuer', async () => {
+    const t = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    await rejects(svc.exchange(t.userToken, 'https://elsewhere.example'), 'bad_audience');
+    // A token naming the production issuer for a sandbox team (the team's mode changed, or the
+    // token was made for another deployment) is refused too.
+    repo.mode = 'production';
+    await rejects(svc.exchange(t.userToken, BASE), 'bad_audience');
+    repo.mode = 'sandbox';
+    // Nothing above consumed it.
+    assert.equal((await svc.exchange(t.userToken, BASE)).userId, USER);
+  });
+
+  test('S4: a session has an absolute lifetime, however often it is refreshed', async () => {
+    const capped = new AuthTokensService({
+      repo, now: clock.now, requireLiveUser: async () => undefined,
+      settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, refreshTokenTtlS: 3600, sessionMaxTtlS: 3 * 3600 },
+    });
+    const t = await capped.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    let set = await capped.exchange(t.userToken, BASE);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(3000);
+      set = await capped.refresh(set.refreshToken, BASE);
+    }
+    // 9000 s in: the sliding expiry would run to 12600 s, the session ends at 10800 s.
+    clock.advance(1700);
+    set = await capped.refresh(set.refreshToken, BASE);
+    clock.advance(110);
+    await rejects(capped.refresh(set.refreshToken, BASE), 'expired');
+  });
+
+  test('S4: ending a user\'s sessions refuses its refresh and access tokens and unused sign-in tokens', async () => {
+    const t = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const unused = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const set = await svc.exchange(t.userToken, BASE);
+    assert.deepEqual(await svc.endSessions(TEAM, USER), { sessions: 1, signInTokens: 1 });
+    await rejects(svc.refresh(set.refreshToken, BASE), 'revoked');
+    await rejects(svc.verifyAccessToken(set.accessToken), 'revoked');
+    await rejects(svc.exchange(unused.userToken, BASE), 'user_not_found');
+    // A new sign-in starts a new session.
+    const again = await svc.exchange((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).userToken, BASE);
+    await svc.verifyAccessToken(again.accessToken);
+  });
+
+  test('S2: rotation with a grace period: old tokens verify until it ends, then stop', async () => {
+    const old = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const oldSet = await svc.exchange(old.userToken, BASE);
+    const { kid, retiring } = await svc.rotateSigningKey(120);
+    assert.deepEqual(retiring, [old.kid]);
+    clock.advance(61);
+    assert.equal((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).kid, kid);
+    await svc.verifyAccessToken(oldSet.accessToken);
+    clock.advance(60);
+    await rejects(svc.verifyAccessToken(oldSet.accessToken), 'bad_signature');
+    assert.deepEqual((await svc.jwks()).keys.map((k) => k.kid), [kid]);
   });
 
   test('purge drops what expired more than a day ago', async () => {

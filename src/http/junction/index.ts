@@ -8,6 +8,7 @@ import { isUnavailable } from '../../store/errors.ts';
 import { ajvToPydantic, goUuidDetail, send422, sendDetail, sendDomainError, USER_TEXTS, type NotFoundTexts, type Part } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
+import { admitBearer, bearerToken } from '../bearer.ts';
 import type { Principal } from '../../domain/teams.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
@@ -52,6 +53,8 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   j.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     const header = req.headers['x-vital-api-key'];
     const key = Array.isArray(header) ? header[0] : header;
+    const bearer = key ? null : bearerToken(req);
+    if (bearer !== null) return admitBearer(req, reply, services, bearer, done);
     if (!key) return sendDetail(reply, 401, 'Missing API key: send it in the x-vital-api-key header');
     const admit = (p: Principal | null) => {
       if (!p) return sendDetail(reply, 401, 'Invalid API key');
