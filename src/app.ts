@@ -27,6 +27,7 @@ import { ReadRouter } from './db/read-routing.ts';
 import { installReadRouting } from './http/read-routing.ts';
 import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens/index.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
+import { openSecretsAtRest } from './store/secret-box.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
@@ -79,6 +80,8 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** ROSTER_SECRET_KEY: signing keys and portal secrets sealed at rest; a wrong key fails the start. */
+  secretKey?: string | null;
 }
 
 export interface BuiltApp {
@@ -165,16 +168,17 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const teams = new TeamsService(new PgTeamsRepo(db), now);
   const keys = new KeyResolver(teams);
   const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
+  const secrets = await openSecretsAtRest(opts.db.kysely, opts.secretKey ?? null);
   const services: Services = {
     users,
     teams,
     keys,
     connections: new ConnectionsService(new PgConnectionsRepo(db), users, now),
     demographics,
-    portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
+    portal: new PortalService(new PgPortalRepo(db, opts.db.kysely, secrets), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
     authTokens: new AuthTokensService({
-      repo: new PgAuthTokensRepo(db, opts.db.kysely),
+      repo: new PgAuthTokensRepo(db, opts.db.kysely, secrets),
       settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...opts.authTokens },
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,

@@ -34,6 +34,10 @@ export interface Config {
   accessTokenTtlS: number;
   refreshTokenTtlS: number;
   signInRegion: 'us' | 'eu';
+  /** ROSTER_SESSION_MAX_TTL_S: absolute lifetime of a mobile session (docs/sign-in-tokens.md). */
+  sessionMaxTtlS: number;
+  /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
+  secretKey: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -82,7 +86,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlS: int(env, 'ROSTER_ACCESS_TOKEN_TTL_S', 3600, 1, 31_536_000),
     refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
+    sessionMaxTtlS: int(env, 'ROSTER_SESSION_MAX_TTL_S', 15_552_000, 60, 3_153_600_000),
+    secretKey: secretKey(env.ROSTER_SECRET_KEY),
   };
+}
+
+function secretKey(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (raw.length < 32) throw new ConfigError('ROSTER_SECRET_KEY must be at least 32 characters (e.g. openssl rand -base64 32)');
+  return raw;
 }
 
 /** An absolute http(s) URL without query or fragment; kept without a trailing slash. */

@@ -60,7 +60,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
     publicUrl: config.publicUrl,
-    authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
+    authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion, sessionMaxTtlS: config.sessionMaxTtlS },
+    secretKey: config.secretKey,
   });
   const { services } = built;
 

@@ -117,7 +117,8 @@ export const PLAINTEXT: SecretCodec = secretCodec(null);
 export async function sealSecretsAtRest(db: Kysely<Database>, codec: SecretCodec, sealing: boolean): Promise<{ sealed: number }> {
   let sealed = 0;
   await db.transaction().execute(async (tx) => {
-    const keys = await tx.selectFrom('auth_signing_keys').select(['kid', 'private_key']).forUpdate().execute();
+    const lock = <Q extends { forUpdate(): Q }>(q: Q): Q => (sealing ? q.forUpdate() : q);
+    const keys = await lock(tx.selectFrom('auth_signing_keys').select(['kid', 'private_key'])).execute();
     for (const k of keys) {
       const plain = codec.readText(k.private_key, `signing key ${k.kid}`);
       if (sealing && !isSealedText(k.private_key)) {
@@ -125,7 +126,7 @@ export async function sealSecretsAtRest(db: Kysely<Database>, codec: SecretCodec
         sealed++;
       }
     }
-    const secrets = await tx.selectFrom('server_secrets').select(['name', 'value']).forUpdate().execute();
+    const secrets = await lock(tx.selectFrom('server_secrets').select(['name', 'value'])).execute();
     for (const s of secrets) {
       const plain = codec.readBytes(s.value, `server secret ${s.name}`);
       if (sealing && !isSealedBytes(s.value)) {
@@ -135,4 +136,12 @@ export async function sealSecretsAtRest(db: Kysely<Database>, codec: SecretCodec
     }
   });
   return { sealed };
+}
+
+/** The codec for this process: checks (and seals) every stored secret first; throws SecretKeyError. */
+export async function openSecretsAtRest(db: Kysely<Database>, secretKey: string | null): Promise<SecretCodec> {
+  const box = secretKey ? new SecretBox(secretKey) : null;
+  const codec = secretCodec(box);
+  await sealSecretsAtRest(db, codec, box !== null);
+  return codec;
 }
