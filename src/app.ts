@@ -175,7 +175,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     keys,
     connections: new ConnectionsService(new PgConnectionsRepo(db), users, now),
     demographics,
-    portal: new PortalService(new PgPortalRepo(db, opts.db.kysely, secrets), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
+    portal: new PortalService(new PgPortalRepo(db, opts.db.kysely, secrets, opts.authTokens?.keyCacheMs), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
     authTokens: new AuthTokensService({
       repo: new PgAuthTokensRepo(db, opts.db.kysely, secrets),

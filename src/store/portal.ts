@@ -23,11 +23,13 @@ export class PgPortalRepo implements PortalRepo {
     private readonly db: Kysely<Database>,
     private readonly rootDb: Kysely<Database> = db,
     private readonly codec: SecretCodec = PLAINTEXT,
+    /** How long secrets are cached (the signing keys' cache time; tests shorten it). */
+    private readonly cacheMs = CACHE_MS,
   ) {}
 
   async secrets(fresh = false): Promise<PortalSecrets> {
     const age = this.cached ? Date.now() - this.cached.at : Infinity;
-    if (this.cached && age < CACHE_MS && !(fresh && age >= MISS_RELOAD_MS)) return this.cached.secrets;
+    if (this.cached && age < this.cacheMs && !(fresh && age >= MISS_RELOAD_MS)) return this.cached.secrets;
     let rows = await this.load();
     if (rows.length === 0) {
       // First instance to ask creates it, committed on its own; everyone then reads the same row.
