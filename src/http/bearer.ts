@@ -35,7 +35,7 @@ export class UserHourlyLimit {
 
   constructor(private readonly redis: Redis | null, private readonly max = BEARER_LIMIT.max, private readonly windowMs = BEARER_LIMIT.windowMs) {}
 
-  /** Counts one request; returns the seconds to wait when over the limit, else null. */
+  /** Counts one request: whether it is over the limit, what is left, and seconds until the window resets. */
   async hit(teamId: string, userId: string, nowMs = Date.now()): Promise<{ over: boolean; remaining: number; resetS: number }> {
     const window = Math.floor(nowMs / this.windowMs);
     const resetS = Math.max(1, Math.ceil(((window + 1) * this.windowMs - nowMs) / 1000));

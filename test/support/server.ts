@@ -13,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number } = {}): Promise<TestServer> {
+export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number; publicUrl?: string } = {}): Promise<TestServer> {
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const built = await buildApp({
@@ -26,6 +26,7 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     ...(opts.portalTtl ? { portalTtl: opts.portalTtl } : {}),
     ...(opts.redis ? { redis: opts.redis } : {}),
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;
