@@ -9,7 +9,7 @@ import { ConnectionsService } from './domain/connections-service.ts';
 import { DemographicsService } from './domain/demographics.ts';
 import { InsuranceService } from './domain/insurance.ts';
 import { PortalService } from './domain/portal.ts';
-import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
+import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens/index.ts';
 import type { AuditLog } from './domain/audit.ts';
 import type { IdempotencyStore } from './domain/idempotency.ts';
 import type { RequestScopes } from './domain/request-scope.ts';
@@ -27,6 +27,7 @@ import { PgAuditLog, purgeAuditBefore } from './store/audit.ts';
 import { PgIdempotencyStore } from './store/idempotency.ts';
 import { pgRequestScopes } from './store/request-scope.ts';
 import { publishKeyRevoked } from './store/key-events.ts';
+import { PLAINTEXT, type SecretCodec } from './store/secret-box.ts';
 
 export interface ServiceSettings {
   /** ROSTER_SANDBOX_USER_CAP (0 = none). */
@@ -35,6 +36,8 @@ export interface ServiceSettings {
   portalTtl: { launch: number; communications: number };
   /** Mobile SDK sign-in token lifetimes and region (defaults: DEFAULT_AUTH_TOKEN_SETTINGS). */
   authTokens?: Partial<AuthTokenSettings>;
+  /** Signing keys and portal secrets at rest (openSecretsAtRest with ROSTER_SECRET_KEY); default: plaintext. */
+  secrets?: SecretCodec;
   now?: Clock;
   /** The audit log could not write a batch (it keeps it for the next flush). */
   onAuditError?: (e: unknown) => void;
@@ -60,6 +63,7 @@ export interface CoreServices {
 
 export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   const now = s.now ?? systemClock;
+  const secrets = s.secrets ?? PLAINTEXT;
   // Repositories query through `scoped`, which follows a request's transaction when there is one
   // (outside a request, e.g. in the CLI, it is the database itself).
   const scoped = scopedKysely(db.kysely);
@@ -72,9 +76,9 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
     connections: new ConnectionsService(new PgConnectionsRepo(scoped), users, now),
     demographics,
     insurance: new InsuranceService(new PgInsuranceRepo(scoped), users, now),
-    portal: new PortalService(new PgPortalRepo(scoped), users, demographics, s.portalTtl, now),
+    portal: new PortalService(new PgPortalRepo(scoped, db.kysely, secrets, s.authTokens?.keyCacheMs), users, demographics, s.portalTtl, now),
     authTokens: new AuthTokensService({
-      repo: new PgAuthTokensRepo(scoped, db.kysely),
+      repo: new PgAuthTokensRepo(scoped, db.kysely, secrets),
       settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...s.authTokens },
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,

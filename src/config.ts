@@ -34,6 +34,10 @@ export interface Config {
   accessTokenTtlS: number;
   refreshTokenTtlS: number;
   signInRegion: 'us' | 'eu';
+  /** ROSTER_SESSION_MAX_TTL_S: absolute lifetime of a mobile session (docs/sign-in-tokens.md). */
+  sessionMaxTtlS: number;
+  /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
+  secretKey: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -82,7 +86,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlS: int(env, 'ROSTER_ACCESS_TOKEN_TTL_S', 3600, 1, 31_536_000),
     refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
+    sessionMaxTtlS: int(env, 'ROSTER_SESSION_MAX_TTL_S', 15_552_000, 60, 3_153_600_000),
+    secretKey: secretKey(env.ROSTER_SECRET_KEY),
   };
+}
+
+function secretKey(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (raw.length < 32) throw new ConfigError('ROSTER_SECRET_KEY must be at least 32 characters (e.g. openssl rand -base64 32)');
+  return raw;
 }
 
 /** An absolute http(s) URL without query or fragment; kept without a trailing slash. */
@@ -144,7 +156,9 @@ export interface AppSettings {
   /** Base URL for links Roster hands out; null = the host each request came to. */
   publicUrl: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region. */
-  authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu' };
+  authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu'; sessionMaxTtlS: number };
+  /** ROSTER_SECRET_KEY: signing keys and portal secrets sealed at rest; a wrong key fails the start. */
+  secretKey: string | null;
 }
 
 export function appSettingsFrom(c: Config): AppSettings {
@@ -161,7 +175,8 @@ export function appSettingsFrom(c: Config): AppSettings {
     basicRateLimit: c.basicRateLimit,
     rateLimitPerMinute: c.rateLimitPerMinute,
     publicUrl: c.publicUrl,
-    authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion },
+    authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion, sessionMaxTtlS: c.sessionMaxTtlS },
+    secretKey: c.secretKey,
   };
 }
 

@@ -11,6 +11,7 @@ import { auditJson as renderAudit } from '../domain/audit.ts';
 import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
+import { registerKeysCommands } from './keys.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -136,6 +137,7 @@ export function buildCli(config: () => Config): Command {
   registerImportCommand(program, config);
   registerExportCommand(program, config);
   registerBackupCommands(program, config);
+  registerKeysCommands(program, config);
 
   return program;
 }

@@ -9,6 +9,7 @@ import { createErrorHandler } from '../shared/error-pipeline.ts';
 import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';
+import { adminSessions } from './sessions.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -112,6 +113,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     return { events: events.map(renderAudit) };
   });
 
+  adminSessions(a, services);
   a.delete('/keys/:key_id', { schema: { operationId: 'revokeKey', summary: 'Revoke an API key (every instance)', tags, params: KeyParams, response: { 204: NoBody } } }, async (req, reply) => {
     await services.revokeKey(parseUuid(req.params.key_id)!);
     return reply.code(204).send();
