@@ -15,12 +15,13 @@ import { transactionRetryStats } from './store/errors.ts';
 import { liveUsersPerTeam } from './store/registry-stats.ts';
 import { readRouting } from './store/request-scope.ts';
 import { subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
-import type { AuthTokenSettings } from './domain/auth-tokens.ts';
+import type { AuthTokenSettings } from './domain/auth-tokens/index.ts';
 import type { Clock } from './kernel/clock.ts';
 import { portalPages } from './http/portal/index.ts';
 import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
 import { installReadRouting } from './http/read-routing.ts';
+import { openSecretsAtRest } from './store/secret-box.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { KeyResolver } from './http/auth.ts';
 import { adminApi } from './http/admin/index.ts';
@@ -172,6 +173,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     authTokens: opts.authTokens ?? {},
     now: now0,
     events: webhooks.outbox, // webhooks (i12)
+    // A wrong ROSTER_SECRET_KEY fails the start here (SecretKeyError), before anything listens.
+    secrets: await openSecretsAtRest(opts.db.kysely, s.secretKey),
     onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
   });
   const { audit, now } = core;

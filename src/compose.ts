@@ -9,7 +9,7 @@ import { ConnectionsService } from './domain/connections-service.ts';
 import { DemographicsService } from './domain/demographics.ts';
 import { InsuranceService } from './domain/insurance.ts';
 import { PortalService } from './domain/portal.ts';
-import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
+import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens/index.ts';
 import type { AuditLog } from './domain/audit.ts';
 import type { IdempotencyStore } from './domain/idempotency.ts';
 import type { RequestScopes } from './domain/request-scope.ts';
@@ -38,6 +38,7 @@ import { WebhooksService } from './domain/webhooks/service.ts';
 import { Dispatcher } from './domain/webhooks/dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
 import type { EventOutbox } from './domain/webhooks/ports.ts';
+import { PLAINTEXT, type SecretCodec } from './store/secret-box.ts';
 
 export interface ServiceSettings {
   /** ROSTER_SANDBOX_USER_CAP (0 = none). */
@@ -46,6 +47,8 @@ export interface ServiceSettings {
   portalTtl: { launch: number; communications: number };
   /** Mobile SDK sign-in token lifetimes and region (defaults: DEFAULT_AUTH_TOKEN_SETTINGS). */
   authTokens?: Partial<AuthTokenSettings>;
+  /** Signing keys and portal secrets at rest (openSecretsAtRest with ROSTER_SECRET_KEY); default: plaintext. */
+  secrets?: SecretCodec;
   now?: Clock;
   /** The audit log could not write a batch (it keeps it for the next flush). */
   onAuditError?: (e: unknown) => void;
@@ -73,6 +76,7 @@ export interface CoreServices {
 
 export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   const now = s.now ?? systemClock;
+  const secrets = s.secrets ?? PLAINTEXT;
   // Repositories query through `scoped`, which follows a request's transaction when there is one
   // (outside a request, e.g. in the CLI, it is the database itself).
   const scoped = scopedKysely(db.kysely);
@@ -86,9 +90,9 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
     connections: new ConnectionsService(new PgConnectionsRepo(scoped), users, now, events),
     demographics,
     insurance: new InsuranceService(new PgInsuranceRepo(scoped), users, now, events),
-    portal: new PortalService(new PgPortalRepo(scoped), users, demographics, s.portalTtl, now),
+    portal: new PortalService(new PgPortalRepo(scoped, db.kysely, secrets, s.authTokens?.keyCacheMs), users, demographics, s.portalTtl, now),
     authTokens: new AuthTokensService({
-      repo: new PgAuthTokensRepo(scoped, db.kysely),
+      repo: new PgAuthTokensRepo(scoped, db.kysely, secrets),
       settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...s.authTokens },
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,

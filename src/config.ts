@@ -45,6 +45,10 @@ export interface Config {
   accessTokenTtlS: number;
   refreshTokenTtlS: number;
   signInRegion: 'us' | 'eu';
+  /** ROSTER_SESSION_MAX_TTL_S: absolute lifetime of a mobile session (docs/sign-in-tokens.md). */
+  sessionMaxTtlS: number;
+  /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
+  secretKey: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -96,7 +100,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
     webhooks: webhookSettings(env),
+    sessionMaxTtlS: int(env, 'ROSTER_SESSION_MAX_TTL_S', 15_552_000, 60, 3_153_600_000),
+    secretKey: secretKey(env.ROSTER_SECRET_KEY),
   };
+}
+
+function secretKey(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (raw.length < 32) throw new ConfigError('ROSTER_SECRET_KEY must be at least 32 characters (e.g. openssl rand -base64 32)');
+  return raw;
 }
 
 /** DATABASE_POOLER and DATABASE_DIRECT_URL (docs/deploy.md). */
@@ -169,9 +181,11 @@ export interface AppSettings {
   /** Base URL for links Roster hands out; null = the host each request came to. */
   publicUrl: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region. */
-  authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu' };
+  authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu'; sessionMaxTtlS: number };
   /** Webhooks (i12): ROSTER_WEBHOOK_* (docs/webhooks.md). */
   webhooks: WebhookSettings;
+  /** ROSTER_SECRET_KEY: signing keys and portal secrets sealed at rest; a wrong key fails the start. */
+  secretKey: string | null;
 }
 
 export function appSettingsFrom(c: Config): AppSettings {
@@ -188,8 +202,9 @@ export function appSettingsFrom(c: Config): AppSettings {
     basicRateLimit: c.basicRateLimit,
     rateLimitPerMinute: c.rateLimitPerMinute,
     publicUrl: c.publicUrl,
-    authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion },
+    authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion, sessionMaxTtlS: c.sessionMaxTtlS },
     webhooks: c.webhooks,
+    secretKey: c.secretKey,
   };
 }
 

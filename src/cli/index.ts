@@ -12,6 +12,7 @@ import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
 import { registerWebhookCommands } from './webhook.ts'; // webhooks (i12)
+import { registerKeysCommands } from './keys.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -138,6 +139,7 @@ export function buildCli(config: () => Config): Command {
   registerExportCommand(program, config);
   registerBackupCommands(program, config);
   registerWebhookCommands(program, config); // webhooks (i12)
+  registerKeysCommands(program, config);
 
   return program;
 }

@@ -149,6 +149,7 @@ export interface ServerSecretsTable {
   name: string;
   value: Buffer;
   created_at: Timestamp;
+  retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PortalLinksTable {
@@ -159,6 +160,13 @@ export interface PortalLinksTable {
   order_id: string | null;
   expires_at: Timestamp;
   created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface PortalRevocationsTable {
+  team_id: string;
+  user_id: string;
+  not_before: Timestamp;
 }
 
 // Per-team counters and Onvy sync state (0003_profile.sql).
@@ -200,6 +208,7 @@ export interface Database {
   data_syncs: DataSyncsTable;
   server_secrets: ServerSecretsTable;
   portal_links: PortalLinksTable;
+  portal_revocations: PortalRevocationsTable;
   devices: DevicesTable;
   demographics: DemographicsTable;
   insurances: InsurancesTable;

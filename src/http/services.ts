@@ -8,7 +8,7 @@ import type { DemographicsService } from '../domain/demographics.ts';
 import type { InsuranceService } from '../domain/insurance.ts';
 import type { PortalService } from '../domain/portal.ts';
 import type { AuditLog } from '../domain/audit.ts';
-import type { AuthTokensService } from '../domain/auth-tokens.ts';
+import type { AuthTokensService } from '../domain/auth-tokens/index.ts';
 import type { Redis } from 'ioredis';
 import type { WebhooksService } from '../domain/webhooks/service.ts';
 

@@ -21,6 +21,8 @@ import { PgTeamsRepo } from '../../src/store/teams.ts';
 import { startRoster, tempDir, cleanupAll, waitExit, type RosterProcess } from '../reliability/fixtures/harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+// One public URL for the source and the restored server: sign-in tokens name it in their `aud`.
+const ONE_URL = { publicUrl: 'http://roster.backup.test' };
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
@@ -181,7 +183,7 @@ for (const backend of backends()) {
     before(async () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-backup-'));
       src = await freshDatabase(backend);
-      srv = await startServer(src);
+      srv = await startServer(src, ONE_URL);
       seeded = await seed(srv, 's');
       expected = await view(srv.baseUrl, seeded);
       file = path.join(dir, 'src.gz');
@@ -212,7 +214,7 @@ for (const backend of backends()) {
       assert.deepEqual(r.migrations_applied, (await loadMigrations()).map((m) => m.name), 'the empty database was migrated first');
       assert.deepEqual(await fingerprint(dst.url), trailerOf(file).tables, 'byte for byte the same data');
 
-      const there = await startServer(dst);
+      const there = await startServer(dst, ONE_URL);
       try {
         await checkRestored(there.baseUrl, seeded, expected);
       } finally {
@@ -246,7 +248,7 @@ for (const backend of backends()) {
       refused(await roster(['restore', file], db(dst.url)), 'restore into a used database', /already holds data \(in .*teams.*\).*--replace/);
       assert.deepEqual(await fingerprint(dst.url), before, 'untouched');
 
-      const there = await startServer(dst);
+      const there = await startServer(dst, ONE_URL);
       try {
         assert.equal((await call(there.baseUrl, 'GET', '/v2/user?limit=1', { key: other.apiKey })).status, 200);
         // Replaced while a server is running on it: its cached key is dropped at once.
@@ -378,7 +380,7 @@ describe('roster backup and restore across migration levels', () => {
   }
 
   async function checkUsable(t: TestDatabase, key: string, users: string[]): Promise<void> {
-    const srv = await startServer(t);
+    const srv = await startServer(t, ONE_URL);
     try {
       for (const [i, id] of users.entries()) {
         const r = await call(srv.baseUrl, 'GET', `/v2/user/${id}`, { key });
@@ -448,7 +450,7 @@ describe('roster backup and restore between embedded PostgreSQL 18 and a server'
 
   test('embedded → server → embedded: the same data, and API clients see the same answers', { skip }, async () => {
     const a = await fresh(embedded!, true);
-    const srvA = await startServer(a);
+    const srvA = await startServer(a, ONE_URL);
     let seeded: Seeded;
     let expected: unknown;
     try {
@@ -468,7 +470,7 @@ describe('roster backup and restore between embedded PostgreSQL 18 and a server'
     const c = await fresh(embedded!, false);
     ok(await roster(['restore', f2], db(c.url)), 'restore back onto embedded');
     for (const t of [b, c]) {
-      const there = await startServer(t);
+      const there = await startServer(t, ONE_URL);
       try {
         await checkRestored(there.baseUrl, seeded!, expected);
       } finally {

@@ -11,7 +11,7 @@ import {
   SDK_ISSUER_RE,
   signInIssuer,
   userTokenOf,
-  type AuthTokensRepo,
+  type AuthTokensRepo, type Owner,
   type RedeemDecision,
   type RefreshDecision,
   type RefreshTokenRecord,
@@ -19,7 +19,7 @@ import {
   type SignInTokenRecord,
   type SigningKeyRecord,
   type AuthFailure,
-} from '../../src/domain/auth-tokens.ts';
+} from '../../src/domain/auth-tokens/index.ts';
 import { decodeJwt, sdkSafeJson, b64url } from '../../src/domain/jwt.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 
@@ -37,8 +37,14 @@ class MemRepo implements AuthTokensRepo {
   deleted = new Set<string>();
   ensureCalls = 0;
 
+  mode: 'sandbox' | 'production' = 'sandbox';
+
   private live(teamId: string, userId: string) {
     return !this.deleted.has(`${teamId}/${userId}`);
+  }
+
+  private owner(teamId: string, userId: string): Owner {
+    return { userLive: this.live(teamId, userId), mode: this.mode };
   }
 
   deleteUser(teamId: string, userId: string, at: Date) {
@@ -51,8 +57,8 @@ class MemRepo implements AuthTokensRepo {
     this.deleted.delete(`${teamId}/${userId}`);
   }
 
-  async activeSigningKeys() {
-    return this.keys.filter((k) => !k.retiredAt).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  async activeSigningKeys(now: Date = new Date(8.64e15)) {
+    return this.keys.filter((k) => !k.retiredAt || k.retiredAt > now).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
   async allSigningKeys() {
     return [...this.keys].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
@@ -68,8 +74,21 @@ class MemRepo implements AuthTokensRepo {
   async insertSigningKey(k: SigningKeyRecord) {
     this.keys.push(k);
   }
+  async rotateSigningKey(k: SigningKeyRecord, at: Date) {
+    const retiring = this.keys.filter((x) => !x.retiredAt || x.retiredAt > at);
+    for (const x of retiring) x.retiredAt = at;
+    this.keys.push(k);
+    return retiring.map((x) => x.kid);
+  }
+  async endSessions(teamId: string, userId: string, at: Date) {
+    let sessions = 0;
+    let signInTokens = 0;
+    for (const s of this.sessions.values()) if (s.teamId === teamId && s.userId === userId && !s.revokedAt) { s.revokedAt = at; s.revokedReason = 'revoked'; sessions++; }
+    for (const t of this.signIn.values()) if (t.teamId === teamId && t.userId === userId && !t.revokedAt && !t.usedAt) { t.revokedAt = at; signInTokens++; }
+    return { sessions, signInTokens };
+  }
   async retireSigningKey(kid: string, at: Date) {
-    const k = this.keys.find((x) => x.kid === kid && !x.retiredAt);
+    const k = this.keys.find((x) => x.kid === kid && (!x.retiredAt || x.retiredAt > at));
     if (!k) return false;
     k.retiredAt = at;
     return true;
@@ -77,9 +96,9 @@ class MemRepo implements AuthTokensRepo {
   async insertSignInToken(t: SignInTokenRecord) {
     this.signIn.set(`${t.teamId}/${t.jti}`, { ...t });
   }
-  async redeemSignInToken(teamId: string, jti: string, decide: (t: SignInTokenRecord | null, userLive: boolean) => RedeemDecision) {
+  async redeemSignInToken(teamId: string, jti: string, decide: (t: SignInTokenRecord | null, o: Owner) => RedeemDecision) {
     const t = this.signIn.get(`${teamId}/${jti}`) ?? null;
-    const d = decide(t ? { ...t } : null, t ? this.live(teamId, t.userId) : false);
+    const d = decide(t ? { ...t } : null, t ? this.owner(teamId, t.userId) : { userLive: false, mode: this.mode });
     if (d.ok && t) {
       t.usedAt = d.usedAt;
       this.sessions.set(`${teamId}/${d.session.id}`, { teamId, id: d.session.id, userId: t.userId, createdAt: d.session.createdAt, revokedAt: null, revokedReason: null });
@@ -87,10 +106,10 @@ class MemRepo implements AuthTokensRepo {
     }
     return d;
   }
-  async useRefreshToken(teamId: string, hash: Buffer, decide: (r: RefreshTokenRecord | null, s: SessionRecord | null, userLive: boolean) => RefreshDecision) {
+  async useRefreshToken(teamId: string, hash: Buffer, decide: (r: RefreshTokenRecord | null, s: SessionRecord | null, o: Owner) => RefreshDecision) {
     const r = this.refresh.get(`${teamId}/${hash.toString('hex')}`) ?? null;
     const s = r ? this.sessions.get(`${teamId}/${r.sessionId}`) ?? null : null;
-    const d = decide(r ? { ...r } : null, s ? { ...s } : null, r ? this.live(teamId, r.userId) : false);
+    const d = decide(r ? { ...r } : null, s ? { ...s } : null, r ? this.owner(teamId, r.userId) : { userLive: false, mode: this.mode });
     if (!r || !s) return d;
     if (!d.ok) {
       if (d.revokeSession && !s.revokedAt) { s.revokedAt = d.revokeSession.at; s.revokedReason = d.revokeSession.reason; }
@@ -102,7 +121,7 @@ class MemRepo implements AuthTokensRepo {
   }
   async session(teamId: string, sessionId: string) {
     const s = this.sessions.get(`${teamId}/${sessionId}`);
-    return s ? { session: { ...s }, userLive: this.live(teamId, s.userId) } : null;
+    return s ? { session: { ...s }, owner: this.owner(teamId, s.userId) } : null;
   }
   async purge(before: Date) {
     let n = 0;
@@ -221,7 +240,7 @@ describe('AuthTokensService', () => {
     assert.equal(access.claims.tenant_id, TEAM);
     assert.equal(access.claims.iss, `${BASE}/auth`);
     assert.equal(access.claims.aud, 'roster');
-    assert.deepEqual(await svc.verifyAccessToken(set.accessToken), { teamId: TEAM, userId: USER, sessionId: set.sessionId });
+    assert.deepEqual(await svc.verifyAccessToken(set.accessToken), { teamId: TEAM, userId: USER, sessionId: set.sessionId, mode: 'sandbox' });
     await rejects(svc.exchange(t.userToken, BASE), 'already_used');
     await rejects(svc.exchange(t.signInToken, BASE), 'already_used');
   });
@@ -357,6 +376,62 @@ describe('AuthTokensService', () => {
     await svc.retireSigningKey(before.kid);
     assert.equal((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).kid, kid);
     await rejects(svc.exchange(before.userToken, BASE), 'bad_signature');
+  });
+
+  test('S4: a sign-in token is exchanged only at the endpoint its aud names, with its team\'s issuer', async () => {
+    const t = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    await rejects(svc.exchange(t.userToken, 'https://elsewhere.example'), 'bad_audience');
+    // A token naming the production issuer for a sandbox team (the team's mode changed, or the
+    // token was made for another deployment) is refused too.
+    repo.mode = 'production';
+    await rejects(svc.exchange(t.userToken, BASE), 'bad_audience');
+    repo.mode = 'sandbox';
+    // Nothing above consumed it.
+    assert.equal((await svc.exchange(t.userToken, BASE)).userId, USER);
+  });
+
+  test('S4: a session has an absolute lifetime, however often it is refreshed', async () => {
+    const capped = new AuthTokensService({
+      repo, now: clock.now, requireLiveUser: async () => undefined,
+      settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, refreshTokenTtlS: 3600, sessionMaxTtlS: 3 * 3600 },
+    });
+    const t = await capped.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    let set = await capped.exchange(t.userToken, BASE);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(3000);
+      set = await capped.refresh(set.refreshToken, BASE);
+    }
+    // 9000 s in: the sliding expiry would run to 12600 s, the session ends at 10800 s.
+    clock.advance(1700);
+    set = await capped.refresh(set.refreshToken, BASE);
+    clock.advance(110);
+    await rejects(capped.refresh(set.refreshToken, BASE), 'expired');
+  });
+
+  test('S4: ending a user\'s sessions refuses its refresh and access tokens and unused sign-in tokens', async () => {
+    const t = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const unused = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const set = await svc.exchange(t.userToken, BASE);
+    assert.deepEqual(await svc.endSessions(TEAM, USER), { sessions: 1, signInTokens: 1 });
+    await rejects(svc.refresh(set.refreshToken, BASE), 'revoked');
+    await rejects(svc.verifyAccessToken(set.accessToken), 'revoked');
+    await rejects(svc.exchange(unused.userToken, BASE), 'user_not_found');
+    // A new sign-in starts a new session.
+    const again = await svc.exchange((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).userToken, BASE);
+    await svc.verifyAccessToken(again.accessToken);
+  });
+
+  test('S2: rotation with a grace period: old tokens verify until it ends, then stop', async () => {
+    const old = await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE);
+    const oldSet = await svc.exchange(old.userToken, BASE);
+    const { kid, retiring } = await svc.rotateSigningKey(120);
+    assert.deepEqual(retiring, [old.kid]);
+    clock.advance(61);
+    assert.equal((await svc.issueSignInToken({ teamId: TEAM, mode: 'sandbox' }, USER, BASE)).kid, kid);
+    await svc.verifyAccessToken(oldSet.accessToken);
+    clock.advance(60);
+    await rejects(svc.verifyAccessToken(oldSet.accessToken), 'bad_signature');
+    assert.deepEqual((await svc.jwks()).keys.map((k) => k.kid), [kid]);
   });
 
   test('purge drops what expired more than a day ago', async () => {

@@ -8,7 +8,7 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { VitalClient, VitalError } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { buildApp, type AppOptions, type BuiltApp } from '../../src/app.ts';
-import { SDK_ISSUER_RE } from '../../src/domain/auth-tokens.ts';
+import { SDK_ISSUER_RE } from '../../src/domain/auth-tokens/index.ts';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
@@ -54,7 +54,8 @@ async function req(url: string, init: RequestInit): Promise<Res> {
   return { status: r.status, headers: r.headers, body, text };
 }
 
-const form = (baseUrl: string, params: Record<string, string>, query = '') =>
+/** The Google-shaped dialect (the `key` query parameter the iOS SDK sends); `oauth` below is the plain one. */
+const form = (baseUrl: string, params: Record<string, string>, query = '?key=test-public-key') =>
   req(`${baseUrl}/auth/v1/token${query}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString() });
 
 /** Foundation's `.urlQueryAllowed` escaping, which the iOS SDK applies to the refresh token. */
@@ -186,7 +187,7 @@ for (const backend of backends()) {
       assert.equal(access.tenant_id, A.teamId);
       assert.equal(access.iss, `${srv.baseUrl}/auth`);
       assert.ok(verifiesWith(s1.access_token, t.publicKey));
-      assert.deepEqual(await srv.built.services.authTokens.verifyAccessToken(s1.access_token), { teamId: A.teamId, userId: user.userId, sessionId: access.sid });
+      assert.deepEqual(await srv.built.services.authTokens.verifyAccessToken(s1.access_token), { teamId: A.teamId, userId: user.userId, sessionId: access.sid, mode: 'sandbox' });
 
       // Single use.
       assertAuthError(await exchange(srv.baseUrl, t.userToken), 401, 'invalid_token', 'INVALID_CUSTOM_TOKEN');
@@ -244,7 +245,7 @@ for (const backend of backends()) {
       const set = assertTokenResponse(r);
       assert.equal(set.user_id, u.userId);
       // A charset parameter on the form content type is fine.
-      const cs = await req(`${srv.baseUrl}/auth/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, body: `grant_type=refresh_token&refresh_token=${set.refresh_token}` });
+      const cs = await req(`${srv.baseUrl}/auth/v1/token?key=k`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, body: `grant_type=refresh_token&refresh_token=${set.refresh_token}` });
       assertTokenResponse(cs);
     });
 
@@ -316,7 +317,7 @@ for (const backend of backends()) {
     });
 
     test('bad requests on the token endpoint → 400 in the same error shape', async () => {
-      const url = `${srv.baseUrl}/auth/v1/token`;
+      const url = `${srv.baseUrl}/auth/v1/token?key=k`;
       assertAuthError(await form(srv.baseUrl, {}), 400, 'invalid_request', 'MISSING_GRANT_TYPE');
       assertAuthError(await form(srv.baseUrl, { grant_type: 'password', username: 'a', password: 'b' }), 400, 'unsupported_grant_type', 'INVALID_GRANT_TYPE');
       assertAuthError(await form(srv.baseUrl, { grant_type: 'refresh_token' }), 400, 'invalid_request', 'MISSING_REFRESH_TOKEN');
@@ -390,7 +391,8 @@ for (const backend of backends()) {
       // A short key cache, so the rotation below reaches the other instance within the test, and
       // a clock that moves only when told, so key activation does not depend on machine load.
       let t = Date.now();
-      const opts = { authTokens: { keyCacheMs: 300 }, now: () => new Date(t) };
+      // One public URL for both, as behind one load balancer: the sign-in token's `aud` names it.
+      const opts = { authTokens: { keyCacheMs: 300 }, now: () => new Date(t), publicUrl: 'https://roster.example.org' };
       const [s1, s2] = [await start(db2, opts), await start(db2, opts)];
       try {
         const A = await s1.newTeam();

@@ -10,6 +10,7 @@ import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';
 import { webhookAdmin } from './webhooks.ts'; // webhooks (i12)
+import { adminSessions } from './sessions.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -114,6 +115,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   });
 
   await app.register(async (scope) => webhookAdmin(scope, services)); // webhooks (i12)
+  adminSessions(a, services);
   a.delete('/keys/:key_id', { schema: { operationId: 'revokeKey', summary: 'Revoke an API key (every instance)', tags, params: KeyParams, response: { 204: NoBody } } }, async (req, reply) => {
     await services.revokeKey(parseUuid(req.params.key_id)!);
     return reply.code(204).send();

@@ -8,6 +8,7 @@ import { headerValue, mayUse } from '../shared/auth.ts';
 import type { Face } from '../shared/face.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
+import { admitBearer, bearerToken } from '../bearer.ts';
 import type { Principal } from '../../domain/teams.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
@@ -49,6 +50,8 @@ async function register(app: FastifyInstance, services: Services) {
   // Callback style: a cached key (the common case) authenticates without a promise.
   j.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     const key = headerValue(req.headers['x-vital-api-key']);
+    const bearer = key ? null : bearerToken(req);
+    if (bearer !== null) return admitBearer(req, reply, services, bearer, done);
     if (!key) return sendDetail(reply, 401, 'Missing API key: send it in the x-vital-api-key header');
     const admit = (p: Principal | null) => {
       if (!p) return sendDetail(reply, 401, 'Invalid API key');

@@ -3,17 +3,21 @@
 // they follow: docs/sign-in-tokens.md.
 //
 //   POST /auth/v1/token                          form-encoded; RFC 8693 token exchange or
-//                                                grant_type=refresh_token (the iOS SDK's refresh)
+//                                                grant_type=refresh_token (RFC 6749 §6)
 //   POST /auth/v1/accounts:signInWithCustomToken JSON {token, tenantId?, returnSecureToken?}: the
 //                                                exchange request the iOS SDK sends
 //   GET  /auth/v1/jwks                           public keys that verify Roster's tokens
 //
-// Every error body carries both shapes a client may look for: Junction's `detail.error_type` and
-// the `error.message` / `error.status` codes the iOS SDK decodes to decide between signing out
-// (USER_NOT_FOUND) and asking for re-authentication (TOKEN_EXPIRED, INVALID_REFRESH_TOKEN).
+// Two protocols share /auth/v1/token, told apart by the request: the Google-shaped calls the iOS
+// SDK makes (Secure Token's `v1/token?key=…`, Identity Toolkit's `accounts:signInWithCustomToken
+// ?key=…`) carry the `key` query parameter and are answered as Google answers them (`expires_in`
+// a string; errors carrying `error.message` / `error.status`, the codes the SDK decodes to decide
+// between signing out (USER_NOT_FOUND) and asking for re-authentication). A request without `key`
+// is plain OAuth and is answered as RFC 6749 §5.1/§5.2 and RFC 8693 §2.2 say: `expires_in` a
+// JSON number, errors `{"error", "error_description"}` with status 400.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.ts';
-import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens.ts';
+import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens/index.ts';
 import { decodeJwt } from '../../domain/jwt.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
 import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
@@ -63,6 +67,7 @@ const badRequest = (reply: FastifyReply, code: string, message: string, errorTyp
 const SIGN_IN_TEXT: Record<AuthFailure, string> = {
   malformed: 'The sign-in token is not a valid token',
   bad_signature: 'The sign-in token signature is not valid',
+  bad_audience: 'The sign-in token was not issued for this server',
   expired: 'The sign-in token has expired',
   already_used: 'The sign-in token has already been used',
   unknown: 'The sign-in token is not known',
@@ -74,6 +79,7 @@ const SIGN_IN_TEXT: Record<AuthFailure, string> = {
 const REFRESH_TEXT: Record<AuthFailure, string> = {
   malformed: 'The refresh token is not a valid token',
   bad_signature: 'The refresh token is not valid',
+  bad_audience: 'The refresh token is not valid',
   expired: 'The refresh token has expired',
   already_used: 'The refresh token has already been used',
   unknown: 'The refresh token is not known',
@@ -94,15 +100,24 @@ function refreshFailure(reply: FastifyReply, reason: AuthFailure) {
   return sendAuthError(reply, 401, 'invalid_token', REFRESH_TEXT[reason], code);
 }
 
+/** RFC 6749 §5.2 error response (the plain OAuth protocol: no `key` query parameter). */
+export function sendOAuthError(reply: FastifyReply, status: number, error: string, description: string) {
+  return reply.code(status).type('application/json').header('cache-control', 'no-store').header('pragma', 'no-cache')
+    .send({ error, error_description: description });
+}
+
+/** The Google-shaped calls carry the `key` query parameter (the SDK's `public_key`). */
+const isGoogleShaped = (req: FastifyRequest): boolean => typeof (req.query as Record<string, unknown> | undefined)?.key === 'string';
+
 function noStore(reply: FastifyReply) {
   return reply.type('application/json').header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
 /**
- * The token response: OAuth names plus `id_token` (the name the iOS SDK reads). `expires_in` is a
- * string of seconds because that SDK decodes it as a String (as Google's securetoken sends it).
+ * Secure Token's answer (the Google-shaped call): OAuth names plus `id_token` (the name the iOS SDK
+ * reads). `expires_in` is a string of seconds because that SDK decodes it as a String.
  */
-function tokenResponse(t: TokenSet, exchange: boolean) {
+function secureTokenResponse(t: TokenSet, exchange: boolean) {
   return {
     access_token: t.accessToken,
     id_token: t.accessToken,
@@ -111,6 +126,17 @@ function tokenResponse(t: TokenSet, exchange: boolean) {
     token_type: 'Bearer',
     ...(exchange ? { issued_token_type: ISSUED_TOKEN_TYPE } : {}),
     user_id: t.userId,
+  };
+}
+
+/** RFC 6749 §5.1 / RFC 8693 §2.2.1: `expires_in` is a JSON number. */
+function oauthTokenResponse(t: TokenSet, exchange: boolean) {
+  return {
+    access_token: t.accessToken,
+    token_type: 'Bearer',
+    expires_in: t.expiresIn,
+    refresh_token: t.refreshToken,
+    ...(exchange ? { issued_token_type: ISSUED_TOKEN_TYPE } : {}),
   };
 }
 
@@ -127,62 +153,84 @@ export async function mobileAuthFace(app: FastifyInstance, services: Services) {
   // Anything else is read as text so the route can answer in this face's error shape.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, { __unsupported: true, length: body.length }));
 
+  // One pipeline (shared/error-pipeline.ts); a plain-OAuth request to /auth/v1/token (no `key`) is
+  // answered in RFC 6749 §5.2's shape, every other request in this face's own.
+  const oauth = (req: FastifyRequest) => req.routeOptions.url === '/auth/v1/token' && !isGoogleShaped(req);
   app.setErrorHandler(createErrorHandler({
-    own(err, _req, reply) {
+    own(err, req, reply) {
+      if (oauth(req)) {
+        if (err instanceof FormBodyError || err instanceof JsonBodyError) return sendOAuthError(reply, 400, 'invalid_request', err instanceof FormBodyError ? err.message : 'The request body is not valid');
+        return PASS;
+      }
       if (err instanceof FormBodyError) return badRequest(reply, 'DUPLICATE_PARAMETER', err.message);
       if (err instanceof JsonBodyError) return badRequest(reply, 'INVALID_JSON', 'The request body is not valid JSON');
       if (isAuthTokenError(err)) return sendAuthError(reply, 401, 'invalid_token', err.message, 'INVALID_TOKEN');
       return PASS;
     },
-    unavailable: (_req, reply) => sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.', 'UNAVAILABLE'),
-    status(err, _req, reply) {
+    unavailable: (req, reply) => oauth(req)
+      ? sendOAuthError(reply, 503, 'temporarily_unavailable', 'The database cannot be reached or is too busy. Retry shortly.')
+      : sendAuthError(reply, 503, 'unavailable', 'Service temporarily unavailable: the database cannot be reached or is too busy. Retry shortly.', 'UNAVAILABLE'),
+    status(err, req, reply) {
+      if (oauth(req)) return sendOAuthError(reply, err.statusCode === 413 ? 413 : 400, 'invalid_request', err.statusCode === 413 ? 'Request body too large' : err.message);
       if (err.statusCode === 413) return sendAuthError(reply, 413, 'invalid_request', 'Request body too large', 'REQUEST_TOO_LARGE');
       return badRequest(reply, 'INVALID_REQUEST', err.message);
     },
-    internal: (_req, reply) => sendAuthError(reply, 500, 'server_error', 'Internal Server Error', 'INTERNAL'),
+    internal: (req, reply) => oauth(req)
+      ? sendOAuthError(reply, 500, 'server_error', 'Internal Server Error')
+      : sendAuthError(reply, 500, 'server_error', 'Internal Server Error', 'INTERNAL'),
   }));
 
   app.setNotFoundHandler((_req, reply) => sendAuthError(reply, 404, 'not_found', 'Not Found', 'NOT_FOUND'));
 
-  // RFC 8693 exchange and the refresh grant.
+  // RFC 8693 exchange and the refresh grant, in two dialects (see the top of this file).
   app.post('/v1/token', async (req, reply) => {
+    const google = isGoogleShaped(req);
+    const fail = google
+      ? { bad: (code: string, message: string, type = 'invalid_request') => badRequest(reply, code, message, type) }
+      : { bad: (_code: string, message: string, type = 'invalid_request') => sendOAuthError(reply, 400, type, message) };
     if (req.body !== undefined && !isForm(req)) {
-      return badRequest(reply, 'INVALID_CONTENT_TYPE', `Send the token request as ${FORM}`);
+      return fail.bad('INVALID_CONTENT_TYPE', `Send the token request as ${FORM}`);
     }
     const form = (req.body ?? {}) as Form;
     const grant = form.grant_type;
-    if (!grant) return badRequest(reply, 'MISSING_GRANT_TYPE', 'grant_type is required');
+    if (!grant) return fail.bad('MISSING_GRANT_TYPE', 'grant_type is required');
 
     if (grant === GRANT_REFRESH) {
       const token = form.refresh_token;
-      if (!token) return badRequest(reply, 'MISSING_REFRESH_TOKEN', 'refresh_token is required');
+      if (!token) return fail.bad('MISSING_REFRESH_TOKEN', 'refresh_token is required');
       try {
-        return noStore(reply).send(tokenResponse(await authTokens.refresh(token, baseUrl(req)), false));
+        const t = await authTokens.refresh(token, baseUrl(req));
+        return noStore(reply).send(google ? secureTokenResponse(t, false) : oauthTokenResponse(t, false));
       } catch (e) {
-        if (isAuthTokenError(e)) return refreshFailure(reply, e.reason);
-        throw e;
+        if (!isAuthTokenError(e)) throw e;
+        // RFC 6749 §5.2: an invalid, expired or revoked refresh token is `invalid_grant`.
+        return google ? refreshFailure(reply, e.reason) : sendOAuthError(reply, 400, 'invalid_grant', REFRESH_TEXT[e.reason]);
       }
     }
 
     if (grant === GRANT_TOKEN_EXCHANGE) {
       const subject = form.subject_token;
-      if (!subject) return badRequest(reply, 'MISSING_SUBJECT_TOKEN', 'subject_token is required');
+      if (!subject) return fail.bad('MISSING_SUBJECT_TOKEN', 'subject_token is required');
       const type = form.subject_token_type;
+      // RFC 8693 §2.1 makes subject_token_type required; the Google-shaped dialect never sends it.
+      if (type === undefined && !google) return fail.bad('MISSING_SUBJECT_TOKEN_TYPE', 'subject_token_type is required');
       if (type !== undefined && !SUBJECT_TOKEN_TYPES.includes(type)) {
-        return badRequest(reply, 'INVALID_SUBJECT_TOKEN_TYPE', `subject_token_type must be one of ${SUBJECT_TOKEN_TYPES.join(', ')}`);
+        return fail.bad('INVALID_SUBJECT_TOKEN_TYPE', `subject_token_type must be one of ${SUBJECT_TOKEN_TYPES.join(', ')}`);
       }
       if (form.requested_token_type !== undefined && form.requested_token_type !== ISSUED_TOKEN_TYPE) {
-        return badRequest(reply, 'INVALID_REQUESTED_TOKEN_TYPE', `requested_token_type must be ${ISSUED_TOKEN_TYPE}`);
+        return fail.bad('INVALID_REQUESTED_TOKEN_TYPE', `requested_token_type must be ${ISSUED_TOKEN_TYPE}`);
       }
       try {
-        return noStore(reply).send(tokenResponse(await authTokens.exchange(subject, baseUrl(req)), true));
+        const t = await authTokens.exchange(subject, baseUrl(req));
+        return noStore(reply).send(google ? secureTokenResponse(t, true) : oauthTokenResponse(t, true));
       } catch (e) {
-        if (isAuthTokenError(e)) return signInFailure(reply, e.reason);
-        throw e;
+        if (!isAuthTokenError(e)) throw e;
+        // RFC 8693 §2.2.2: an unacceptable subject_token is `invalid_request`.
+        return google ? signInFailure(reply, e.reason) : sendOAuthError(reply, 400, 'invalid_request', SIGN_IN_TEXT[e.reason]);
       }
     }
 
-    return badRequest(reply, 'INVALID_GRANT_TYPE', `grant_type must be ${GRANT_TOKEN_EXCHANGE} or ${GRANT_REFRESH}`, 'unsupported_grant_type');
+    return fail.bad('INVALID_GRANT_TYPE', `grant_type must be ${GRANT_TOKEN_EXCHANGE} or ${GRANT_REFRESH}`, 'unsupported_grant_type');
   });
 
   // The exchange exactly as the iOS SDK sends it (Google Identity Platform's signInWithCustomToken).
@@ -217,3 +265,5 @@ export async function mobileAuthFace(app: FastifyInstance, services: Services) {
   // cached copy has always seen a key before meeting a token signed with it.
   app.get('/v1/jwks', async (_req, reply) => reply.type('application/json').header('cache-control', 'public, max-age=30').send(await authTokens.jwks()));
 }
+
+/** Errors of the plain OAuth dialect raised before the route runs (body parsing, database). */

@@ -19,6 +19,7 @@ function html(reply: FastifyReply, status: number, body: string) {
 export async function portalPages(app: FastifyInstance, services: Services) {
   const show = async (lookup: PortalLookup, reply: FastifyReply) => {
     if (!lookup.ok) {
+      if (lookup.reason === 'revoked') return html(reply, 404, errorPage('This link is no longer valid', 'The account it belongs to is not available.'));
       return lookup.reason === 'expired'
         ? html(reply, 410, errorPage('This link has expired', 'For your privacy, portal links only work for a limited time.'))
         : html(reply, 403, errorPage('This link is not valid', 'The link is incomplete or has been changed.'));
