@@ -25,11 +25,12 @@ import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
 import { ReadRouter } from './db/read-routing.ts';
 import { installReadRouting } from './http/read-routing.ts';
-import { AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, type AuthTokenSettings } from './domain/auth-tokens.ts';
+import { AuthTokenError, AuthTokensService, DEFAULT_AUTH_TOKEN_SETTINGS, isAuthTokenError, type AuthFailure, type AuthTokenSettings } from './domain/auth-tokens.ts';
 import { PgAuthTokensRepo } from './store/auth-tokens.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { publishKeyRevoked, subscribeKeyEvents, type KeyEventsSubscription } from './store/key-events.ts';
 import { KeyResolver } from './http/auth.ts';
+import { CredentialThrottle, negativeCachedTokens, type CredentialThrottleOptions } from './http/credential-throttle.ts';
 import { junctionFace } from './http/junction/index.ts';
 import { onvyFace } from './http/onvy/index.ts';
 import { basicFace, type BasicRateLimit } from './http/basic/index.ts';
@@ -43,6 +44,7 @@ import { installMetrics } from './http/metrics.ts';
 import { sanitizePathEncoding } from './http/url.ts';
 import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
+import { linkBase } from './http/link-base.ts';
 
 export interface AppOptions {
   db: Db;
@@ -75,10 +77,16 @@ export interface AppOptions {
   basicRateLimit?: BasicRateLimit;
   /** Default requests per minute per API key (teams may have their own). */
   rateLimitPerMinute?: number;
-  /** Base URL for links Roster hands out; default: the host each request came to. */
+  /** Base URL for links Roster hands out; default: an allowed Host, else the address Roster listens on. */
   publicUrl?: string | null;
+  /** ROSTER_ALLOWED_HOSTS: Host values links may be built from without ROSTER_PUBLIC_URL (C10). */
+  allowedHosts?: string[];
+  /** ROSTER_TRUST_PROXY: which proxies' X-Forwarded-* are believed (S5); null/absent: none. */
+  trustProxy?: boolean | number | string[] | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region; defaults in DEFAULT_AUTH_TOKEN_SETTINGS. */
   authTokens?: Partial<AuthTokenSettings>;
+  /** Failed credential attempts per client address before 429, and the negative cache (C4). */
+  credentialThrottle?: CredentialThrottleOptions;
 }
 
 export interface BuiltApp {
@@ -114,6 +122,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     bodyLimit: opts.bodyLimitBytes ?? 1_048_576,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     requestIdHeader: false,
+    // Fastify takes a hop count too (its types do not say so).
+    ...(opts.trustProxy != null && opts.trustProxy !== false ? { trustProxy: opts.trustProxy as boolean } : {}),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
@@ -163,7 +173,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const audit = new PgAuditLog(db, (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'));
   const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
   const teams = new TeamsService(new PgTeamsRepo(db), now);
-  const keys = new KeyResolver(teams);
+  const throttle = new CredentialThrottle(opts.credentialThrottle);
+  const keys = new KeyResolver(teams, 60_000, throttle);
   const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
   const services: Services = {
     users,
@@ -173,12 +184,14 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     demographics,
     portal: new PortalService(new PgPortalRepo(db), users, demographics, opts.portalTtl ?? { launch: 600, communications: 1_209_600 }, now),
     publicUrl: opts.publicUrl ?? null,
-    authTokens: new AuthTokensService({
+    linkBase: linkBase(opts.publicUrl ?? null, opts.allowedHosts ?? []),
+    authTokens: negativeCachedTokens(new AuthTokensService({
       repo: new PgAuthTokensRepo(db, opts.db.kysely),
       settings: { ...DEFAULT_AUTH_TOKEN_SETTINGS, ...opts.authTokens },
       requireLiveUser: (teamId, userId) => users.requireLive(teamId, userId),
       now,
-    }),
+    }), throttle, isAuthTokenError, (r) => new AuthTokenError(r as AuthFailure)),
+    throttle,
     insurance: new InsuranceService(new PgInsuranceRepo(db), users, now),
     profiles: new ProfilesService({ repo: new PgProfilesRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 }),
     redis: opts.redis ?? null,
@@ -236,7 +249,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
   });
-  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null });
+  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null, throttle });
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));

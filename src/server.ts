@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
-import { displayPrefix } from './domain/teams.ts';
+import { bootstrapBanner } from './bootstrap-banner.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
 import { purgeExpiredIdempotencyKeys } from './store/idempotency.ts';
@@ -60,6 +60,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     portalTtl: { launch: config.portalLaunchTtlS, communications: config.portalCommunicationsTtlS },
     publicUrl: config.publicUrl,
+    allowedHosts: config.security.allowedHosts,
+    trustProxy: config.security.trustProxy,
     authTokens: { signInTokenTtlS: config.signInTokenTtlS, accessTokenTtlS: config.accessTokenTtlS, refreshTokenTtlS: config.refreshTokenTtlS, region: config.signInRegion },
   });
   const { services } = built;
@@ -67,7 +69,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   let bootstrapLine = '';
   if (config.bootstrapApiKey) {
     const r = await services.teams.ensureBootstrap(config.bootstrapApiKey);
-    bootstrapLine = `bootstrap key ${displayPrefix(config.bootstrapApiKey)}… ${r.created ? 'added to' : 'already in'} team "default" (${r.teamId})`;
+    bootstrapLine = bootstrapBanner(config.bootstrapApiKey, r);
+    if (r.revoked) log.warn({ keyId: r.keyId }, 'ROSTER_BOOTSTRAP_API_KEY names a revoked key: it stays revoked');
   }
 
   const purge = async () => {

@@ -46,9 +46,11 @@ export interface TeamsRepo {
   /** Sets revoked_at; returns the key's hash so caches can drop it, or null if unknown. */
   revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer } | null>;
   setRateLimit(teamId: string, perMinute: number | null): Promise<boolean>;
-  /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe). */
-  ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<{ teamId: string; keyId: string; created: boolean }>;
+  /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe); a revoked key stays revoked. */
+  ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<BootstrapResult>;
 }
+
+export interface BootstrapResult { teamId: string; keyId: string; created: boolean; revoked: boolean }
 
 const KEY_PREFIX: Record<TeamMode, string> = { sandbox: 'sk_rst_', production: 'pk_rst_' };
 /** Characters of a key shown in listings and banners: the type prefix plus 6 of the secret. */
@@ -125,7 +127,7 @@ export class TeamsService {
   }
 
   /** ROSTER_BOOTSTRAP_API_KEY: a team named `default` holding exactly this key. */
-  async ensureBootstrap(apiKey: string, name = 'default'): Promise<{ teamId: string; keyId: string; created: boolean }> {
+  async ensureBootstrap(apiKey: string, name = 'default'): Promise<BootstrapResult> {
     if (apiKey.length < 16) throw new DomainError('validation_failed', 'ROSTER_BOOTSTRAP_API_KEY must be at least 16 characters');
     const now = this.now();
     const team: Team = { id: newId(now.getTime()), name, mode: 'sandbox', createdAt: now };

@@ -25,6 +25,7 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Db } from '../db/pool.ts';
+import { tooManyMessage, type CredentialThrottle } from './credential-throttle.ts';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
 /** Upper bounds of the team-size distribution (live users per team). */
@@ -36,6 +37,8 @@ export interface MetricsOptions {
   readDb?: Db | null;
   /** ROSTER_METRICS_TOKEN; null = no key needed. */
   token: string | null;
+  /** Failed token attempts per client address (C4). */
+  throttle?: CredentialThrottle;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -104,8 +107,11 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
   const want = o.token ? digest(o.token) : null;
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (want) {
+      const wait = o.throttle?.retryAfter(req.ip) ?? 0;
+      if (wait) return reply.code(429).header('retry-after', String(wait)).type('application/json').send({ detail: tooManyMessage(wait) });
       const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
       if (!m || !timingSafeEqual(digest(m[1]!), want)) {
+        o.throttle?.failed(req.ip);
         reply.header('www-authenticate', 'Bearer realm="metrics"');
         return reply.code(401).type('application/json').send({ detail: 'Missing or invalid metrics token (Authorization: Bearer <ROSTER_METRICS_TOKEN>)' });
       }

@@ -8,6 +8,7 @@ import { validatorCompiler } from '../validation.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import { isUnavailable } from '../../store/errors.ts';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';
 
@@ -45,6 +46,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   const a = app.withTypeProvider<TypeBoxTypeProvider>();
   a.setValidatorCompiler(validatorCompiler);
   const want = digest(token);
+  throttleFailures(a, services.throttle, (_req, reply, s) => sendError(reply, 429, 'TOO_MANY_REQUESTS', tooManyMessage(s)));
   a.addHook('onRequest', async (req, reply) => {
     const h = req.headers.authorization ?? '';
     const m = /^Bearer (.+)$/i.exec(h);

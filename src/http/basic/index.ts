@@ -6,6 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import { validatorCompiler } from '../validation.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { BasicBodyError, MESSAGES, basicErrorHandler, requestIdOf, sendError } from './errors.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
@@ -55,6 +56,7 @@ export async function basicFace(app: FastifyInstance, services: Services, opts: 
     skipOnError: true,
   });
 
+  throttleFailures(b, services.throttle, (req, reply, s) => sendError(req, reply.header('x-request-id', requestIdOf(req)), 429, 'RATE_LIMIT_EXCEEDED', tooManyMessage(s)));
   // Order (contract §4.3): 401 → 403 → 429, before the path, the body or the user is looked at.
   // The X-RateLimit-* headers go on every response, errors included.
   b.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {

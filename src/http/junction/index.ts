@@ -8,6 +8,7 @@ import { isUnavailable } from '../../store/errors.ts';
 import { ajvToPydantic, goUuidDetail, send422, sendDetail, sendDomainError, USER_TEXTS, type NotFoundTexts, type Part } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import type { Principal } from '../../domain/teams.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
@@ -47,6 +48,7 @@ export async function junctionFace(app: FastifyInstance, services: Services) {
   j.removeAllContentTypeParsers();
   j.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
 
+  throttleFailures(j, services.throttle, (_req, reply, s) => sendDetail(reply, 429, tooManyMessage(s)));
   // Authentication runs before anything else is looked at (body, params, existence).
   // Callback style: a cached key (the common case) authenticates without a promise.
   j.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {

@@ -6,6 +6,7 @@ import { validatorCompiler } from '../validation.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Principal } from '../../domain/teams.ts';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { NotAnObjectError, onvyErrorHandler, sendError } from './errors.ts';
 import { createUser } from './routes/create-user.ts';
 import { listUsers } from './routes/list-users.ts';
@@ -60,6 +61,7 @@ export async function onvyFace(app: FastifyInstance, services: Services) {
     });
   });
 
+  throttleFailures(o, services.throttle, (_req, reply, s) => sendError(reply, 429, 'RateLimited', tooManyMessage(s)));
   // Credentials first (401), then the route's scope (403): before the body or the user is looked at.
   o.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const rawKey = req.headers['x-api-key'];
