@@ -56,6 +56,8 @@ export interface AppOptions {
   metricsToken?: string | null;
   sandboxUserCap?: number;
   bodyLimitBytes?: number;
+  /** Counts of log lines the destination could not take (src/log-sink.ts), for /metrics. */
+  logStats?: { droppedLines: number; writeErrors: number };
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream | import("pino").DestinationStream;
   now?: () => Date;
@@ -249,7 +251,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
   });
-  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null, throttle });
+  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null, throttle, logStats: opts.logStats ?? null });
   await app.register(healthRoutes, { db: opts.db });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));

@@ -1,9 +1,11 @@
 // The server's lifecycle: database (embedded or DATABASE_URL), migrations, listen, purge sweep, signals.
+import fs from 'node:fs';
 import pino from 'pino';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
 import { bootstrapBanner } from './bootstrap-banner.ts';
+import { createLogSink, tellStderr } from './log-sink.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
 import { purgeExpiredIdempotencyKeys } from './store/idempotency.ts';
@@ -21,13 +23,10 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const earlyTerm = early('SIGTERM');
   process.on('SIGINT', earlyInt);
   process.on('SIGTERM', earlyTerm);
-  // Log lines are buffered (up to 4 KB, flushed at least every second and at exit) instead of one
-  // write(2) per line: on these machines the per-request line written synchronously cost ~20% of a
-  // read's CPU, most of it the system call (docs/benchmark.md). A SIGKILL can lose the last second.
-  const logDest = pino.destination({ dest: 1, minLength: 4096, sync: false });
-  const logFlush = setInterval(() => logDest.flush(), 1000);
-  logFlush.unref();
-  process.on('exit', () => { try { logDest.flushSync(); } catch { /* stdout gone: nothing to save */ } });
+  // Log lines are buffered, and a log that cannot be written never stops the service (src/log-sink.ts).
+  const sink = createLogSink();
+  const logDest = sink.dest;
+  process.on('exit', () => sink.flushSync());
   const log = pino({ level: config.logLevel }, logDest);
   const started = Date.now();
   const opened = await openDatabase({
@@ -54,6 +53,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     databaseUrl: opened.url,
     logLevel: config.logLevel,
     logStream: logDest,
+    logStats: sink.stats,
     adminToken: config.adminToken,
     metricsToken: config.metricsToken,
     sandboxUserCap: config.sandboxUserCap,
@@ -106,7 +106,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   ];
   if (bootstrapLine) lines.push(bootstrapLine);
   if (config.adminToken) lines.push(`Admin API enabled at ${address}/admin (Authorization: Bearer $ROSTER_ADMIN_TOKEN)`);
-  process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
+  // Through the sink's descriptor rules: a banner that cannot be written must not stop the start.
+  try { fs.writeSync(1, lines.map((l) => `  ${l}\n`).join('')); } catch (e) { tellStderr(`roster: the start banner could not be written (${(e as NodeJS.ErrnoException).code ?? ''})`); }
 
   let stopping = false;
   const stop = async (signal: string) => {

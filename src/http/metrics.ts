@@ -39,6 +39,8 @@ export interface MetricsOptions {
   token: string | null;
   /** Failed token attempts per client address (C4). */
   throttle?: CredentialThrottle;
+  /** The log destination's counts (src/log-sink.ts). */
+  logStats?: { droppedLines: number; writeErrors: number } | null;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -67,6 +69,11 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
   poolGauge('roster_db_pool_waiting_requests', 'Checkouts waiting for a free connection', (p) => p.waitingCount);
   poolGauge('roster_db_pool_max_connections', 'The pool\'s connection cap', (p) => p.options.max ?? 10);
 
+  const ls = o.logStats;
+  if (ls) {
+    new Counter({ name: 'roster_log_lines_dropped_total', help: 'Log lines dropped because the log destination refused writes (full disk, closed pipe) and the buffer was full', registers: [registry], collect() { this.reset(); this.inc(ls.droppedLines); } });
+    new Counter({ name: 'roster_log_write_errors_total', help: 'Failed writes to the log destination (each retried with what is buffered)', registers: [registry], collect() { this.reset(); this.inc(ls.writeErrors); } });
+  }
   const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
   const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
   const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });
