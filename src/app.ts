@@ -45,6 +45,7 @@ import { sanitizePathEncoding } from './http/url.ts';
 import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
 import { linkBase } from './http/link-base.ts';
+import { StorageState } from './http/storage-state.ts';
 
 export interface AppOptions {
   db: Db;
@@ -176,6 +177,9 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const users = new UsersService({ repo: new PgUsersRepo(db), now, sandboxUserCap: opts.sandboxUserCap ?? 0 });
   const teams = new TeamsService(new PgTeamsRepo(db), now);
   const throttle = new CredentialThrottle(opts.credentialThrottle);
+  // Storage exhaustion (SQLSTATE class 53): counted, and /readyz answers 503 while it lasts.
+  const storage = new StorageState();
+  app.addHook('onError', (_req, _reply, err, done) => { storage.note(err); done(); });
   const keys = new KeyResolver(teams, 60_000, throttle);
   const demographics = new DemographicsService(new PgDemographicsRepo(db), users, now);
   const services: Services = {
@@ -224,12 +228,13 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
+    if (reply.statusCode < 300 && req.method !== 'GET' && req.method !== 'HEAD') storage.ok();
     if (requestLine.isLevelEnabled('info')) requestLine.info({ reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
     done();
   });
   app.decorateRequest('principal', null as never);
 
-  installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail) });
+  installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail), onCommitError: (e) => storage.note(e) });
   const router = opts.readDb
     ? new ReadRouter({
       replica: opts.readDb.kysely, windowMs: opts.readYourWritesMs ?? 5000, redis: opts.redis ?? null,
@@ -251,8 +256,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(opts.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: opts.onvyPrefix ?? '/onvy', basic: opts.basicPrefix ?? '/basic' },
   });
-  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null, throttle, logStats: opts.logStats ?? null });
-  await app.register(healthRoutes, { db: opts.db });
+  await installMetrics(app, { db: opts.db, readDb: opts.readDb ?? null, token: opts.metricsToken ?? null, throttle, logStats: opts.logStats ?? null, storage });
+  await app.register(healthRoutes, { db: opts.db, storage });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: opts.publicUrl ?? null }));
   await app.register(async (scope) => junctionFace(scope, services));
   await app.register(async (scope) => onvyFace(scope, services), { prefix: opts.onvyPrefix ?? '/onvy' });

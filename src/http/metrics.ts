@@ -41,6 +41,8 @@ export interface MetricsOptions {
   throttle?: CredentialThrottle;
   /** The log destination's counts (src/log-sink.ts). */
   logStats?: { droppedLines: number; writeErrors: number } | null;
+  /** Storage exhaustion counts by SQLSTATE (src/http/storage-state.ts). */
+  storage?: { counts: Map<string, number> };
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -74,6 +76,8 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
     new Counter({ name: 'roster_log_lines_dropped_total', help: 'Log lines dropped because the log destination refused writes (full disk, closed pipe) and the buffer was full', registers: [registry], collect() { this.reset(); this.inc(ls.droppedLines); } });
     new Counter({ name: 'roster_log_write_errors_total', help: 'Failed writes to the log destination (each retried with what is buffered)', registers: [registry], collect() { this.reset(); this.inc(ls.writeErrors); } });
   }
+  const st = o.storage;
+  if (st) new Counter({ name: 'roster_db_storage_exhausted_total', help: 'Requests the database refused for lack of resources (SQLSTATE class 53: disk full, out of memory, too many connections), answered 503', labelNames: ['sqlstate'], registers: [registry], collect() { this.reset(); for (const [s, n] of st.counts) this.inc({ sqlstate: s }, n); } });
   const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
   const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
   const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });

@@ -59,6 +59,8 @@ export interface WritePathOptions {
   now: () => Date;
   /** Renders an error in the shape of the request's face (src/http/face-errors.ts); `detail` is Junction's text. */
   answer?: (req: FastifyRequest, kind: OutsideError, detail: string) => Answer;
+  /** Told of a commit that failed (storage exhaustion is counted: src/http/storage-state.ts). */
+  onCommitError?: (e: unknown) => void;
 }
 
 const COMMIT_FAILED = 'The change could not be committed; retry with the same Idempotency-Key';
@@ -177,6 +179,7 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
       return payload;
     } catch (e) {
       await trx.rollback().execute().catch(() => {});
+      o.onCommitError?.(e);
       req.log.warn({ err: (e as Error).message }, 'idempotent write could not commit');
       // In the face's own error shape (the answer already on its way was a success).
       const a = o.answer?.(req, 'commit_failed', COMMIT_FAILED) ?? { status: 503, type: 'application/json', body: JSON.stringify({ detail: COMMIT_FAILED }) };
