@@ -46,6 +46,7 @@ import { faceErrors } from './http/face-errors.ts';
 import type { Services } from './http/services.ts';
 import { linkBase } from './http/link-base.ts';
 import { StorageState } from './http/storage-state.ts';
+import { refuseNulBodies } from './http/body-guard.ts';
 
 export interface AppOptions {
   db: Db;
@@ -234,6 +235,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.decorateRequest('principal', null as never);
 
+  refuseNulBodies(app); // before the write path opens a transaction for the body
   installWritePath(app, { rootDb: opts.db.kysely, audit, now, scopeReads: Boolean(opts.readDb), answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail), onCommitError: (e) => storage.note(e) });
   const router = opts.readDb
     ? new ReadRouter({

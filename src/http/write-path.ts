@@ -5,6 +5,7 @@
 //    the request's own transaction (src/db/request-tx.ts), so it commits exactly when the change
 //    does. Requests refused before the operation ran (auth, schema validation) never reach here.
 //  - Audit: one entry per mutation (team, key id, action, user id, request id, status, time).
+import { parseUuid } from '../domain/ids.ts';
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -206,7 +207,7 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
 function auditUserId(req: FastifyRequest, payload: unknown): string | null {
   if (req.auditUserId) return req.auditUserId;
   const p = req.params as Record<string, unknown> | undefined;
-  if (p && typeof p.user_id === 'string') return p.user_id.toLowerCase();
+  if (p && typeof p.user_id === 'string') return parseUuid(p.user_id) ?? p.user_id.toLowerCase();
   if (p && typeof p.id === 'string') return p.id;
   if (typeof payload === 'string' && payload.startsWith('{') && payload.length < 65_536) {
     try {
