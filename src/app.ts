@@ -204,9 +204,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
-      const { hash } = await teams.revokeKey(keyId);
+      const { hash, teamId } = await teams.revokeKey(keyId);
       keys.evict(hash.toString('hex'));
       await publishKeyRevoked(opts.db.kysely, hash.toString('hex'));
+      return { teamId };
     },
   };
   const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());

@@ -13,6 +13,8 @@ import { parseUuid } from '../domain/ids.ts';
 import { PgAuditLog, purgeAuditBefore } from '../store/audit.ts';
 import { purgeExpiredIdempotencyKeys } from '../store/idempotency.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
+import { operatorEntry } from '../domain/operator-audit.ts';
+import { randomUUID } from 'node:crypto';
 import { registerImportCommand } from './import.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
@@ -29,6 +31,12 @@ async function withDb<T>(config: Config, fn: (o: OpenedDb) => Promise<T>): Promi
 }
 
 const teamsOf = (o: OpenedDb) => new TeamsService(new PgTeamsRepo(o.db.kysely));
+/** An operator action in the audit trail (who: the CLI; security review C11). */
+async function cliAudit(o: OpenedDb, action: string, teamId: string, keyId: string | null): Promise<void> {
+  const log = new PgAuditLog(o.db.kysely);
+  await log.record(operatorEntry('cli', action, teamId, keyId, `cli-${randomUUID()}`, 200, new Date()));
+  await log.flush();
+}
 
 function uuidArg(v: string, what: string): string {
   const u = parseUuid(v);
@@ -58,6 +66,7 @@ export function buildCli(config: () => Config): Command {
     .action(async (opts: { name: string; mode: TeamMode }) => {
       await withDb(config(), async (o) => {
         const r = await teamsOf(o).createTeam(opts.name, opts.mode);
+        await cliAudit(o, 'createTeam', r.team.id, r.key.id);
         out({ team_id: r.team.id, name: r.team.name, mode: r.team.mode, key_id: r.key.id, api_key: r.apiKey });
       });
     });
@@ -76,6 +85,7 @@ export function buildCli(config: () => Config): Command {
       if (n !== null && !Number.isInteger(n)) throw new CliError('--per-minute must be a positive integer or "default"');
       await withDb(config(), async (o) => {
         await teamsOf(o).setRateLimit(teamId, n);
+        await cliAudit(o, 'setTeamRateLimit', teamId, null);
         out({ team_id: teamId, rate_limit_per_minute: n });
       });
     });
@@ -88,6 +98,7 @@ export function buildCli(config: () => Config): Command {
       const teamId = uuidArg(opts.team, '--team');
       await withDb(config(), async (o) => {
         const r = await teamsOf(o).createKey(teamId, opts.role);
+        await cliAudit(o, 'createKey', teamId, r.key.id);
         out({ key_id: r.key.id, team_id: r.key.teamId, role: r.key.role, prefix: r.key.prefix, api_key: r.apiKey });
       });
     });
@@ -100,8 +111,9 @@ export function buildCli(config: () => Config): Command {
   key.command('revoke').description('revoke an API key; it stops working at once on every instance').argument('<key_id>').action(async (keyId: string) => {
     const id = uuidArg(keyId, 'key_id');
     await withDb(config(), async (o) => {
-      const { hash } = await teamsOf(o).revokeKey(id);
+      const { hash, teamId } = await teamsOf(o).revokeKey(id);
       await publishKeyRevoked(o.db.kysely, hash.toString('hex'));
+      await cliAudit(o, 'revokeKey', teamId, id);
       out({ key_id: id, revoked: true });
     });
   });

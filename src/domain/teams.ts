@@ -44,7 +44,7 @@ export interface TeamsRepo {
   /** Live (not revoked) key by hash, with its team. */
   principalByHash(hash: Buffer): Promise<Principal | null>;
   /** Sets revoked_at; returns the key's hash so caches can drop it, or null if unknown. */
-  revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer } | null>;
+  revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer; teamId: string } | null>;
   setRateLimit(teamId: string, perMinute: number | null): Promise<boolean>;
   /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe); a revoked key stays revoked. */
   ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<BootstrapResult>;
@@ -100,7 +100,7 @@ export class TeamsService {
     return { apiKey, key };
   }
 
-  async revokeKey(keyId: string): Promise<{ hash: Buffer }> {
+  async revokeKey(keyId: string): Promise<{ hash: Buffer; teamId: string }> {
     const r = await this.repo.revokeKey(keyId, this.now());
     if (!r) throw new DomainError('key_not_found', 'Key not found');
     return r;

@@ -35,7 +35,7 @@ export interface Services {
   /** Failed credential attempts: per-address 429 and a negative cache (security review C4). */
   throttle: CredentialThrottle;
   /** Tells every instance a key was revoked (and evicts it here). */
-  revokeKey(keyId: string): Promise<void>;
+  revokeKey(keyId: string): Promise<{ teamId: string }>;
 }
 
 declare module 'fastify' {

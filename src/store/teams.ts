@@ -53,8 +53,8 @@ export class PgTeamsRepo implements TeamsRepo {
 
   async revokeKey(keyId: string, now: Date) {
     const r = await this.db.updateTable('api_keys').set({ revoked_at: sql`coalesce(revoked_at, ${now})` })
-      .where('id', '=', keyId).returning('hash').executeTakeFirst();
-    return r ? { hash: r.hash } : null;
+      .where('id', '=', keyId).returning(['hash', 'team_id']).executeTakeFirst();
+    return r ? { hash: r.hash, teamId: r.team_id } : null;
   }
 
   async ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer) {

@@ -26,6 +26,9 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     ...(opts.portalTtl ? { portalTtl: opts.portalTtl } : {}),
     ...(opts.redis ? { redis: opts.redis } : {}),
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    // Suites send many refused credentials from one address on purpose; the throttle itself is
+    // tested in test/http/credential-throttle.test.ts.
+    credentialThrottle: { maxFailures: 1_000_000 },
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;
