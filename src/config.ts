@@ -1,5 +1,6 @@
 // Environment → typed config, read once in main.ts and handed down as values.
 import path from 'node:path';
+import { securityConfig, type SecurityConfig } from './config-security.ts';
 
 export interface Config {
   port: number;
@@ -34,6 +35,8 @@ export interface Config {
   accessTokenTtlS: number;
   refreshTokenTtlS: number;
   signInRegion: 'us' | 'eu';
+  /** ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS (src/config-security.ts). */
+  security: SecurityConfig;
 }
 
 export class ConfigError extends Error {}
@@ -82,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlS: int(env, 'ROSTER_ACCESS_TOKEN_TTL_S', 3600, 1, 31_536_000),
     refreshTokenTtlS: int(env, 'ROSTER_REFRESH_TOKEN_TTL_S', 7_776_000, 1, 3_153_600_000),
     signInRegion: region(env.ROSTER_SIGN_IN_REGION),
+    security: securityConfig(env, (m) => { throw new ConfigError(m); }),
   };
 }
 
@@ -145,6 +149,10 @@ export interface AppSettings {
   publicUrl: string | null;
   /** Mobile SDK sign-in: token lifetimes (s) and `iss` region. */
   authTokens: { signInTokenTtlS: number; accessTokenTtlS: number; refreshTokenTtlS: number; region: 'us' | 'eu' };
+  /** ROSTER_ALLOWED_HOSTS: Host values links may be built from without ROSTER_PUBLIC_URL (C10). */
+  allowedHosts: string[];
+  /** ROSTER_TRUST_PROXY: which proxies' X-Forwarded-* are believed (S5); null: none. */
+  trustProxy: boolean | number | string[] | null;
 }
 
 export function appSettingsFrom(c: Config): AppSettings {
@@ -162,6 +170,8 @@ export function appSettingsFrom(c: Config): AppSettings {
     rateLimitPerMinute: c.rateLimitPerMinute,
     publicUrl: c.publicUrl,
     authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion },
+    allowedHosts: c.security.allowedHosts,
+    trustProxy: c.security.trustProxy,
   };
 }
 

@@ -13,6 +13,7 @@
 // (USER_NOT_FOUND) and asking for re-authentication (TOKEN_EXPIRED, INVALID_REFRESH_TOKEN).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens.ts';
 import { decodeJwt } from '../../domain/jwt.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
@@ -119,8 +120,9 @@ const isJson = (req: FastifyRequest) => /^application\/([\w.+-]*\+)?json$/.test(
 
 export async function mobileAuthFace(app: FastifyInstance, services: Services) {
   const { authTokens } = services;
-  const baseUrl = (req: FastifyRequest) => services.publicUrl ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+  const baseUrl = services.linkBase;
 
+  throttleFailures(app, services.throttle, (_req, reply, s) => sendAuthError(reply, 429, 'rate_limited', tooManyMessage(s), 'TOO_MANY_ATTEMPTS_TRY_LATER'));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
