@@ -22,8 +22,10 @@ import { installWritePath } from './http/write-path.ts';
 import { installRateLimits } from './http/rate-limits.ts';
 import { installReadRouting } from './http/read-routing.ts';
 import { openSecretsAtRest } from './store/secret-box.ts';
+import { AuthTokenError, isAuthTokenError, type AuthFailure } from './domain/auth-tokens/index.ts';
 import { mobileAuthFace } from './http/mobile-auth/index.ts';
 import { KeyResolver } from './http/auth.ts';
+import { CredentialThrottle, negativeCachedTokens, type CredentialThrottleOptions } from './http/credential-throttle.ts';
 import { adminApi } from './http/admin/index.ts';
 import { healthRoutes } from './http/health.ts';
 import { installOpenApi, type FaceName } from './http/openapi.ts';
@@ -40,6 +42,9 @@ import { systemClock } from './kernel/clock.ts'; // webhooks (i12)
 import { consolePages, rootRedirect } from './http/console/index.ts';
 import { ConsoleAccess } from './domain/console.ts';
 import { loadHtmx } from './console-assets.ts';
+import { linkBase } from './http/link-base.ts';
+import { StorageState } from './http/storage-state.ts';
+import { refuseNulBodies } from './http/body-guard.ts';
 
 /**
  * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
@@ -50,6 +55,10 @@ export interface AppOptions extends Partial<Omit<AppSettings, 'authTokens' | 'we
   db: Db;
   /** Connection string of `db`, for the LISTEN connection that carries key revocations. */
   databaseUrl: string;
+  /** Counts of log lines the destination could not take (src/log-sink.ts), for /metrics. */
+  logStats?: { droppedLines: number; writeErrors: number };
+  /** Failed credential attempts per client address before 429, and the negative cache (C4). */
+  credentialThrottle?: CredentialThrottleOptions;
   /** Where log lines go (default stdout). Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream | import("pino").DestinationStream;
   now?: Clock;
@@ -117,6 +126,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     bodyLimit: s.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     requestIdHeader: false,
+    // Fastify takes a hop count too (its types do not say so).
+    ...(s.trustProxy != null && s.trustProxy !== false ? { trustProxy: s.trustProxy as boolean } : {}),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
@@ -178,7 +189,11 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
   });
   const { audit, now } = core;
-  const keys = new KeyResolver(core.teams);
+  const throttle = new CredentialThrottle(opts.credentialThrottle);
+  // Storage exhaustion (SQLSTATE class 53): counted, and /readyz answers 503 while it lasts.
+  const storage = new StorageState();
+  app.addHook('onError', (_req, _reply, err, done) => { storage.note(err); done(); });
+  const keys = new KeyResolver(core.teams, 60_000, throttle);
   const services: Services = {
     users: core.users,
     teams: core.teams,
@@ -187,13 +202,15 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     demographics: core.demographics,
     portal: core.portal,
     publicUrl: s.publicUrl,
-    authTokens: core.authTokens,
+    linkBase: linkBase(s.publicUrl, s.allowedHosts),
+    authTokens: negativeCachedTokens(core.authTokens, throttle, isAuthTokenError, (r) => new AuthTokenError(r as AuthFailure)),
+    throttle,
     insurance: core.insurance,
     webhooks: webhooks.service, // webhooks (i12)
     redis: opts.redis ?? null,
     audit,
     async revokeKey(keyId) {
-      await revokeKey(core, opts.db, keyId, (h) => keys.evict(h));
+      return revokeKey(core, opts.db, keyId, (h) => keys.evict(h));
     },
   };
   const sub: KeyEventsSubscription = subscribeKeyEvents(opts.databaseUrl, (h) => keys.evict(h), () => keys.clear());
@@ -216,14 +233,17 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
+    if (reply.statusCode < 300 && req.method !== 'GET' && req.method !== 'HEAD') storage.ok();
     if (requestLine.isLevelEnabled('info')) requestLine.info({ reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
     done();
   });
   app.decorateRequest('principal', null as never);
 
+  refuseNulBodies(app); // before the write path opens a transaction for the body
   installWritePath(app, {
     scopes: core.scopes, idempotency: core.idempotency, audit, now, scopeReads: Boolean(opts.readDb),
     answer: (req, kind, detail) => errors.answer(req.url, errors.requestId(req), kind, detail),
+    onCommitError: (e) => storage.note(e),
   });
   const router = opts.readDb
     ? new ReadRouter({
@@ -246,10 +266,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(s.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: s.onvyPrefix, basic: s.basicPrefix },
   });
-  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken });
+  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken, throttle, logStats: opts.logStats ?? null, storage });
   webhooks.registerMetrics(registry); // webhooks (i12)
   let stopping = false;
-  await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } }, draining: () => stopping });
+  await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } }, storage, draining: () => stopping });
   await app.register(async (scope) => docsPages(scope, { docs: openapi, publicUrl: s.publicUrl }));
   // Each face's routes carry the face's name (the audit action's first part: src/http/write-path.ts).
   for (const { face, mount } of errors.faces) {

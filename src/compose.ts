@@ -136,11 +136,12 @@ export async function runMaintenance(core: CoreServices, db: Db, o: { auditReten
  * Revokes a key and tells every instance, whose key caches drop it; `evict` drops it from this
  * process's cache first (the server's; the CLI has none).
  */
-export async function revokeKey(core: CoreServices, db: Db, keyId: string, evict: (hashHex: string) => void = () => {}): Promise<void> {
-  const { hash } = await core.teams.revokeKey(keyId);
+export async function revokeKey(core: CoreServices, db: Db, keyId: string, evict: (hashHex: string) => void = () => {}): Promise<{ teamId: string }> {
+  const { hash, teamId } = await core.teams.revokeKey(keyId);
   const hex = hash.toString('hex');
   evict(hex);
   await publishKeyRevoked(db.kysely, hex);
+  return { teamId };
 }
 
 // ---------- webhooks (i12) ----------

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
 import { parseRetrySchedule } from './domain/webhooks/retry.ts';
 import { parseCidrs } from './domain/webhooks/ssrf.ts';
+import { securityConfig, type SecurityConfig } from './config-security.ts';
 
 export interface Config {
   port: number;
@@ -49,6 +50,8 @@ export interface Config {
   sessionMaxTtlS: number;
   /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
   secretKey: string | null;
+  /** ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS (src/config-security.ts). */
+  security: SecurityConfig;
 }
 
 export class ConfigError extends Error {}
@@ -102,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhooks: webhookSettings(env),
     sessionMaxTtlS: int(env, 'ROSTER_SESSION_MAX_TTL_S', 15_552_000, 60, 3_153_600_000),
     secretKey: secretKey(env.ROSTER_SECRET_KEY),
+    security: securityConfig(env, (m) => { throw new ConfigError(m); }),
   };
 }
 
@@ -186,6 +190,10 @@ export interface AppSettings {
   webhooks: WebhookSettings;
   /** ROSTER_SECRET_KEY: signing keys and portal secrets sealed at rest; a wrong key fails the start. */
   secretKey: string | null;
+  /** ROSTER_ALLOWED_HOSTS: Host values links may be built from without ROSTER_PUBLIC_URL (C10). */
+  allowedHosts: string[];
+  /** ROSTER_TRUST_PROXY: which proxies' X-Forwarded-* are believed (S5); null: none. */
+  trustProxy: boolean | number | string[] | null;
 }
 
 export function appSettingsFrom(c: Config): AppSettings {
@@ -205,6 +213,8 @@ export function appSettingsFrom(c: Config): AppSettings {
     authTokens: { signInTokenTtlS: c.signInTokenTtlS, accessTokenTtlS: c.accessTokenTtlS, refreshTokenTtlS: c.refreshTokenTtlS, region: c.signInRegion, sessionMaxTtlS: c.sessionMaxTtlS },
     webhooks: c.webhooks,
     secretKey: c.secretKey,
+    allowedHosts: c.security.allowedHosts,
+    trustProxy: c.security.trustProxy,
   };
 }
 

@@ -1,9 +1,11 @@
 // The server's lifecycle: database (embedded or DATABASE_URL), migrations, listen, purge sweep, signals.
+import fs from 'node:fs';
 import pino from 'pino';
 import { appSettingsFrom, loadConfig, type Config } from './config.ts';
 import { connectionOptions, openDatabase } from './db/open.ts';
 import { buildApp } from './app.ts';
-import { displayPrefix } from './domain/teams.ts';
+import { bootstrapBanner } from './bootstrap-banner.ts';
+import { createLogSink, tellStderr } from './log-sink.ts';
 import { connectRedis } from './redis.ts';
 import { createDb } from './db/pool.ts';
 import { runMaintenance } from './compose.ts';
@@ -25,13 +27,10 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   const earlyTerm = early('SIGTERM');
   process.on('SIGINT', earlyInt);
   process.on('SIGTERM', earlyTerm);
-  // Log lines are buffered (up to 4 KB, flushed at least every second and at exit) instead of one
-  // write(2) per line: on these machines the per-request line written synchronously cost ~20% of a
-  // read's CPU, most of it the system call (docs/benchmark.md). A SIGKILL can lose the last second.
-  const logDest = pino.destination({ dest: 1, minLength: 4096, sync: false });
-  const logFlush = setInterval(() => logDest.flush(), 1000);
-  logFlush.unref();
-  process.on('exit', () => { try { logDest.flushSync(); } catch { /* stdout gone: nothing to save */ } });
+  // Log lines are buffered, and a log that cannot be written never stops the service (src/log-sink.ts).
+  const sink = createLogSink();
+  const logDest = sink.dest;
+  process.on('exit', () => sink.flushSync());
   const log = pino({ level: config.logLevel }, logDest);
   const started = Date.now();
   const opened = await openDatabase({
@@ -55,13 +54,15 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
     databaseUrl: opened.directUrl,
     logStream: logDest,
     consoleLinks: !config.adminToken && isLoopback(config.host),
+    logStats: sink.stats,
   });
   const { services } = built;
 
   let bootstrapLine = '';
   if (config.bootstrapApiKey) {
     const r = await services.teams.ensureBootstrap(config.bootstrapApiKey);
-    bootstrapLine = `bootstrap key ${displayPrefix(config.bootstrapApiKey)}… ${r.created ? 'added to' : 'already in'} team "default" (${r.teamId})`;
+    bootstrapLine = bootstrapBanner(config.bootstrapApiKey, r);
+    if (r.revoked) log.warn({ keyId: r.keyId }, 'ROSTER_BOOTSTRAP_API_KEY names a revoked key: it stays revoked');
   }
 
   // The same sweep as `roster purge` (src/compose.ts runMaintenance).
@@ -100,7 +101,8 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
   if (built.console?.tokenSignIn) lines.push(`Console at ${address}/admin/console/ (sign in with ROSTER_ADMIN_TOKEN)`);
   else if (built.console?.linksEnabled) lines.push(`Console: open ${address}/admin/console/login?link=${await built.console.issueLink()}  (one-time sign-in link, valid 10 minutes)`);
   else lines.push('Console off: set ROSTER_ADMIN_TOKEN to use it when HOST is not a loopback address');
-  process.stdout.write(lines.map((l) => `  ${l}\n`).join(''));
+  // Through the sink's descriptor rules: a banner that cannot be written must not stop the start.
+  try { fs.writeSync(1, lines.map((l) => `  ${l}\n`).join('')); } catch (e) { tellStderr(`roster: the start banner could not be written (${(e as NodeJS.ErrnoException).code ?? ''})`); }
 
   let stopping = false;
   let skipDelay: (() => void) | null = null;

@@ -47,6 +47,10 @@ const TOP_LEVEL: Record<string, Floor> = {
   'config.ts': 'app', // a pure parser (imports nothing from src/): the entry points read it once, app takes its settings type
   'redis.ts': 'db', // infrastructure client, like the pool
   'paths.ts': 'kernel', // where the package lives, its version: imports nothing from src/
+  'config-security.ts': 'app', // part of config.ts's parsing (ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS)
+  'bootstrap-banner.ts': 'entry', // the start banner's bootstrap line (server.ts)
+  'log-sink.ts': 'entry', // the process's log destination (server.ts); /metrics gets its counts as values
+  'console-assets.ts': 'app', // the console's static assets, loaded by app.ts
 };
 
 /**

@@ -8,6 +8,8 @@ import { buildServices, revokeKey, runMaintenance, type CoreServices } from '../
 import { isDomainError } from '../domain/errors.ts';
 import { parseUuid } from '../domain/ids.ts';
 import { auditJson as renderAudit } from '../domain/audit.ts';
+import { operatorEntry } from '../domain/operator-audit.ts';
+import { randomUUID } from 'node:crypto';
 import { registerImportCommand } from './import/index.ts';
 import { registerExportCommand } from './export.ts';
 import { registerBackupCommands } from './backup.ts';
@@ -32,6 +34,11 @@ const coreOf = (o: OpenedDb, config: Config): CoreServices => buildServices(o.db
 });
 async function withCore<T>(config: Config, fn: (core: CoreServices, o: OpenedDb) => Promise<T>): Promise<T> {
   return withDb(config, (o) => fn(coreOf(o, config), o));
+}
+/** An operator action in the audit trail (who: the CLI; security review C11). */
+async function cliAudit(core: CoreServices, action: string, teamId: string, keyId: string | null): Promise<void> {
+  await core.audit.record(operatorEntry('cli', action, teamId, keyId, `cli-${randomUUID()}`, 200, new Date()));
+  await core.audit.flush();
 }
 
 function uuidArg(v: string, what: string): string {
@@ -62,6 +69,7 @@ export function buildCli(config: () => Config): Command {
     .action(async (opts: { name: string; mode: TeamMode }) => {
       await withCore(config(), async (core) => {
         const r = await core.teams.createTeam(opts.name, opts.mode);
+        await cliAudit(core, 'createTeam', r.team.id, r.key.id);
         out({ team_id: r.team.id, name: r.team.name, mode: r.team.mode, key_id: r.key.id, api_key: r.apiKey });
       });
     });
@@ -80,6 +88,7 @@ export function buildCli(config: () => Config): Command {
       if (n !== null && !Number.isInteger(n)) throw new CliError('--per-minute must be a positive integer or "default"');
       await withCore(config(), async (core) => {
         await core.teams.setRateLimit(teamId, n);
+        await cliAudit(core, 'setTeamRateLimit', teamId, null);
         out({ team_id: teamId, rate_limit_per_minute: n });
       });
     });
@@ -92,6 +101,7 @@ export function buildCli(config: () => Config): Command {
       const teamId = uuidArg(opts.team, '--team');
       await withCore(config(), async (core) => {
         const r = await core.teams.createKey(teamId, opts.role);
+        await cliAudit(core, 'createKey', teamId, r.key.id);
         out({ key_id: r.key.id, team_id: r.key.teamId, role: r.key.role, prefix: r.key.prefix, api_key: r.apiKey });
       });
     });
@@ -104,7 +114,8 @@ export function buildCli(config: () => Config): Command {
   key.command('revoke').description('revoke an API key; it stops working at once on every instance').argument('<key_id>').action(async (keyId: string) => {
     const id = uuidArg(keyId, 'key_id');
     await withCore(config(), async (core, o) => {
-      await revokeKey(core, o.db, id);
+      const { teamId } = await revokeKey(core, o.db, id);
+      await cliAudit(core, 'revokeKey', teamId, id);
       out({ key_id: id, revoked: true });
     });
   });

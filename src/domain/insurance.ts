@@ -54,7 +54,8 @@ export class InsuranceService {
       member_id: input.member_id,
       group_id: input.group_id ?? null,
       relationship: input.relationship,
-      insured: { ...input.insured, dob: input.insured.dob.slice(0, 10), address: normalizeAddress(input.insured.address) },
+      // Field by field (security review C7): nothing but the contract's fields reaches the PHI record.
+      insured: { first_name: input.insured.first_name, last_name: input.insured.last_name, gender: input.insured.gender, email: input.insured.email, phone_number: input.insured.phone_number, dob: input.insured.dob.slice(0, 10), address: normalizeAddress(input.insured.address) },
       guarantor: g ? { first_name: g.first_name, last_name: g.last_name, address: normalizeAddress(g.address), phone_number: g.phone_number, household_income: g.household_income ?? null, household_size: g.household_size ?? null, email: g.email ?? null } : null,
       is_primary: input.is_primary ?? true,
       company: companyFor(input.payor_code),

@@ -45,11 +45,13 @@ export interface TeamsRepo {
   /** Live (not revoked) key by hash, with its team. */
   principalByHash(hash: Buffer): Promise<Principal | null>;
   /** Sets revoked_at; returns the key's hash so caches can drop it, or null if unknown. */
-  revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer } | null>;
+  revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer; teamId: string } | null>;
   setRateLimit(teamId: string, perMinute: number | null): Promise<boolean>;
-  /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe). */
-  ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<{ teamId: string; keyId: string; created: boolean }>;
+  /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe); a revoked key stays revoked. */
+  ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<BootstrapResult>;
 }
+
+export interface BootstrapResult { teamId: string; keyId: string; created: boolean; revoked: boolean }
 
 const KEY_PREFIX: Record<TeamMode, string> = { sandbox: 'sk_rst_', production: 'pk_rst_' };
 /** Characters of a key shown in listings and banners: the type prefix plus 6 of the secret. */
@@ -99,7 +101,7 @@ export class TeamsService {
     return { apiKey, key };
   }
 
-  async revokeKey(keyId: string): Promise<{ hash: Buffer }> {
+  async revokeKey(keyId: string): Promise<{ hash: Buffer; teamId: string }> {
     const r = await this.repo.revokeKey(keyId, this.now());
     if (!r) throw new DomainError('key_not_found', 'Key not found');
     return r;
@@ -126,7 +128,7 @@ export class TeamsService {
   }
 
   /** ROSTER_BOOTSTRAP_API_KEY: a team named `default` holding exactly this key. */
-  async ensureBootstrap(apiKey: string, name = 'default'): Promise<{ teamId: string; keyId: string; created: boolean }> {
+  async ensureBootstrap(apiKey: string, name = 'default'): Promise<BootstrapResult> {
     if (apiKey.length < 16) throw new DomainError('validation_failed', 'ROSTER_BOOTSTRAP_API_KEY must be at least 16 characters');
     const now = this.now();
     const team: Team = { id: newId(now.getTime()), name, mode: 'sandbox', createdAt: now };

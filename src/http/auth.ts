@@ -3,6 +3,7 @@
 // and entries also expire so a missed event cannot keep a key alive for long.
 import { createHash } from 'node:crypto';
 import type { Principal, TeamsService } from '../domain/teams.ts';
+import type { CredentialThrottle } from './credential-throttle.ts';
 
 const MAX_ENTRIES = 10_000;
 
@@ -10,8 +11,11 @@ const hashOf = (apiKey: string) => createHash('sha256').update(apiKey, 'utf8').d
 
 export class KeyResolver {
   private cache = new Map<string, { p: Principal; exp: number }>();
+  /** Bumped by every evict/clear: a lookup that started before one does not fill the cache (S1). */
+  private generation = 0;
 
-  constructor(private readonly teams: TeamsService, private readonly ttlMs = 60_000) {}
+  /** `throttle`: refused keys are refused from memory for a while (no query per repeated guess). */
+  constructor(private readonly teams: TeamsService, private readonly ttlMs = 60_000, private readonly throttle?: CredentialThrottle) {}
 
   /**
    * The principal when the key is cached and fresh, without a promise (the common case on a hot
@@ -30,8 +34,16 @@ export class KeyResolver {
     const hit = this.cache.get(h);
     const now = Date.now();
     if (hit && hit.exp > now) return hit.p;
+    if (this.throttle?.bad(apiKey)) return null;
+    const gen = this.generation;
     const p = await this.teams.authenticate(apiKey);
-    // Unknown keys are not cached: a key created a moment ago on another instance must work.
+    // A revocation (evict/clear) arrived while this lookup was in flight: answer with what the
+    // lookup saw, but do not cache it, so the next request asks again (the revocation wins).
+    if (gen !== this.generation) return p;
+    // Unknown keys are not cached as principals (a key created on another instance must work); a
+    // refused key is remembered by the throttle for a short while only (keys are random: a guess
+    // never becomes a valid key).
+    if (!p) this.throttle?.remember(apiKey);
     if (p) {
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(h, { p, exp: now + this.ttlMs });
@@ -42,10 +54,12 @@ export class KeyResolver {
   }
 
   evict(hashHex: string): void {
+    this.generation++;
     this.cache.delete(hashHex);
   }
 
   clear(): void {
+    this.generation++;
     this.cache.clear();
   }
 }

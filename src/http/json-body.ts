@@ -1,5 +1,6 @@
 // One JSON body parser for every face, so each renders parse failures in its own error shape.
 import type { FastifyRequest } from 'fastify';
+import { BodyTooDeepError, tooDeep } from './body-guard.ts';
 
 export class JsonBodyError extends Error {
   constructor(readonly reason: string, readonly position: number) {
@@ -15,12 +16,15 @@ export class JsonBodyError extends Error {
 export function parseJsonBody(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') return done(null, undefined);
+  let value: unknown;
   try {
-    done(null, JSON.parse(text));
+    value = JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message;
     const m = /position (\d+)/.exec(msg);
     const pos = m ? Number(m[1]) : text.length;
-    done(new JsonBodyError(msg, pos));
+    return done(new JsonBodyError(msg, pos));
   }
+  // A body nested absurdly deep is refused before anything recursive sees it (C13).
+  done(tooDeep(value) ? new BodyTooDeepError() : null, value);
 }

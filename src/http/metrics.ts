@@ -26,6 +26,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { RetryStats } from '../kernel/retry.ts';
+import { tooManyMessage, type CredentialThrottle } from './credential-throttle.ts';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
 /** Upper bounds of the team-size distribution (live users per team). */
@@ -47,6 +48,12 @@ export interface MetricsOptions {
   db: DbGauges;
   /** ROSTER_METRICS_TOKEN; null = no key needed. */
   token: string | null;
+  /** Failed token attempts per client address (C4). */
+  throttle?: CredentialThrottle;
+  /** The log destination's counts (src/log-sink.ts). */
+  logStats?: { droppedLines: number; writeErrors: number } | null;
+  /** Storage exhaustion counts by SQLSTATE (src/http/storage-state.ts). */
+  storage?: { counts: Map<string, number> };
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -83,6 +90,13 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
     },
   });
 
+  const ls = o.logStats;
+  if (ls) {
+    new Counter({ name: 'roster_log_lines_dropped_total', help: 'Log lines dropped because the log destination refused writes (full disk, closed pipe) and the buffer was full', registers: [registry], collect() { this.reset(); this.inc(ls.droppedLines); } });
+    new Counter({ name: 'roster_log_write_errors_total', help: 'Failed writes to the log destination (each retried with what is buffered)', registers: [registry], collect() { this.reset(); this.inc(ls.writeErrors); } });
+  }
+  const st = o.storage;
+  if (st) new Counter({ name: 'roster_db_storage_exhausted_total', help: 'Requests the database refused for lack of resources (SQLSTATE class 53: disk full, out of memory, too many connections), answered 503', labelNames: ['sqlstate'], registers: [registry], collect() { this.reset(); for (const [s, n] of st.counts) this.inc({ sqlstate: s }, n); } });
   const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
   const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
   const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });
@@ -120,8 +134,11 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
   const want = o.token ? digest(o.token) : null;
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (want) {
+      const wait = o.throttle?.retryAfter(req.ip) ?? 0;
+      if (wait) return reply.code(429).header('retry-after', String(wait)).type('application/json').send({ detail: tooManyMessage(wait) });
       const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
       if (!m || !timingSafeEqual(digest(m[1]!), want)) {
+        o.throttle?.failed(req.ip);
         reply.header('www-authenticate', 'Bearer realm="metrics"');
         return reply.code(401).type('application/json').send({ detail: 'Missing or invalid metrics token (Authorization: Bearer <ROSTER_METRICS_TOKEN>)' });
       }

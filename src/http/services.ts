@@ -11,6 +11,7 @@ import type { AuditLog } from '../domain/audit.ts';
 import type { AuthTokensService } from '../domain/auth-tokens/index.ts';
 import type { Redis } from 'ioredis';
 import type { WebhooksService } from '../domain/webhooks/service.ts';
+import type { CredentialThrottle } from './credential-throttle.ts';
 
 export interface Services {
   /** The users aggregate, for every face (docs/faces.md). */
@@ -26,12 +27,16 @@ export interface Services {
   authTokens: AuthTokensService;
   /** Base URL for links Roster hands out (portal pages); null = the request's own host. */
   publicUrl: string | null;
+  /** The base of links and token audiences for a request (src/http/link-base.ts, C10). */
+  linkBase: (req: import('fastify').FastifyRequest) => string;
   /** Shared state for rate limits across instances, when REDIS_URL is set. */
   redis: Redis | null;
   /** Outgoing webhooks: endpoints, deliveries (docs/webhooks.md). */
   webhooks: WebhooksService;
+  /** Failed credential attempts: per-address 429 and a negative cache (security review C4). */
+  throttle: CredentialThrottle;
   /** Tells every instance a key was revoked (and evicts it here). */
-  revokeKey(keyId: string): Promise<void>;
+  revokeKey(keyId: string): Promise<{ teamId: string }>;
 }
 
 declare module 'fastify' {

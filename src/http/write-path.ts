@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry, AuditLog } from '../domain/audit.ts';
 import { isIdempotencyKey, requestFingerprint, type IdempotencyStore } from '../domain/idempotency.ts';
 import type { RequestScope, RequestScopes } from '../domain/request-scope.ts';
-import { newId } from '../domain/ids.ts';
+import { newId, parseUuid } from '../domain/ids.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { WritePathError, type Answer, type OutsideError } from './outside-errors.ts';
 import { WRITE_METHODS } from './shared/auth.ts';
@@ -39,6 +39,8 @@ export interface WritePathOptions {
   now: Clock;
   /** Renders an error in the shape of the request's face (src/http/faces.ts); `detail` is Junction's text. */
   answer?: (req: FastifyRequest, kind: OutsideError, detail: string) => Answer;
+  /** Told of a commit that failed (storage exhaustion is counted: src/http/storage-state.ts). */
+  onCommitError?: (e: unknown) => void;
 }
 
 const COMMIT_FAILED = 'The change could not be committed; retry with the same Idempotency-Key';
@@ -119,6 +121,7 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
       await o.idempotency.complete(scope, { status: reply.statusCode, headers, body }, entry);
       return payload;
     } catch (e) {
+      o.onCommitError?.(e);
       req.log.warn({ err: (e as Error).message }, 'idempotent write could not commit');
       // In the face's own error shape (the answer already on its way was a success).
       const a = o.answer?.(req, 'commit_failed', COMMIT_FAILED) ?? { status: 503, type: 'application/json', body: JSON.stringify({ detail: COMMIT_FAILED }) };
@@ -153,7 +156,7 @@ function auditEntry(req: FastifyRequest, reply: FastifyReply, payload: unknown, 
 function auditUserId(req: FastifyRequest, payload: unknown): string | null {
   if (req.auditUserId) return req.auditUserId;
   const p = req.params as Record<string, unknown> | undefined;
-  if (p && typeof p.user_id === 'string') return p.user_id.toLowerCase();
+  if (p && typeof p.user_id === 'string') return parseUuid(p.user_id) ?? p.user_id.toLowerCase();
   if (p && typeof p.id === 'string') return p.id;
   if (typeof payload === 'string' && payload.startsWith('{') && payload.length < 65_536) {
     try {

@@ -12,6 +12,8 @@ export const SQLSTATE = {
   crashShutdown: '57P02',
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
+  /** Class 53, insufficient resources (53100 disk_full, 53200 out_of_memory, 53300, 53400): unavailable, never a 500. */
+  insufficientResourcesClass: '53',
 } as const;
 
 export const sqlState = (e: unknown): string | undefined =>
@@ -34,7 +36,7 @@ export const isRetryable = (e: unknown): boolean => {
  */
 export function isUnavailable(e: unknown): boolean {
   const s = sqlState(e);
-  if (isRetryable(e) || s === SQLSTATE.queryCanceled || s === SQLSTATE.adminShutdown || s === SQLSTATE.crashShutdown || s === SQLSTATE.cannotConnectNow || s === SQLSTATE.tooManyConnections) return true;
+  if (isRetryable(e) || s === SQLSTATE.queryCanceled || s === SQLSTATE.adminShutdown || s === SQLSTATE.crashShutdown || s === SQLSTATE.cannotConnectNow || s?.startsWith(SQLSTATE.insufficientResourcesClass)) return true;
   const code = (e as { code?: string } | null)?.code;
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'ENOTFOUND') return true;
   const msg = e instanceof Error ? e.message : '';

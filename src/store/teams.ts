@@ -53,8 +53,8 @@ export class PgTeamsRepo implements TeamsRepo {
 
   async revokeKey(keyId: string, now: Date) {
     const r = await this.db.updateTable('api_keys').set({ revoked_at: sql`coalesce(revoked_at, ${now})` })
-      .where('id', '=', keyId).returning('hash').executeTakeFirst();
-    return r ? { hash: r.hash } : null;
+      .where('id', '=', keyId).returning(['hash', 'team_id']).executeTakeFirst();
+    return r ? { hash: r.hash, teamId: r.team_id } : null;
   }
 
   async ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer) {
@@ -63,9 +63,9 @@ export class PgTeamsRepo implements TeamsRepo {
       await sql`select pg_advisory_xact_lock(7301955002)`.execute(tx);
       const existing = await tx.selectFrom('api_keys').select(['id', 'team_id', 'revoked_at']).where('hash', '=', hash).executeTakeFirst();
       if (existing) {
-        // A revoked bootstrap key is brought back: the operator asked for exactly this key to work.
-        if (existing.revoked_at) await tx.updateTable('api_keys').set({ revoked_at: null }).where('id', '=', existing.id).execute();
-        return { teamId: existing.team_id, keyId: existing.id, created: false };
+        // A revoked bootstrap key stays revoked: a revocation (often an incident response) wins over
+        // the environment; the start says so (server.ts).
+        return { teamId: existing.team_id, keyId: existing.id, created: false, revoked: existing.revoked_at !== null };
       }
       let teamId = (await tx.selectFrom('teams').select('id').where('name', '=', team.name).orderBy('created_at').limit(1).executeTakeFirst())?.id;
       if (!teamId) {
@@ -73,7 +73,7 @@ export class PgTeamsRepo implements TeamsRepo {
         teamId = team.id;
       }
       await tx.insertInto('api_keys').values({ id: key.id, team_id: teamId, hash, prefix: key.prefix, role: key.role, created_at: key.createdAt, revoked_at: null }).execute();
-      return { teamId, keyId: key.id, created: true };
+      return { teamId, keyId: key.id, created: true, revoked: false };
     });
   }
 }

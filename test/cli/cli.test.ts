@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call, UUID_RE } from '../support/junction-http.ts';
+import { bootstrapBanner } from '../../src/bootstrap-banner.ts';
 import { createDb } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
@@ -202,6 +203,21 @@ for (const backend of backends()) {
     });
   });
 
+  describe(`roster CLI actions are audited (C11) (${backend.name})`, () => {
+    let tdb: TestDatabase;
+    before(async () => { tdb = await freshDatabase(backend); });
+    after(async () => { await tdb?.drop(); });
+    test('team create and key create by the CLI are cli.* audit entries', async () => {
+      const env = { DATABASE_URL: tdb.url };
+      const t = await roster(['team', 'create', '--name', 'cli-audited'], env);
+      assert.equal(t.code, 0, t.stderr);
+      const team = JSON.parse(t.stdout.trim().split('\n').pop()!);
+      const rows = await tdb.db.pool.query('select action, key_id, request_id from audit_events where team_id = $1', [team.team_id]);
+      assert.deepEqual(rows.rows.map((r: { action: string; key_id: string }) => [r.action, r.key_id]), [['cli.createTeam', team.key_id]]);
+      assert.match(rows.rows[0].request_id, /^cli-/);
+    });
+  });
+
   describe(`ROSTER_BOOTSTRAP_API_KEY (${backend.name})`, () => {
     let tdb: TestDatabase;
     let srv: TestServer;
@@ -220,7 +236,7 @@ for (const backend of backends()) {
       const first = await teams.ensureBootstrap(key);
       assert.equal(first.created, true);
       const second = await teams.ensureBootstrap(key);
-      assert.deepEqual(second, { teamId: first.teamId, keyId: first.keyId, created: false });
+      assert.deepEqual(second, { teamId: first.teamId, keyId: first.keyId, created: false, revoked: false });
       const listed = (await teams.listTeams()).filter((t) => t.name === 'default');
       assert.equal(listed.length, 1);
       assert.equal(listed[0]!.id, first.teamId);
@@ -254,14 +270,21 @@ for (const backend of backends()) {
       assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: 'another-bootstrap-key-0123456789' })).status, 200);
     });
 
-    test('a revoked bootstrap key works again after the next boot (the operator asked for it)', async () => {
+    test('a revoked bootstrap key stays revoked at the next boot, and the start says so (C2)', async () => {
       const key = 'revoked-bootstrap-key-0123456789';
       const first = await srv.built.services.teams.ensureBootstrap(key, 'revived');
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 200);
       await srv.built.services.revokeKey(first.keyId);
       assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 401);
       const again = await srv.built.services.teams.ensureBootstrap(key, 'revived');
-      assert.deepEqual(again, { teamId: first.teamId, keyId: first.keyId, created: false });
-      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 200);
+      assert.deepEqual(again, { teamId: first.teamId, keyId: first.keyId, created: false, revoked: true });
+      srv.built.services.keys.clear();
+      assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key })).status, 401);
+      const keys = await srv.built.services.teams.listKeys(first.teamId);
+      assert.ok(keys.find((k) => k.id === first.keyId)?.revokedAt, 'still revoked in the database');
+      const banner = bootstrapBanner(key, again);
+      assert.match(banner, /REVOKED/);
+      assert.ok((/bootstrap key (\S*)…/.exec(banner)?.[1] ?? 'x'.repeat(9)).length <= 4, `the banner shows at most 4 characters of the key: ${banner}`);
     });
   });
 }

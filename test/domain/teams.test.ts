@@ -103,7 +103,7 @@ class MemTeams implements TeamsRepo {
     const k = this.keys.find((x) => x.key.id === keyId);
     if (!k) return null;
     k.key.revokedAt ??= now;
-    return { hash: k.hash };
+    return { hash: k.hash, teamId: k.key.teamId };
   }
   async ensureTeamWithKey(): Promise<never> { throw new Error('not used'); }
 }

@@ -27,6 +27,7 @@ export async function startFaces(tdb: TestDatabase, opts: Partial<AppOptions> = 
     logLevel: 'silent',
     basicRateLimit: { max: 100_000, windowMs: 60_000 },
     rateLimitPerMinute: 1_000_000,
+    credentialThrottle: { maxFailures: 1_000_000 }, // tested in credential-throttle.test.ts
     ...opts,
   });
   const baseUrl = await built.app.listen({ port: 0, host: '127.0.0.1' });

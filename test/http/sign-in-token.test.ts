@@ -28,6 +28,7 @@ async function start(tdb: TestDatabase, extra: Partial<AppOptions> = {}): Promis
     databaseUrl: tdb.url,
     logLevel: 'info',
     logStream: new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } }),
+    credentialThrottle: { maxFailures: 1_000_000 }, // many refused tokens on purpose (throttle: credential-throttle.test.ts)
     ...extra,
   });
   const baseUrl = await built.app.listen({ port: 0, host: '127.0.0.1' });

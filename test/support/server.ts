@@ -30,6 +30,9 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     ...(opts.consoleLinks ? { consoleLinks: true } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    // Suites send many refused credentials from one address on purpose; the throttle itself is
+    // tested in test/http/credential-throttle.test.ts.
+    credentialThrottle: { maxFailures: 1_000_000 },
   });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   let n = 0;

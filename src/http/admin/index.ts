@@ -7,10 +7,19 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { validatorCompiler } from '../validation.ts';
 import { createErrorHandler } from '../shared/error-pipeline.ts';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { parseUuid } from '../../domain/ids.ts';
 import { auditJson as renderAudit } from '../../domain/audit.ts';
 import { webhookAdmin } from './webhooks.ts'; // webhooks (i12)
 import { adminSessions } from './sessions.ts';
+import { operatorEntry } from '../../domain/operator-audit.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What an admin mutation acted on, for its audit entry (C11). */
+    adminAudit?: { teamId: string; keyId: string | null };
+  }
+}
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -46,6 +55,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   const a = app.withTypeProvider<TypeBoxTypeProvider>();
   a.setValidatorCompiler(validatorCompiler);
   const want = digest(token);
+  throttleFailures(a, services.throttle, (_req, reply, s) => sendError(reply, 429, 'TOO_MANY_REQUESTS', tooManyMessage(s)));
   a.addHook('onRequest', async (req, reply) => {
     const h = req.headers.authorization ?? '';
     const m = /^Bearer (.+)$/i.exec(h);
@@ -63,9 +73,19 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     internal: (_req, reply) => sendError(reply, 500, 'INTERNAL', 'Internal Server Error'),
   }));
   a.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'NOT_FOUND', 'Not Found'));
+  // Every mutation, done or refused, whose team is known goes to the audit trail (who: the admin token).
+  a.addHook('onResponse', (req, reply, done) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || reply.statusCode === 401 || reply.statusCode === 429) return done();
+    const p = req.params as { team_id?: string } | undefined;
+    const teamId = req.adminAudit?.teamId ?? (p?.team_id ? parseUuid(p.team_id) : null);
+    const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
+    if (teamId && op) void services.audit.record(operatorEntry('admin', op, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date())).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
+    done();
+  });
 
   a.post('/teams', { schema: { operationId: 'createTeam', summary: 'Create a team and its first API key', tags, body: TeamBody, response: { 201: TeamCreated } } }, async (req, reply) => {
     const { team, apiKey, key } = await services.teams.createTeam(req.body.name, req.body.mode ?? 'sandbox');
+    req.adminAudit = { teamId: team.id, keyId: key.id };
     return reply.code(201).send({ team_id: team.id, name: team.name, mode: team.mode, key_id: key.id, api_key: apiKey });
   });
   a.get('/teams', { schema: { operationId: 'listTeams', summary: 'List teams', tags, response: { 200: TeamList } } }, async () => {
@@ -91,6 +111,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     preValidation: async (req) => { req.body ??= {}; },
   }, async (req, reply) => {
     const { apiKey, key } = await services.teams.createKey(parseUuid(req.params.team_id)!, req.body?.role ?? 'full');
+    req.adminAudit = { teamId: key.teamId, keyId: key.id };
     return reply.code(201).send({ key_id: key.id, team_id: key.teamId, role: key.role, prefix: key.prefix, api_key: apiKey });
   });
   const AuditQuery = Type.Object({
@@ -117,7 +138,8 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   await app.register(async (scope) => webhookAdmin(scope, services)); // webhooks (i12)
   adminSessions(a, services);
   a.delete('/keys/:key_id', { schema: { operationId: 'revokeKey', summary: 'Revoke an API key (every instance)', tags, params: KeyParams, response: { 204: NoBody } } }, async (req, reply) => {
-    await services.revokeKey(parseUuid(req.params.key_id)!);
+    const keyId = parseUuid(req.params.key_id)!;
+    req.adminAudit = { teamId: (await services.revokeKey(keyId)).teamId, keyId };
     return reply.code(204).send();
   });
 }

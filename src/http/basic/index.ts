@@ -10,6 +10,7 @@ import { BasicBodyError, MESSAGES, basicErrorHandler, outsideError, requestIdOf,
 import { bearerOf, mayUse } from '../shared/auth.ts';
 import { notFoundOr405, type AllowTable } from '../shared/method-not-allowed.ts';
 import type { Face } from '../shared/face.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
 import { getUser } from './routes/get-user.ts';
@@ -57,6 +58,7 @@ async function register(app: FastifyInstance, services: Services, opts: BasicOpt
     skipOnError: true,
   });
 
+  throttleFailures(b, services.throttle, (req, reply, s) => sendError(req, reply.header('x-request-id', requestIdOf(req)), 429, 'RATE_LIMIT_EXCEEDED', tooManyMessage(s)));
   // Order (contract §4.3): 401 → 403 → 429, before the path, the body or the user is looked at.
   // The X-RateLimit-* headers go on every response, errors included.
   b.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {

@@ -141,6 +141,13 @@ export function ajvToPydantic(errors: AjvError[], part: Part, data: unknown, raw
         entry = { type: 'string_too_short', loc, msg: `String should have at least ${n} character${n === 1 ? '' : 's'}`, input, ctx: { min_length: n } };
         break;
       }
+      case 'additionalProperties': {
+        // Pydantic's `extra="forbid"` (security review C7: insurance.insured stores only its fields).
+        const field = (e.params as { additionalProperty: string }).additionalProperty;
+        const obj = valueAt(data, path) as Record<string, unknown> | undefined;
+        entry = { type: 'extra_forbidden', loc: [...loc, field], msg: 'Extra inputs are not permitted', input: obj && Object.hasOwn(obj, field) ? obj[field] : null };
+        break;
+      }
       default:
         entry = { type: 'value_error', loc, msg: `Value error, ${e.message ?? 'invalid value'}`, input, ctx: { error: {} } };
     }

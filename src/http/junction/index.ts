@@ -9,6 +9,8 @@ import type { Face } from '../shared/face.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Services } from '../services.ts';
 import { admitBearer, bearerToken } from '../bearer.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
+import { parseUuid } from '../../domain/ids.ts';
 import type { Principal } from '../../domain/teams.ts';
 import { listUsers } from './routes/list-users.ts';
 import { createUser } from './routes/create-user.ts';
@@ -46,9 +48,14 @@ async function register(app: FastifyInstance, services: Services) {
   j.removeAllContentTypeParsers();
   j.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
 
+  throttleFailures(j, services.throttle, (_req, reply, s) => sendDetail(reply, 429, tooManyMessage(s)));
   // Authentication runs before anything else is looked at (body, params, existence).
   // Callback style: a cached key (the common case) authenticates without a promise.
   j.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    // A user id is canonical from here on (hyphenated, lower case): every per-user key (limits,
+    // idempotency, audit) sees one spelling per user (security review C6).
+    const params = req.params as Record<string, unknown> | undefined;
+    if (typeof params?.user_id === 'string') params.user_id = parseUuid(params.user_id) ?? params.user_id;
     const key = headerValue(req.headers['x-vital-api-key']);
     const bearer = key ? null : bearerToken(req);
     if (bearer !== null) return admitBearer(req, reply, services, bearer, done);

@@ -233,7 +233,7 @@ export const InsuranceBody = (enums: { relationships: readonly string[]; genders
     dob: DateString,
     email: Email,
     phone_number: Phone,
-  }),
+  }, { additionalProperties: false }),
   guarantor: Type.Optional(Nullable(GuarantorIn)),
   is_primary: Type.Optional(Type.Boolean()),
 });

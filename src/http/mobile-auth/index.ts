@@ -17,6 +17,7 @@
 // JSON number, errors `{"error", "error_description"}` with status 400.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { isAuthTokenError, type AuthFailure, type TokenSet } from '../../domain/auth-tokens/index.ts';
 import { decodeJwt } from '../../domain/jwt.ts';
 import { JsonBodyError, parseJsonBody } from '../json-body.ts';
@@ -145,8 +146,9 @@ const isJson = (req: FastifyRequest) => /^application\/([\w.+-]*\+)?json$/.test(
 
 export async function mobileAuthFace(app: FastifyInstance, services: Services) {
   const { authTokens } = services;
-  const baseUrl = (req: FastifyRequest) => services.publicUrl ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+  const baseUrl = services.linkBase;
 
+  throttleFailures(app, services.throttle, (_req, reply, s) => sendAuthError(reply, 429, 'rate_limited', tooManyMessage(s), 'TOO_MANY_ATTEMPTS_TRY_LATER'));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);

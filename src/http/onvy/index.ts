@@ -10,6 +10,7 @@ import { NotAnObjectError, onvyErrorHandler, outsideError, sendError } from './e
 import { authenticate, bearerOf, headerValue } from '../shared/auth.ts';
 import { notFoundOr405, type AllowTable } from '../shared/method-not-allowed.ts';
 import type { Face } from '../shared/face.ts';
+import { throttleFailures, tooManyMessage } from '../credential-throttle.ts';
 import { createUser } from './routes/create-user.ts';
 import { listUsers } from './routes/list-users.ts';
 import { getUser } from './routes/get-user.ts';
@@ -63,6 +64,7 @@ async function register(app: FastifyInstance, services: Services) {
     });
   });
 
+  throttleFailures(o, services.throttle, (_req, reply, s) => sendError(reply, 429, 'RateLimited', tooManyMessage(s)));
   // Credentials first (401), then the route's scope (403): before the body or the user is looked at.
   o.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const apiKey = headerValue(req.headers['x-api-key']);

@@ -21,7 +21,8 @@ const WIRE: Record<string, string> = {
 
 export function wireField(path: (string | number)[]): string {
   const [head, ...rest] = path.map(String);
-  return [WIRE[head ?? ''] ?? head, ...rest].filter((s) => s !== undefined && s !== '').join('.');
+  // Own keys only: a client's `constructor` or `__proto__` is not a field name (security review C14).
+  return [(head !== undefined && Object.hasOwn(WIRE, head) ? WIRE[head] : head), ...rest].filter((s) => s !== undefined && s !== '').join('.');
 }
 
 const nested = <T extends Record<string, unknown>>(v: T | null | undefined, keys: (keyof T)[]) => {

@@ -16,14 +16,14 @@ const Body = Type.Object({
 });
 const Response = Type.Object({ url: Type.String(), expires_in: Type.Integer() });
 
-export function portalUrl(app: JunctionApp, { portal, publicUrl }: Services) {
+export function portalUrl(app: JunctionApp, { portal, linkBase }: Services) {
   app.post('/v2/user/:user_id/create_portal_url', {
     schema: { operationId: 'createPortalUrl', summary: 'A signed link to the user\'s portal page', tags: ['user'], params: UserIdParams, body: Body, response: { 200: Response } },
   }, async (req, reply) => {
     const orderId = req.body.order_id ? parseUuid(req.body.order_id) : null;
     try {
       const r = await portal.create(req.principal.teamId, parseUuid(req.params.user_id)!, req.body.context, orderId);
-      const base = publicUrl ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+      const base = linkBase(req);
       return { url: base.replace(/\/$/, '') + r.path, expires_in: r.expiresIn };
     } catch (e) {
       if (isDomainError(e) && e.code === 'demographics_not_found') return send422(reply, e.message);

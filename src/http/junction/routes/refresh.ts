@@ -13,7 +13,8 @@ export function refreshUser(app: JunctionApp, { connections }: Services) {
     config: {
       rateLimit: {
         ...REFRESH_LIMIT,
-        keyGenerator: (req) => `refresh:${req.principal?.teamId}:${String((req.params as { user_id?: string }).user_id ?? '').toLowerCase()}`,
+        // One user, one bucket, whatever the id's spelling (security review C6).
+        keyGenerator: (req) => { const raw = String((req.params as { user_id?: string }).user_id ?? ''); return `refresh:${req.principal?.teamId}:${parseUuid(raw) ?? raw.toLowerCase()}`; },
       },
     },
     schema: { operationId: 'refreshUser', summary: 'Refresh a user\'s data', tags: ['user'], params: UserIdParams, querystring: RefreshQuery, response: { 200: RefreshSuccess, 400: RefreshError } },

@@ -11,12 +11,12 @@ export const UserSignInTokenResponse = Type.Object({
   sign_in_token: Type.String({ description: 'Standard base64 of {"public_key", "user_token"}; user_token is an RS256 JWT. Single use; expires after ROSTER_SIGN_IN_TOKEN_TTL_S.' }),
 });
 
-export function signInToken(app: JunctionApp, { authTokens, publicUrl }: Services) {
+export function signInToken(app: JunctionApp, { authTokens, linkBase }: Services) {
   app.post('/v2/user/:user_id/sign_in_token', {
     schema: { operationId: 'getUserSignInToken', summary: 'Get a sign-in token for the mobile SDK', tags: ['user'], params: UserIdParams, response: { 200: UserSignInTokenResponse } },
   }, async (req, reply) => {
     const userId = parseUuid(req.params.user_id)!;
-    const base = publicUrl ?? `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+    const base = linkBase(req);
     const t = await authTokens.issueSignInToken({ teamId: req.principal.teamId, mode: req.principal.mode }, userId, base);
     reply.header('cache-control', 'no-store');
     return { user_id: t.userId, sign_in_token: t.signInToken };
