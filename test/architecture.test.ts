@@ -44,7 +44,7 @@ const TOP_LEVEL: Record<string, Floor> = {
   'compose.ts': 'app',
   'main.ts': 'entry',
   'server.ts': 'entry',
-  'config.ts': 'app', // a pure parser (imports nothing from src/): the entry points read it once, app takes its settings type
+  'config.ts': 'app', // parses the environment once (the entry points call it); app.ts takes its settings type
   'redis.ts': 'db', // infrastructure client, like the pool
   'paths.ts': 'kernel', // where the package lives, its version: imports nothing from src/
   'config-security.ts': 'app', // part of config.ts's parsing (ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS)
