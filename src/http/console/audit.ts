@@ -5,7 +5,7 @@ import { hasForbiddenChars } from '../../domain/text.ts';
 import { html, fmtTime, raw } from './html.ts';
 import { BASE } from './layout.ts';
 import { decodeCursor } from './users.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 const PAGE = 50;
 

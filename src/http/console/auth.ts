@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseUuid } from '../../domain/ids.ts';
 import { html, type Html } from './html.ts';
 import { BASE } from './layout.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 export interface CookieOps {
   setCookie(reply: FastifyReply, sessionId: string): void;

@@ -6,7 +6,7 @@ import { parseUuid } from '../../domain/ids.ts';
 import { html, fmtTime, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
 import { shownOnce } from './teams.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 export function keysRoutes(app: FastifyInstance, kit: ConsoleKit) {
   const { services } = kit.deps;

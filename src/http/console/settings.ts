@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsoleTeam } from '../../domain/console.ts';
 import { html, fmtTime } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 export function settingsRoutes(app: FastifyInstance, kit: ConsoleKit) {
   const { services } = kit.deps;

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html, fmtCount, fmtTime, fmtTotal, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 /** A secret shown once, with a copy button (the button needs JavaScript; the text is selectable). */
 export function shownOnce(id: string, label: string, value: string, note: Html | string): Html {

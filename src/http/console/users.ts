@@ -14,7 +14,7 @@ import type { Insurance } from '../../domain/insurance.ts';
 import { html, fmtTime, fmtTotal, raw, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
 import { shownOnce } from './teams.ts';
-import type { ConsoleKit } from './index.ts';
+import type { ConsoleKit } from './kit.ts';
 
 export const PAGE_SIZE = 50;
 
