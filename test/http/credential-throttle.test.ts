@@ -88,7 +88,8 @@ for (const backend of backends()) {
       assert.equal(metrics.status, 429);
       assert.match(metrics.body.detail, /Too many/);
       const form = { raw: 'grant_type=refresh_token&refresh_token=rt1.guess', headers: { 'content-type': 'application/x-www-form-urlencoded' } };
-      const auth = await fail('203.0.113.5', '/auth/v1/token', form, 'POST');
+      // The Google-shaped refresh (with `key`, as the iOS SDK sends it); without it the RFC 6749 dialect answers 400 invalid_grant.
+      const auth = await fail('203.0.113.5', '/auth/v1/token?key=test-public-key', form, 'POST');
       assert.equal(auth.status, 429);
       assert.equal(auth.body.error.message, 'TOO_MANY_ATTEMPTS_TRY_LATER');
       for (const r of [onvy, basic, admin, metrics, auth]) assert.ok(Number(r.headers.get('retry-after')) >= 1);
@@ -97,10 +98,10 @@ for (const backend of backends()) {
     test('a refused refresh token is refused again, with the same code, without a database query', async () => {
       const base = s.srv.baseUrl;
       const form = { raw: 'grant_type=refresh_token&refresh_token=rt1.not-a-real-token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...from('192.0.2.9') } };
-      const first = await call(base, 'POST', '/auth/v1/token', form);
+      const first = await call(base, 'POST', '/auth/v1/token?key=test-public-key', form);
       assert.equal(first.status, 401);
       const n = await lookups(Object.getPrototypeOf(s.srv.built.services.authTokens), 'refresh', async () => {
-        const again = await call(base, 'POST', '/auth/v1/token', form);
+        const again = await call(base, 'POST', '/auth/v1/token?key=test-public-key', form);
         assert.deepEqual([again.status, again.body.error.message], [401, first.body.error.message]);
       });
       assert.equal(n, 0, 'no lookup of the refused token');
