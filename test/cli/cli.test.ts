@@ -3,41 +3,21 @@
 // ROSTER_BOOTSTRAP_API_KEY path (TeamsService.ensureBootstrap).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call, UUID_RE } from '../support/junction-http.ts';
 import { bootstrapBanner } from '../../src/bootstrap-banner.ts';
 import { createDb } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { roster, type CliRun } from '../support/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = path.join(root, 'bin/roster.js');
 const UNKNOWN_ID = '0190a0a0-0000-7000-8000-000000000000';
 
-interface Run { code: number | null; stdout: string; stderr: string }
+type Run = CliRun;
 
-/** Runs the CLI with exactly the given environment on top of PATH/HOME (no inherited DATABASE_URL). */
-function roster(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 /** stdout as JSON lines; every non-empty line must be one JSON object. */
 function jsonLines(r: Run): Record<string, unknown>[] {
