@@ -2,6 +2,7 @@
 // by team.
 import type { Connection } from '../connections.ts';
 import type { StoredSync } from './data-syncs.ts';
+import type { DomainEvent } from '../webhooks/events.ts';
 import type { ListCursor, ProfiledUser, TeamMetrics, UndoTarget, User, UserQuery, UserSelector, UserView } from './model.ts';
 
 export type InsertResult =
@@ -18,6 +19,11 @@ export interface InsertOptions {
    * name, with a random suffix).
    */
   nameFromNumber?: boolean;
+  /**
+   * Webhooks (i12): the event to record when (and only when) the user is inserted, in the insert's
+   * own commit; its facts are completed with the stored client id and number.
+   */
+  event?: DomainEvent;
 }
 
 export interface SyncConnection {

@@ -78,8 +78,10 @@ export class UsersService {
   async create(team: TeamContext, input: NewUser): Promise<ProfileView> {
     const now = this.now();
     const made = buildUser(team.teamId, input, now);
-    const r = this.settle(await this.events.emit(team.teamId, () => this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null }),
-      (x) => (x.ok ? [userEvent('user.created', team.teamId, made.user.id, now, { client_user_id: x.clientUserId, basic_id: x.number })] : []))); // webhooks (i12)
+    // Webhooks (i12): the event rides in the insert's own statement or commit (no extra round trip
+    // for a team with a live endpoint); the store completes its facts from the stored row.
+    const event = this.events.wants(team.teamId) ? userEvent('user.created', team.teamId, made.user.id, now) : undefined;
+    const r = this.settle(await this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null, ...(event ? { event } : {}) }));
     return { ...made, number: r.number, user: { ...made.user, clientUserId: r.clientUserId }, dataSyncs: [] };
   }
 

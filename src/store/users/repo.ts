@@ -13,6 +13,9 @@ import {
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
 import { roomUnderCap } from './team-cap.ts';
+import { CreateGroups } from './create-group.ts';
+import { currentScope, rootOf } from '../../db/request-tx.ts';
+import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
@@ -36,9 +39,12 @@ type Inserted = { basic_id: number; client_user_id: string };
 
 export class PgUsersRepo implements UsersRepo {
   private readonly q: HotQueries;
+  private readonly groups: CreateGroups | null;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** `group: false`: every create takes the single path (tests of its races). */
+  constructor(private readonly db: Kysely<Database>, opts: { group?: boolean } = {}) {
     this.q = hotQueries(db);
+    this.groups = opts.group === false ? null : new CreateGroups(rootOf(db));
   }
 
   // ---------- create ----------
@@ -46,14 +52,27 @@ export class PgUsersRepo implements UsersRepo {
   async insert(u: ProfiledUser, opts: InsertOptions): Promise<InsertResult> {
     const row = userRow(u);
     const teamId = u.user.teamId;
+    // Autocommit creates with a client id of their own go in groups (create-group.ts); the group
+    // hands back what it cannot settle exactly, and that is settled here, alone.
+    if (this.groups && !opts.nameFromNumber && !currentScope()?.trx) {
+      const r = await this.groups.submit({ row, ...(opts.liveCap ? { cap: opts.liveCap } : {}), ...(opts.event ? { event: opts.event } : {}) });
+      if (r !== 'retry') return r;
+    }
+    const event = opts.event;
     try {
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        // Without a cap: autocommit statements, no transaction. With one: the count and the insert
-        // in one transaction under the team's cap lock (team-cap.ts).
+        // Without a cap or an event: autocommit statements, no transaction. With a cap: the count
+        // and the insert in one transaction under the team's cap lock (team-cap.ts). An event is
+        // written in the insert's transaction, iff the user was inserted.
         const cap = opts.liveCap;
-        const r = cap
+        const once = async (db: Kysely<Database>) => {
+          const ins = await this.insertOnce(db, row, opts, attempt > 0);
+          if (ins && event) await insertEvents(db, [event]);
+          return ins;
+        };
+        const r = cap || event
           ? await withRetry(() => this.db.transaction().execute(async (tx) =>
-            (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : this.insertOnce(tx, row, opts, attempt > 0)))
+            (cap && (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : once(tx))))
           : await this.insertOnce(this.db, row, opts, attempt > 0);
         if (r === 'cap') return { ok: false, reason: 'cap' };
         if (r) return { ok: true, number: Number(r.basic_id), clientUserId: r.client_user_id };
