@@ -22,9 +22,10 @@
 //   --roster-dir DIR        the Roster checkout to start (default: this one), e.g. a `git worktree`
 //                           of another commit to compare against
 //   --pacer even|autocannon how the 50%-of-peak runs are paced (even; see bench/load.ts)
+//   --only OPS              only these operations, comma-separated (get,resolve,list,patch,mixed,
+//                           create), on every system; the other faces are skipped. For iterating.
+//                           `webhooks` adds the webhook rows (on by default without --only).
 //   --no-write              do not write bench/results/<date>.json
-//   --only OPS              comma-separated ops to measure (get,resolve,list,patch,mixed,create,webhooks,faces):
-//                           for iterating on one path; the other rows are left out
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -92,10 +93,10 @@ const O = {
   write: !flag('no-write'),
   rosterDir: path.resolve(opt('roster-dir') ?? ROOT),
   pacer: (opt('pacer') ?? 'even') as 'even' | 'autocannon',
-  only: opt('only') ? new Set(opt('only')!.split(',').map((x) => x.trim())) : null,
+  only: opt('only')?.split(',').map((x) => x.trim()).filter(Boolean) ?? null,
 };
-/** Whether an op is measured (--only). */
-const wanted = (op: string) => !O.only || O.only.has(op);
+/** The scenarios `--only` keeps (all without it). */
+const wanted = <S extends { op: string }>(list: readonly S[]): S[] => list.filter((s) => !O.only || O.only.includes(s.op));
 if (!fs.existsSync(path.join(O.rosterDir, 'src', 'main.ts'))) throw new Error(`--roster-dir: no src/main.ts in ${O.rosterDir}`);
 if (O.primaryDb !== 'embedded' && O.primaryDb !== 'server') throw new Error('--primary-db must be embedded or server');
 for (const u of [O.serverUrl]) {
@@ -489,7 +490,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   const tierOf = (s: Scenario) => (s.primary && db === O.primaryDb ? PRIMARY : SECONDARY);
   const peak: Record<string, number> = {};
   await phase(`roster ${db}`, async () => {
-    for (const sc of ROSTER.filter((x) => wanted(x.op))) {
+    for (const sc of wanted(ROSTER)) {
       const row = await measure(t, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids });
       rows.push(row);
       peak[sc.op] = row.rps.median;
@@ -501,8 +502,8 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   });
   // The other faces: on the primary database only (the time budget; their storage path is the
   // same as the Junction face's).
-  if (db === O.primaryDb && wanted('webhooks')) await phase(`webhooks ${db}`, () => webhookPass(t, url, tierOf(ROSTER.find((x) => x.op === 'create')!), rows));
-  if (db === O.primaryDb && wanted('faces')) await phase(`faces ${db}`, async () => {
+  if (db === O.primaryDb && (!O.only || O.only.includes('webhooks'))) await phase(`webhooks ${db}`, () => webhookPass(t, url, tierOf(ROSTER.find((x) => x.op === 'create')!), rows));
+  if (db === O.primaryDb && !O.only) await phase(`faces ${db}`, async () => {
     for (const f of FACES) {
       const probe = await probeFace(roster.url, f).catch((e: Error) => ({ ok: false, why: `probe failed: ${e.message}`, ids: [] as string[] }));
       const ft: Target_ = { ...t, system: `roster/${f.name}` };
@@ -523,7 +524,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
     live.add(minimal);
     try {
       const mt: Target_ = { system: 'minimal', db, server: minimal, pg: pgPids, drain: { path: '/readyz' }, pgUrl: url };
-      for (const sc of MINIMAL.filter((x) => wanted(x.op))) rows.push(await measure(mt, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids }));
+      for (const sc of wanted(MINIMAL)) rows.push(await measure(mt, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids }));
     } finally {
       await stopServer(minimal);
     }
@@ -541,12 +542,13 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
 async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Promise<void> {
   const base = rows.find((r) => r.system === 'roster' && r.db === t.db && r.op === 'create' && !r.skipped && r.rps.median > 0);
   const label = 'POST /v2/user, team with 1 webhook endpoint';
-  let received = 0;
+  // Distinct svix-ids: a delivery retried after a lost answer counts once.
+  const seen = new Set<string>();
   let first = 0;
   let last = 0;
   const rx = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => { received++; last = performance.now(); if (!first) first = last; res.writeHead(204).end(); });
+    req.on('end', () => { seen.add(String(req.headers['svix-id'])); last = performance.now(); if (!first) first = last; res.writeHead(204).end(); });
   });
   await new Promise<void>((r) => rx.listen(0, HOST, r));
   try {
@@ -566,7 +568,8 @@ async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Pr
     const recorded = async () => withClient(url, async (c) => Number((await c.query('select count(*) as n from webhook_events where team_id = $1', [team.team_id])).rows[0].n));
     const events = await recorded();
     const t0 = performance.now();
-    while (received < events && performance.now() - t0 < 120_000) await sleep(200);
+    while (seen.size < events && performance.now() - t0 < 120_000) await sleep(200);
+    const received = seen.size;
     const z = { median: 0, min: 0, max: 0 };
     const rate = last > first ? (received / (last - first)) * 1000 : 0;
     rows.push({
@@ -724,12 +727,12 @@ async function defaultMode() {
   }
 
   const seededForPeers = sampleSeeded('seed', O.users, O.users);
-  if (wanted('get')) await phase('echo', async () => {
+  await phase('echo', async () => {
     const port = await freePort();
     const echo = await startServer({ name: 'echo', args: ['--import', 'tsx', 'bench/servers/echo.ts'], cwd: ROOT, port, env: { ...process.env, PORT: String(port) }, ready: { path: '/' }, logFile: path.join(WORK, 'echo.log') });
     live.add(echo);
     try {
-      for (const sc of ECHO) rows.push(await measure({ system: 'echo', db: '—', server: echo, pg: null, drain: { path: '/' } }, sc, { tier: SECONDARY, ids: seededForPeers.ids }));
+      for (const sc of wanted(ECHO)) rows.push(await measure({ system: 'echo', db: '—', server: echo, pg: null, drain: { path: '/' } }, sc, { tier: SECONDARY, ids: seededForPeers.ids }));
     } finally {
       await stopServer(echo);
     }
@@ -739,14 +742,14 @@ async function defaultMode() {
     await phase('json-server', async () => {
       const bin = peers!.bins['json-server'];
       if (!bin || !jsonDbReady) {
-        for (const sc of JSON_SERVER) rows.push(emptyRow({ system: 'json-server', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems['json-server'] ?? 'no seeded records to serve'));
+        for (const sc of wanted(JSON_SERVER)) rows.push(emptyRow({ system: 'json-server', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems['json-server'] ?? 'no seeded records to serve'));
         return;
       }
       const port = await freePort();
       const s = await startServer({ name: 'json-server', args: [bin, '--port', String(port), '--host', HOST, '--quiet', jsonDb], cwd: WORK, port, ready: { path: '/users?_limit=1' }, logFile: path.join(WORK, 'json-server.log') });
       live.add(s);
       try {
-        for (const sc of JSON_SERVER) rows.push(await measure({ system: 'json-server', db: '—', server: s, pg: null, drain: { path: '/users?_limit=1' } }, sc, { tier: SECONDARY, ...seededForPeers }));
+        for (const sc of wanted(JSON_SERVER)) rows.push(await measure({ system: 'json-server', db: '—', server: s, pg: null, drain: { path: '/users?_limit=1' } }, sc, { tier: SECONDARY, ...seededForPeers }));
       } finally {
         await stopServer(s);
       }
@@ -754,7 +757,7 @@ async function defaultMode() {
     await phase('prism', async () => {
       const bin = peers!.bins.prism;
       if (!bin || !fs.existsSync(JUNCTION_SPEC)) {
-        for (const sc of PRISM) rows.push(emptyRow({ system: 'prism', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems.prism ?? `${JUNCTION_SPEC} missing`));
+        for (const sc of wanted(PRISM)) rows.push(emptyRow({ system: 'prism', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems.prism ?? `${JUNCTION_SPEC} missing`));
         return;
       }
       const port = await freePort();
@@ -765,7 +768,7 @@ async function defaultMode() {
       live.add(s);
       log(`prism ready in ${(s.readyMs / 1000).toFixed(1)} s`);
       try {
-        for (const sc of PRISM) rows.push(await measure({ system: 'prism', db: '—', server: s, pg: null, drain: { path: `/v2/user/${seededForPeers.ids[0]}`, headers: { 'x-vital-api-key': BENCH_KEY } } }, sc, { tier: SECONDARY, ...seededForPeers }));
+        for (const sc of wanted(PRISM)) rows.push(await measure({ system: 'prism', db: '—', server: s, pg: null, drain: { path: `/v2/user/${seededForPeers.ids[0]}`, headers: { 'x-vital-api-key': BENCH_KEY } } }, sc, { tier: SECONDARY, ...seededForPeers }));
       } finally {
         await stopServer(s);
       }
