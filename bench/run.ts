@@ -797,7 +797,7 @@ async function defaultMode() {
     if (!mc && !mg) continue;
     const ratio = (a?: Row, b?: Row) => (a && b ? a.rps.median / b.rps.median : null);
     const suffix = db === O.primaryDb ? '' : ` [${O.runs}×${O.secDuration}s runs]`;
-    for (const [label, op, mi, bound] of [['creates', 'create', mc, 0.8], ['reads by id', 'get', mg, 0.85], ['resolve', 'resolve', mg, 0.85]] as const) {
+    for (const [label, op, mi, bound] of [['creates', 'create', mc, 1.0], ['reads by id', 'get', mg, 0.85], ['resolve', 'resolve', mg, 0.85]] as const) {
       const ro = find('roster', db, op);
       targets.push(target(`${label}: Roster ÷ minimal${op === 'resolve' ? ' read by id' : ''} (${db})${suffix}`, ratio(ro, mi), bound, 'min', '×', [cpuRatioNote(ro, mi), errNote(ro)].filter(Boolean).join('; ') || undefined));
     }
