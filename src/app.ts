@@ -266,7 +266,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(s.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: s.onvyPrefix, basic: s.basicPrefix },
   });
-  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken, throttle, logStats: opts.logStats ?? null, storage });
+  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken, throttle, logStats: opts.logStats ?? null, storage, registryEveryMs: s.metricsRefreshS * 1000, now: () => now0().getTime() });
   webhooks.registerMetrics(registry); // webhooks (i12)
   let stopping = false;
   await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } }, storage, draining: () => stopping });
@@ -314,5 +314,6 @@ function dbGauges(db: Db, readDb: Db | null): DbGauges {
     pools: () => [['primary', pool(db)], ...(readDb ? [['replica', pool(readDb)] as [string, ReturnType<typeof pool>]] : [])],
     retries: () => ({ statement: db.retryStats, transaction: transactionRetryStats }),
     teamSizes: () => liveUsersPerTeam(db.kysely),
+    ping: async () => { await sql`select 1`.execute(db.kysely); },
   };
 }
