@@ -15,6 +15,7 @@ import { usersRoutes } from './users.ts';
 import { keysRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { settingsRoutes } from './settings.ts';
+import { clientRequestId } from '../request-id.ts';
 
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -87,7 +88,7 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
       return t;
     },
     async audit(req, teamId, operation, userId, status = 200) {
-      await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, status, at: now() });
+      await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, clientRequestId: clientRequestId(req.headers), status, at: now() });
     },
     redirect(reply, path, done) {
       return reply.code(303).header('location', done ? `${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}` : path).send();
