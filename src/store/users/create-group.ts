@@ -182,6 +182,8 @@ export class CreateGroups {
       if (chosen.length) {
         const done = await this.insertGroup(tx, chosen.map((i) => items[i]!));
         // A chosen create that was not inserted met a writer outside the cap lock: settled alone.
+        // Its place was counted, so a later member may have been refused for the cap: the cap is
+        // never exceeded, at worst one create short in that race.
         chosen.forEach((i, k) => { const d = done[k]!; out[i] = d !== 'retry' && d.ok ? d : 'retry'; });
       }
       return out;
