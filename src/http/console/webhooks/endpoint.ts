@@ -155,7 +155,8 @@ export function endpointRoutes(app: FastifyInstance, kit: ConsoleKit) {
     const done = typeof (req.query as Record<string, unknown>)?.done === 'string' ? DONE[(req.query as Record<string, string>).done!] : undefined;
     const err = extra.error ?? problem;
     const msg = err ? { text: err, kind: 'error' as const } : extra.ok ? { text: extra.ok, kind: 'ok' as const } : done ? { text: done, kind: 'ok' as const } : null;
-    return kit.page(req, reply, { title: `Webhook ${ep.url}`, team, current: 'webhooks', body, status: msg }, err && status === 200 ? 400 : status);
+    // A bad filter in the address is a 400; a test whose receiver refused is still a 200 (it was sent).
+    return kit.page(req, reply, { title: `Webhook ${ep.url}`, team, current: 'webhooks', body, status: msg }, problem && status === 200 ? 400 : status);
   };
 
   /** The team and endpoint named in the path, or a 404 page was sent (null). */
