@@ -230,6 +230,7 @@ for (const backend of backends()) {
       await page.getByRole('table').getByRole('link', { name: rx.url }).click();
       await page.waitForLoadState('load');
       await check(page, 'webhook endpoint');
+      const endpointPage = page.url();
       const before = rx.received.length;
       await page.locator('#test-type').selectOption('provider.connection.created');
       await page.getByRole('button', { name: 'Send test event' }).click();
@@ -245,7 +246,7 @@ for (const backend of backends()) {
       // A real event: a user created on the API reaches the receiver; the console shows the delivery.
       assert.equal((await call(srv.baseUrl, 'POST', '/v2/user', { key: teamKey, json: { client_user_id: 'hooked-user' } })).status, 200);
       await rx.waitFor((all) => all.some((r) => r.body.includes('hooked-user')), 20_000, 'the user.created delivery');
-      await page.goto(page.url());
+      await page.goto(endpointPage);
       await page.locator('#deliveries-h + form + table a').first().click();
       await page.waitForLoadState('load');
       assert.match(await page.locator('pre.payload').innerText(), /hooked-user/);
