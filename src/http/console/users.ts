@@ -76,6 +76,7 @@ function results(team: ConsoleTeam, q: ListQuery, page: UserPage): Html {
   const what = q.state === 'deleted' ? 'deleted users awaiting undo' : 'live users';
   return html`<section id="results" aria-labelledby="results-h">
     <h2 id="results-h">${q.q || q.provider || q.errored ? html`${total} matching ${what}` : html`${total} ${what}`}</h2>
+    ${page.total.kind === 'exact' ? '' : html`<p class="muted">${page.total.kind === 'estimate' ? 'An estimate from the database\'s statistics' : 'At least this many'}: totals are counted exactly up to 10,000 users (an exact count of a team this size takes longer than a page may).</p>`}
     ${page.rows.length === 0
       ? html`<p>No user matches. ${q.q ? 'The box finds a Junction user_id, a client_user_id (exact or by its start; also the Onvy id), a basic userId or an e-mail.' : ''}</p>`
       : html`<table>
