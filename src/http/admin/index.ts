@@ -13,6 +13,7 @@ import { auditJson as renderAudit } from '../../domain/audit.ts';
 import { webhookAdmin } from './webhooks.ts'; // webhooks (i12)
 import { adminSessions } from './sessions.ts';
 import { operatorEntry } from '../../domain/operator-audit.ts';
+import { clientRequestId } from '../request-id.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,7 +51,7 @@ const KeyList = Type.Object({ keys: Type.Array(Type.Object({ key_id: Uuid, prefi
 const KeyCreated = Type.Object({ key_id: Uuid, team_id: Uuid, role: Type.String(), prefix: Type.String(), api_key: Type.String({ description: 'Shown once' }) });
 const AuditEvents = Type.Object({ events: Type.Array(Type.Object({
   id: Type.String(), team_id: Uuid, key_id: NullableOf('string'), action: Type.String(), user_id: NullableOf('string'),
-  request_id: Type.String(), status: Type.Integer(), at: Time,
+  request_id: Type.String({ description: "The server's own id of the request" }), client_request_id: NullableOf('string', { description: 'The x-request-id the client sent, when usable (1-128 of [A-Za-z0-9_.:-])' }), status: Type.Integer(), at: Time,
 })) });
 const NoBody = Type.Unsafe<void>({ type: 'null', description: 'Done (no body)' });
 const tags = ['admin'];
@@ -85,7 +86,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
     // A PATCH that changed several things names each (setTeamMode, setTeamRateLimit), as the CLI and console do.
     const ops = req.adminAudit?.actions ?? (op ? [op] : []);
-    if (teamId) for (const o of ops) void services.audit.record(operatorEntry('admin', o, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date())).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
+    if (teamId) for (const o of ops) void services.audit.record(operatorEntry('admin', o, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date(), clientRequestId(req.headers))).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
     done();
   });
 
