@@ -205,6 +205,45 @@ for (const backend of backends()) {
       assert.equal(new Set(ids).size, ids.length);
     });
 
+    test('deleting a user sends connection.deleted for each of its connections, in every vocabulary (soft and hard delete)', async () => {
+      const h = { 'x-vital-api-key': team.apiKey, 'content-type': 'application/json' };
+      const connect = async (userId: string, provider: string) =>
+        assert.equal((await fetch(`${srv.baseUrl}/v2/link/connect/demo`, { method: 'POST', headers: h, body: JSON.stringify({ user_id: userId, provider }) })).status, 200);
+      // Soft delete through the Junction face: two connections, two connection.deleted.
+      const soft = (await (await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: h, body: JSON.stringify({ client_user_id: 'del-conn-1' }) })).json() as { user_id: string }).user_id;
+      await connect(soft, 'oura');
+      await connect(soft, 'fitbit');
+      assert.equal((await fetch(`${srv.baseUrl}/v2/user/${soft}`, { method: 'DELETE', headers: h })).status, 200);
+      // Hard delete through the Onvy face of a user with one connection.
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users`, { method: 'POST', headers: { 'x-api-key': team.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'del-conn-2', firstname: 'Del' }) })).status, 201);
+      const hard = (await (await fetch(`${srv.baseUrl}/v2/user/resolve/del-conn-2`, { headers: h })).json() as { user_id: string }).user_id;
+      await connect(hard, 'oura');
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users/del-conn-2`, { method: 'DELETE', headers: { 'x-api-key': team.apiKey } })).status, 204);
+
+      const std = (id: string) => rx.standard.received.map(json).filter((e) => e.data.user_id === id && e.type === 'connection.deleted').map((e) => e.data.provider).sort();
+      await rx.standard.waitFor(() => std(soft).length === 2 && std(hard).length === 1, 20_000, 'standard connection.deleted');
+      assert.deepEqual(std(soft), ['fitbit', 'oura']);
+      assert.deepEqual(std(hard), ['oura']);
+      const del = rx.standard.received.find((x) => json(x).type === 'connection.deleted' && json(x).data.user_id === hard)!;
+      const ev = new StandardWebhook(secrets.standard!).verify(del.body, stdHeaders(del)) as Record<string, any>;
+      assert.equal(ev.data.client_user_id, 'del-conn-2');
+      assert.equal(typeof ev.data.userId, 'number');
+
+      const ext = (id: string) => rx.junctionExt.received.map(json).filter((e) => e.user_id === id && e.event_type === 'provider.connection.deleted').map((e) => e.data.provider).sort();
+      await rx.junctionExt.waitFor(() => ext(soft).length === 2 && ext(hard).length === 1, 20_000, 'provider.connection.deleted');
+      assert.deepEqual(ext(soft), ['fitbit', 'oura']);
+      const j = rx.junctionExt.received.find((x) => json(x).event_type === 'provider.connection.deleted' && json(x).user_id === hard)!;
+      assert.deepEqual(svixVerify(secrets.junctionExt!, j.body, svixHeaders(j)).data, { user_id: hard, provider: 'oura' });
+      // The junction endpoint that filters nothing never sees the extension.
+      assert.ok(rx.junction.received.every((r) => json(r).event_type !== 'provider.connection.deleted'));
+
+      const onvy = (cid: string) => rx.onvy.received.flatMap((x) => json(x).events).filter((e: any) => e.user_id === cid && e.name === 'users.data_syncs:updated').map((e: any) => e.data.provider).sort();
+      // Two demo connects and two deletes for the first user, one and one for the second.
+      await rx.onvy.waitFor(() => onvy('del-conn-1').length === 4 && onvy('del-conn-2').length === 2, 20_000, 'onvy data_syncs events');
+      assert.deepEqual(onvy('del-conn-1'), ['FITBIT', 'FITBIT', 'OURA', 'OURA']);
+      assert.deepEqual(onvy('del-conn-2'), ['OURA', 'OURA']);
+    });
+
     test('GET /metrics reports deliveries by format and outcome, attempt durations and the backlog', async () => {
       const m = await (await fetch(`${srv.baseUrl}/metrics`)).text();
       assert.match(m, /^roster_webhook_deliveries_total\{format="junction",outcome="success"\} [1-9]\d*$/m);

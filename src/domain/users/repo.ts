@@ -58,10 +58,16 @@ export interface UsersRepo {
    * it returns (nothing when it returns null). Null when there is no such live user.
    */
   updateProfile(teamId: string, sel: UserSelector, apply: (cur: ProfiledUser) => ProfiledUser | null): Promise<ProfiledUser | null | 'email_taken'>;
-  /** Soft-deletes a live user and drops its connections; false when no live user has that id. */
-  softDelete(teamId: string, id: string, now: Date): Promise<boolean>;
-  /** Deletes the live user for good (what hangs off it goes with it) if `guard` agrees; its id, or null. */
-  remove(teamId: string, sel: UserSelector, guard: (cur: ProfiledUser) => boolean): Promise<string | null>;
+  /**
+   * Soft-deletes a live user and drops its connections: the providers of the connections dropped
+   * (for their connection.deleted events), or null when no live user has that id.
+   */
+  softDelete(teamId: string, id: string, now: Date): Promise<string[] | null>;
+  /**
+   * Deletes the live user for good (what hangs off it goes with it) if `guard` agrees: the user as
+   * it was and the providers of the connections that went with it, or null.
+   */
+  remove(teamId: string, sel: UserSelector, guard: (cur: ProfiledUser) => boolean): Promise<{ gone: ProfiledUser; providers: string[] } | null>;
   /**
    * Makes the newest matching user deleted after `since` live again. `liveCap` as for insert:
    * 'cap' when the team already has that many live users.

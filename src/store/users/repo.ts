@@ -270,9 +270,9 @@ export class PgUsersRepo implements UsersRepo {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
       const r = await tx.updateTable('users').set({ deleted_at: now, updated_at: now })
         .where('team_id', '=', teamId).where('id', '=', id).where('deleted_at', 'is', null).returning('id').executeTakeFirst();
-      if (!r) return false;
-      await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', id).execute();
-      return true;
+      if (!r) return null;
+      const gone = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', id).returning('provider').execute();
+      return gone.map((c) => c.provider);
     }));
   }
 
@@ -281,9 +281,13 @@ export class PgUsersRepo implements UsersRepo {
       const cur = await tx.selectFrom('users').selectAll()
         .where('team_id', '=', teamId).where(selWhere(sel)).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!cur || !guard(toProfiled(cur))) return null;
-      // Connections, devices, records, tokens and sync entries cascade.
-      await tx.deleteFrom('users').where('team_id', '=', teamId).where('id', '=', cur.id).execute();
-      return cur.id;
+      // Connections, devices, records, tokens and sync entries cascade (at the statement's end, so
+      // the RETURNING subquery still sees the connections: their providers, in the same statement).
+      const gone = await tx.deleteFrom('users').where('team_id', '=', teamId).where('id', '=', cur.id)
+        .returning((eb) => eb.selectFrom('connections').select(sql<string[]>`coalesce(array_agg(provider order by provider), '{}')`.as('p'))
+          .where('connections.team_id', '=', teamId).where('connections.user_id', '=', cur.id).as('providers'))
+        .executeTakeFirst();
+      return { gone: toProfiled(cur), providers: (gone?.providers as string[] | null) ?? [] };
     }));
   }
 
