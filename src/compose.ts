@@ -174,6 +174,8 @@ export interface WebhooksOptions {
   resolver?: Resolver;
   /** Tests: a short attempt timeout. */
   attemptTimeoutMs?: number;
+  /** Endpoint secrets at rest (openSecretsAtRest with ROSTER_SECRET_KEY); default: plaintext. */
+  secrets?: SecretCodec;
 }
 
 export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
@@ -181,9 +183,10 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
   const sender = new HttpWebhookSender(policy, o.resolver, o.attemptTimeoutMs);
   const outbox = new PgEventOutbox(o.db);
-  const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload());
+  const codec = o.secrets ?? PLAINTEXT;
+  const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload(), codec);
   const deliveries = new PgDeliveriesRepo(o.db);
-  const dispatch = new PgDispatchStore(o.db, () => void outbox.reload().catch(() => {}));
+  const dispatch = new PgDispatchStore(o.db, () => void outbox.reload().catch(() => {}), codec);
   const service = new WebhooksService({ endpoints, deliveries, sender, policy, teamExists: o.teamExists, version: ROSTER_VERSION, ...(o.now ? { now: o.now } : {}) });
 
   const m = {
@@ -235,11 +238,11 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
 }
 
 /** The management service alone (no dispatcher, no LISTEN): for `roster webhook …`. */
-export function webhooksAdminService(db: Kysely<Database>, settings: Partial<WebhookSettings> = {}): WebhooksService {
+export function webhooksAdminService(db: Kysely<Database>, settings: Partial<WebhookSettings> = {}, secrets: SecretCodec = PLAINTEXT): WebhooksService {
   const s: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...settings };
   const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
   return new WebhooksService({
-    endpoints: new PgEndpointsRepo(db), deliveries: new PgDeliveriesRepo(db), sender: new HttpWebhookSender(policy), policy, version: ROSTER_VERSION,
+    endpoints: new PgEndpointsRepo(db, async () => {}, secrets), deliveries: new PgDeliveriesRepo(db), sender: new HttpWebhookSender(policy), policy, version: ROSTER_VERSION,
     teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(db)).rows.length > 0,
   });
 }

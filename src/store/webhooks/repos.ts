@@ -6,7 +6,8 @@ import { rootOf } from '../../db/request-tx.ts';
 import { newId } from '../../domain/ids.ts';
 import { endpointWants, newBatchId, type DomainEvent, type DomainEventType, type WebhookFormat } from '../../domain/webhooks/events.ts';
 import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
-import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, StoredEvent } from '../../domain/webhooks/ports.ts';
+import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
+import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
 import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
 import { ENDPOINTS_CHANNEL } from './outbox.ts';
 
@@ -25,9 +26,15 @@ interface AttemptRow {
   started_at: Date; duration_ms: number; status_code: number; error: string | null; response_excerpt: string | null;
 }
 
-const toEndpoint = (r: EndpointRow): Endpoint => ({
+// Signing secrets at rest (contract §5): sealed with AES-256-GCM when ROSTER_SECRET_KEY is set
+// (src/store/secret-box.ts, as the JWT signing keys and portal secrets are), plaintext otherwise.
+const secretName = (id: string) => `webhook endpoint ${id} secret`;
+const sealOld = (codec: SecretCodec, old: OldSecret[]): OldSecret[] => old.map((o) => ({ secret: codec.writeText(o.secret), expires_at: o.expires_at }));
+const toEndpoint = (r: EndpointRow, codec: SecretCodec): Endpoint => ({
   teamId: r.team_id, id: r.id, format: r.format, url: r.url, description: r.description, filterTypes: r.filter_types, headers: r.headers,
-  secret: r.secret, oldSecrets: r.old_secrets, rateLimit: r.rate_limit, disabled: r.disabled, disabledReason: r.disabled_reason,
+  secret: codec.readText(r.secret, secretName(r.id)),
+  oldSecrets: r.old_secrets.map((o) => ({ secret: codec.readText(o.secret, `${secretName(r.id)} (rotated)`), expires_at: o.expires_at })),
+  rateLimit: r.rate_limit, disabled: r.disabled, disabledReason: r.disabled_reason,
   firstFailureAt: r.first_failure_at, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 const toDelivery = (r: DeliveryRow): Delivery => ({
@@ -43,22 +50,22 @@ const toAttempt = (r: AttemptRow): Attempt => ({
 export class PgEndpointsRepo implements EndpointsRepo {
   private readonly db: Kysely<Database>;
   /** `onChanged`: this instance's own cache reload (other instances hear the NOTIFY). */
-  constructor(db: Kysely<Database>, private readonly onChanged: () => Promise<void> = async () => {}) { this.db = rootOf(db); }
+  constructor(db: Kysely<Database>, private readonly onChanged: () => Promise<void> = async () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
   async insert(e: Endpoint) {
     await sql`insert into webhook_endpoints (team_id, id, format, url, description, filter_types, headers, secret, old_secrets, rate_limit, disabled, disabled_reason, first_failure_at, created_at, updated_at)
-      values (${e.teamId}, ${e.id}, ${e.format}, ${e.url}, ${e.description}, ${e.filterTypes}, ${JSON.stringify(e.headers)}::jsonb, ${e.secret}, ${JSON.stringify(e.oldSecrets)}::jsonb,
+      values (${e.teamId}, ${e.id}, ${e.format}, ${e.url}, ${e.description}, ${e.filterTypes}, ${JSON.stringify(e.headers)}::jsonb, ${this.codec.writeText(e.secret)}, ${JSON.stringify(sealOld(this.codec, e.oldSecrets))}::jsonb,
         ${e.rateLimit}, ${e.disabled}, ${e.disabledReason}, ${e.firstFailureAt}, ${e.createdAt}, ${e.updatedAt})`.execute(this.db);
   }
 
   async get(teamId: string, id: string) {
     const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} and id = ${id}`.execute(this.db);
-    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+    return r.rows[0] ? toEndpoint(r.rows[0], this.codec) : null;
   }
 
   async list(teamId: string) {
     const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} order by created_at, id`.execute(this.db);
-    return r.rows.map(toEndpoint);
+    return r.rows.map((x) => toEndpoint(x, this.codec));
   }
 
   async update(teamId: string, id: string, p: EndpointPatch, now: Date) {
@@ -71,10 +78,10 @@ export class PgEndpointsRepo implements EndpointsRepo {
     if (p.disabled !== undefined) sets.push(sql`disabled = ${p.disabled}`);
     if (p.disabledReason !== undefined) sets.push(sql`disabled_reason = ${p.disabledReason}`);
     if (p.firstFailureAt !== undefined) sets.push(sql`first_failure_at = ${p.firstFailureAt}`);
-    if (p.secret !== undefined) sets.push(sql`secret = ${p.secret}`);
-    if (p.oldSecrets !== undefined) sets.push(sql`old_secrets = ${JSON.stringify(p.oldSecrets)}::jsonb`);
+    if (p.secret !== undefined) sets.push(sql`secret = ${this.codec.writeText(p.secret)}`);
+    if (p.oldSecrets !== undefined) sets.push(sql`old_secrets = ${JSON.stringify(sealOld(this.codec, p.oldSecrets))}::jsonb`);
     const r = await sql<EndpointRow>`update webhook_endpoints set ${sql.join(sets)} where team_id = ${teamId} and id = ${id} returning *`.execute(this.db);
-    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+    return r.rows[0] ? toEndpoint(r.rows[0], this.codec) : null;
   }
 
   async remove(teamId: string, id: string) {
@@ -151,7 +158,7 @@ export class PgDeliveriesRepo implements DeliveriesRepo {
 
 export class PgDispatchStore implements DispatchStore {
   private readonly db: Kysely<Database>;
-  constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}) { this.db = rootOf(db); }
+  constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
   async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number> {
     return this.db.transaction().execute(async (tx) => {
@@ -160,7 +167,7 @@ export class PgDispatchStore implements DispatchStore {
         order by occurred_at limit ${limit} for update skip locked`.execute(tx);
       if (ev.rows.length === 0) return 0;
       const teams = [...new Set(ev.rows.map((e) => e.team_id))];
-      const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map(toEndpoint);
+      const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map((x) => toEndpoint(x, this.codec));
       const rows: unknown[] = [];
       for (const r of ev.rows) {
         const e: DomainEvent = { teamId: r.team_id, id: r.id, type: r.type, userId: r.user_id, facts: r.facts, occurredAt: r.occurred_at };
@@ -223,7 +230,7 @@ export class PgDispatchStore implements DispatchStore {
       }
       const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
       const eps = new Map((await sql<EndpointRow>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
-        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r)]));
+        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r, this.codec)]));
       const groups = new Map<string, ClaimedGroup>();
       for (const r of claimed) {
         const d = toDelivery(r);
