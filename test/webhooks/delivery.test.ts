@@ -278,6 +278,32 @@ for (const backend of backends()) {
       } finally { await second.close(); await rx.close(); }
     });
 
+    test('rate_limit holds across two instances: deliveries beyond it are deferred to the next second, not failed', async () => {
+      const second = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, retrySchedule: SCHEDULE } });
+      const rx = await startReceiver();
+      try {
+        const t = await srv.newTeam();
+        assert.equal((await admin('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard', rate_limit: 0 })).status, 400);
+        const ep = (await admin('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard', rate_limit: 1 })).body;
+        assert.equal(ep.rate_limit, 1);
+        const outs = await Promise.all(Array.from({ length: 5 }, (_, i) => fetch(`${(i % 2 ? second : srv).baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: `rate-${i}` }) })));
+        assert.ok(outs.every((r) => r.status === 200));
+        await rx.waitFor((all) => all.length >= 5, 30_000);
+        // One request per one-second window, whichever instance claims: five windows at least, so the
+        // first and the last arrive three seconds apart or more (unlimited, they arrive together), and
+        // no second of arrivals holds more than the two a window boundary allows.
+        const at = rx.received.map((r) => r.at).sort((a, b) => a - b);
+        assert.ok(at.at(-1)! - at[0]! >= 2500, `arrivals ${at.map((x) => x - at[0]!).join(', ')} ms`);
+        const perSecond = new Map<number, number>();
+        for (const a of at) perSecond.set(Math.floor(a / 1000), (perSecond.get(Math.floor(a / 1000)) ?? 0) + 1);
+        assert.ok(Math.max(...perSecond.values()) <= 2);
+        const l = await eventually(async () => { const x = await deliveries(t.teamId, ep.id); return x.length === 5 && x.every((d) => d.status === 'success') ? x : null; }, 'all success');
+        assert.ok(l.every((d) => d.attempts === 1), 'a deferral is not an attempt');
+        // Lifted: what is pending goes at once.
+        assert.equal((await admin('PATCH', `/teams/${t.teamId}/webhooks/${ep.id}`, { rate_limit: null })).body.rate_limit, null);
+      } finally { await second.close(); await rx.close(); }
+    });
+
     test('1,000 creates against a slow receiver: every one delivered; the creates do not wait for it', async (t) => {
       const rx = await startReceiver();
       rx.respond = () => ({ status: 204, delayMs: 100 });

@@ -6,6 +6,7 @@ import { rootOf } from '../../db/request-tx.ts';
 import { newId } from '../../domain/ids.ts';
 import { endpointWants, newBatchId, type DomainEvent, type DomainEventType, type WebhookFormat } from '../../domain/webhooks/events.ts';
 import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
+import { grantRequests } from '../../domain/webhooks/rate.ts';
 import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
 import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
@@ -209,6 +210,15 @@ export class PgDispatchStore implements DispatchStore {
           where d.team_id = c.team_id and d.id = c.id returning d.*`.execute(tx)).rows.filter((d) => !have.has(d.id));
         claimed.push(...more);
       }
+      const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
+      const epRows = (await sql<EndpointRow & { rate_window: string | null; rate_used: number }>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
+        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows;
+      const eps = new Map(epRows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r, this.codec)]));
+      if (epRows.some((r) => r.rate_limit !== null && !r.disabled)) {
+        const deferred = await deferOverRate(tx, claimed, epRows, now);
+        if (deferred.size) claimed.splice(0, claimed.length, ...claimed.filter((d) => !deferred.has(d.id)));
+        if (claimed.length === 0) return [];
+      }
       // New Onvy deliveries: frozen into batches of up to 10 per endpoint.
       const fresh = new Map<string, DeliveryRow[]>();
       for (const d of claimed) {
@@ -228,9 +238,6 @@ export class PgDispatchStore implements DispatchStore {
         await sql`update webhook_deliveries w set batch_id = k.batch_id from jsonb_to_recordset(${JSON.stringify(assign)}::jsonb) as k(team_id uuid, id uuid, batch_id text)
           where w.team_id = k.team_id and w.id = k.id`.execute(tx);
       }
-      const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
-      const eps = new Map((await sql<EndpointRow>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
-        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r, this.codec)]));
       const groups = new Map<string, ClaimedGroup>();
       for (const r of claimed) {
         const d = toDelivery(r);
@@ -281,6 +288,48 @@ export class PgDispatchStore implements DispatchStore {
     const o = r.rows[0]?.oldest;
     return { pending: Number(r.rows[0]?.n ?? 0), oldestS: o ? Math.max(0, (now.getTime() - o.getTime()) / 1000) : 0 };
   }
+}
+
+const byDue = (a: DeliveryRow, b: DeliveryRow) => ((a.next_attempt_at?.getTime() ?? 0) - (b.next_attempt_at?.getTime() ?? 0)) || (a.created_at.getTime() - b.created_at.getTime()) || (a.id < b.id ? -1 : 1);
+
+/**
+ * rate_limit across instances (src/domain/webhooks/rate.ts): for each rate-limited endpoint among
+ * the claimed deliveries, takes the window under the endpoint's row lock, keeps the requests it
+ * allows (an Onvy batch, or up to 10 new Onvy deliveries, is one request) and puts the rest back,
+ * pending, due at the next window, their attempt not counted. Returns the ids put back.
+ */
+async function deferOverRate(tx: Kysely<Database>, claimed: DeliveryRow[], eps: (EndpointRow & { rate_window: string | null; rate_used: number })[], now: Date): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const ep of eps) {
+    if (ep.rate_limit === null || ep.disabled) continue;
+    const mine = claimed.filter((d) => d.team_id === ep.team_id && d.endpoint_id === ep.id).sort(byDue);
+    // The requests these deliveries make, in the order they are due.
+    const units: DeliveryRow[][] = [];
+    const batches = new Map<string, DeliveryRow[]>();
+    let fresh: DeliveryRow[] = [];
+    for (const d of mine) {
+      if (d.batch_id) {
+        const b = batches.get(d.batch_id);
+        if (b) b.push(d); else { const nb = [d]; batches.set(d.batch_id, nb); units.push(nb); }
+      } else if (d.format === 'onvy') {
+        if (fresh.length === 0) units.push(fresh);
+        fresh.push(d);
+        if (fresh.length === ONVY_BATCH_MAX) fresh = [];
+      } else units.push([d]);
+    }
+    const cur = (await sql<{ rate_window: string | null; rate_used: number }>`select rate_window, rate_used from webhook_endpoints
+      where team_id = ${ep.team_id} and id = ${ep.id} for update`.execute(tx)).rows[0];
+    if (!cur) continue;
+    const g = grantRequests(ep.rate_limit, { window: cur.rate_window === null ? null : Number(cur.rate_window), used: cur.rate_used }, units.length, now.getTime());
+    await sql`update webhook_endpoints set rate_window = ${g.next.window}, rate_used = ${g.next.used} where team_id = ${ep.team_id} and id = ${ep.id}`.execute(tx);
+    const back = units.slice(g.granted).flat();
+    if (back.length === 0) continue;
+    for (const d of back) out.add(d.id);
+    const keys = JSON.stringify(back.map((d) => ({ team_id: d.team_id, id: d.id })));
+    await sql`update webhook_deliveries w set status = 'pending', attempts = w.attempts - 1, locked_until = null, next_attempt_at = ${new Date(g.deferUntilMs)}
+      from jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, id uuid) where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+  }
+  return out;
 }
 
 /** Deletes events, deliveries and attempts older than `before`, in batches. Returns rows removed. */
