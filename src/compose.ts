@@ -36,6 +36,7 @@ import { HttpWebhookSender, type Resolver } from './store/webhooks/sender.ts';
 import { AddressPolicy } from './domain/webhooks/ssrf.ts';
 import { WebhooksService } from './domain/webhooks/service.ts';
 import { Dispatcher } from './domain/webhooks/dispatcher.ts';
+import { OperationalSender } from './domain/webhooks/operational.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
 import type { EventOutbox } from './domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from './store/secret-box.ts';
@@ -200,11 +201,20 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     ...(o.onError ? { onError: o.onError } : {}),
     onAttempt: (format, outcome, secs, n) => { m.deliveries.inc({ format, outcome }, n); m.seconds.observe({ format }, secs); },
     onDisabled: (_ep, reason) => m.disabled.inc({ reason }),
+    operational: s.operational !== null,
+  }) : null;
+  // The operator's operational webhooks: their own loop, their own sender (the operator's URL is
+  // not a team's, so the address rules do not apply to it).
+  const operational = s.worker && s.operational ? new OperationalSender({
+    settings: s.operational, store: dispatch, schedule: s.retrySchedule, leaseMs: s.leaseS * 1000, pollMs: s.pollMs, version: ROSTER_VERSION,
+    sender: new HttpWebhookSender(new AddressPolicy({ allowHttp: true, allowCidrs: [], anyAddress: true }), o.resolver, o.attemptTimeoutMs),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.onError ? { onError: o.onError } : {}),
   }) : null;
 
   // LISTEN first, then load: an endpoint registered anywhere in between is heard.
   const listener: WebhookListener = listenWebhooks(o.databaseUrl, {
-    onEvents: () => dispatcher?.poke(),
+    onEvents: () => { dispatcher?.poke(); operational?.poke(); },
     onEndpoints: () => void outbox.reload().catch((e) => o.onError?.(e)),
   });
   await listener.ready;
@@ -213,6 +223,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const refresh = setInterval(() => void outbox.reload().catch(() => {}), 30_000);
   refresh.unref();
   dispatcher?.start();
+  operational?.start();
 
   return {
     outbox, service, dispatcher, dispatch,
@@ -232,6 +243,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     async close() {
       clearInterval(refresh);
       await dispatcher?.stop();
+      await operational?.stop();
       await listener.close();
     },
   };

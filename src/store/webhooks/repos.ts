@@ -10,7 +10,8 @@ import { grantRequests } from '../../domain/webhooks/rate.ts';
 import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
 import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
-import { ENDPOINTS_CHANNEL } from './outbox.ts';
+import { ENDPOINTS_CHANNEL, EVENTS_CHANNEL } from './outbox.ts';
+import type { OperationalStore, OperationalType, StoredOperational } from '../../domain/webhooks/operational.ts';
 
 interface EndpointRow {
   team_id: string; id: string; format: WebhookFormat; url: string; description: string; filter_types: string[] | null;
@@ -19,7 +20,7 @@ interface EndpointRow {
 }
 interface DeliveryRow {
   team_id: string; id: string; event_id: string; event_type: string; user_id: string | null; endpoint_id: string; format: WebhookFormat;
-  batch_id: string | null; payload: string; status: Delivery['status']; attempts: number; manual: boolean; next_attempt_at: Date | null;
+  batch_id: string | null; payload: string; status: Delivery['status']; attempts: number; manual: boolean; alerted: boolean; next_attempt_at: Date | null;
   last_status_code: number | null; created_at: Date; updated_at: Date;
 }
 interface AttemptRow {
@@ -40,7 +41,7 @@ const toEndpoint = (r: EndpointRow, codec: SecretCodec): Endpoint => ({
 });
 const toDelivery = (r: DeliveryRow): Delivery => ({
   teamId: r.team_id, id: r.id, eventId: r.event_id, eventType: r.event_type, userId: r.user_id, endpointId: r.endpoint_id, format: r.format,
-  batchId: r.batch_id, payload: r.payload, status: r.status, attempts: r.attempts, manual: r.manual, nextAttemptAt: r.next_attempt_at,
+  batchId: r.batch_id, payload: r.payload, status: r.status, attempts: r.attempts, manual: r.manual, alerted: r.alerted, nextAttemptAt: r.next_attempt_at,
   lastStatusCode: r.last_status_code, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 const toAttempt = (r: AttemptRow): Attempt => ({
@@ -157,7 +158,7 @@ export class PgDeliveriesRepo implements DeliveriesRepo {
   }
 }
 
-export class PgDispatchStore implements DispatchStore {
+export class PgDispatchStore implements DispatchStore, OperationalStore {
   private readonly db: Kysely<Database>;
   constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
@@ -261,11 +262,18 @@ export class PgDispatchStore implements DispatchStore {
         })));
         await sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${rows}::jsonb)`.execute(tx);
       }
-      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode })));
+      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })));
       await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
-          locked_until = null, manual = false, updated_at = now()
-        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint)
+          locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
+        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
         where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      if (r.operational?.length) {
+        // In the attempt's own transaction: an operational message exists exactly when its cause was recorded.
+        const ops = JSON.stringify(r.operational.map((m) => ({ id: m.id, type: m.type, payload: m.payload })));
+        await sql`insert into webhook_operational (id, type, payload, status, next_attempt_at, created_at, updated_at)
+          select o.id, o.type, o.payload, 'pending', now(), now(), now() from jsonb_to_recordset(${ops}::jsonb) as o(id text, type text, payload text)`.execute(tx);
+        await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(tx);
+      }
       const e = r.endpoint;
       if (e) {
         if (e.disabled) {
@@ -280,6 +288,20 @@ export class PgDispatchStore implements DispatchStore {
       }
     });
     if (disabled) this.onEndpointsChanged();
+  }
+
+  async claimOperational(now: Date, leaseMs: number, limit: number): Promise<StoredOperational[]> {
+    const r = await sql<{ id: string; type: OperationalType; payload: string; attempts: number }>`update webhook_operational o
+        set status = 'sending', locked_until = ${new Date(now.getTime() + leaseMs)}, attempts = o.attempts + 1, updated_at = ${now}
+      from (select id from webhook_operational where (status = 'pending' and next_attempt_at <= ${now}) or (status = 'sending' and locked_until < ${now})
+            order by next_attempt_at limit ${limit} for update skip locked) c
+      where o.id = c.id returning o.id, o.type, o.payload, o.attempts`.execute(this.db);
+    return r.rows;
+  }
+
+  async finishOperational(id: string, status: 'pending' | 'success' | 'failed', nextAttemptAt: Date | null, statusCode: number): Promise<void> {
+    await sql`update webhook_operational set status = ${status}, next_attempt_at = ${nextAttemptAt}, locked_until = null, last_status_code = ${statusCode}, updated_at = now()
+      where id = ${id}`.execute(this.db);
   }
 
   /** Pending deliveries and the age of the oldest (metrics §5). */
@@ -336,9 +358,9 @@ async function deferOverRate(tx: Kysely<Database>, claimed: DeliveryRow[], eps: 
 export async function purgeWebhooksBefore(db: Kysely<Database>, before: Date): Promise<number> {
   const root = rootOf(db);
   let total = 0;
-  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_events'] as const) {
+  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_events', 'webhook_operational'] as const) {
     const col = table === 'webhook_attempts' ? 'started_at' : table === 'webhook_events' ? 'occurred_at' : 'created_at';
-    const extra = table === 'webhook_deliveries' ? sql` and status in ('success', 'failed', 'cancelled')` : table === 'webhook_events' ? sql` and fanned_out_at is not null` : sql``;
+    const extra = table === 'webhook_deliveries' || table === 'webhook_operational' ? sql` and status in ('success', 'failed', 'cancelled')` : table === 'webhook_events' ? sql` and fanned_out_at is not null` : sql``;
     for (;;) {
       const r = await sql`delete from ${sql.table(table)} where ctid = any(array(select ctid from ${sql.table(table)} where ${sql.ref(col)} < ${before}${extra} limit 5000))`.execute(root);
       const n = Number(r.numAffectedRows ?? 0);
