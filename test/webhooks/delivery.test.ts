@@ -145,6 +145,11 @@ for (const backend of backends()) {
         assert.deepEqual([re.status, re.body.disabled, re.body.disabled_reason], [200, false, null]);
         // Every endpoint change is in the audit trail (written within its flush interval).
         await eventually(async () => { const a = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action); return a.includes('admin.createWebhook') && a.includes('admin.updateWebhook'); }, 'audit entries');
+        // So are the dispatcher's own decisions (contract §4): the delivery failed for good, the endpoint disabled.
+        const sys = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.filter((e: any) => e.action.startsWith('webhook.'));
+        const gone = (await deliveries(t.teamId, t.endpointId)).find((d) => d.status === 'failed');
+        assert.deepEqual(sys.map((e: any) => [e.action, e.status]).sort(), [['webhook.deliveryExhausted', 410], ['webhook.endpointDisabled', 410]]);
+        assert.equal(sys.find((e: any) => e.action === 'webhook.deliveryExhausted').user_id, gone.user_id);
       } finally { await rx.close(); }
     });
 

@@ -8,6 +8,7 @@ import { renderOnvyBatch, renderPayload, signedHeaders } from './render.ts';
 import { disablesAtOnce, isRetriable, isSuccess, nextDelayMs, DISABLE_AFTER_MS, type AttemptOutcome } from './retry.ts';
 import type { Attempt, Delivery, Endpoint, WebhookSender } from './ports.ts';
 import type { DomainEvent } from './events.ts';
+import type { AuditEntry } from '../audit.ts';
 import { attemptMessage, endpointDisabledMessage, FAILING_AFTER_ATTEMPTS, type LastAttempt, type OperationalMessage } from './operational.ts';
 
 export interface ClaimedGroup {
@@ -40,6 +41,8 @@ export interface AttemptRecord {
   endpoint: EndpointUpdate | null;
   /** Operational webhooks this attempt causes, written in the same transaction (operational.ts). */
   operational?: OperationalMessage[];
+  /** Audit entries (§4): a delivery failed for good, an endpoint disabled automatically. */
+  audit?: AuditEntry[];
 }
 
 export interface DispatchStore {
@@ -179,12 +182,18 @@ export class Dispatcher {
     } else if (ep.firstFailureAt) {
       endpointUpdate = { teamId: ep.teamId, id: ep.id, firstFailureAt: null };
     }
+    // The audit trail names what failed for good and what was disabled (request id: the message id).
+    const entry = (action: string, userId: string | null): AuditEntry => ({ teamId: ep.teamId, id: newId(now.getTime()), keyId: null, action, userId, requestId: msgId, status: res.statusCode, at: now });
+    const audit: AuditEntry[] = [];
+    if (!ok && !manual && status === 'failed') for (const d of g.deliveries) audit.push(entry('webhook.deliveryExhausted', d.userId));
+    if (endpointUpdate?.disabled) audit.push(entry('webhook.endpointDisabled', null));
     const ops = this.o.operational ? operationalMessages(ep, g, msgId, { ok, manual, attemptNo, status, endpointUpdate }, { id: attempts[0]!.id, statusCode: res.statusCode, at: started }, now) : null;
     await this.o.store.finish({
       attempts,
       deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status, nextAttemptAt: next, lastStatusCode: res.statusCode, ...(ops ? { alerted: ops.alerted } : {}) })),
       endpoint: endpointUpdate,
       ...(ops ? { operational: ops.messages } : {}),
+      audit,
     });
     this.o.onAttempt?.(ep.format, ok ? 'success' : status === 'failed' ? 'exhausted' : 'failure', res.durationMs / 1000, g.deliveries.length);
   }

@@ -267,6 +267,12 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
           locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
         from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
         where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      if (r.audit?.length) {
+        await sql`insert into audit_events (team_id, id, key_id, action, user_id, request_id, status, at)
+          select a.team_id, a.id, null, a.action, a.user_id, a.request_id, a.status, a.at
+          from jsonb_to_recordset(${JSON.stringify(r.audit.map((a) => ({ team_id: a.teamId, id: a.id, action: a.action, user_id: a.userId, request_id: a.requestId, status: a.status, at: a.at.toISOString() })))}::jsonb)
+            as a(team_id uuid, id uuid, action text, user_id text, request_id text, status integer, at timestamptz)`.execute(tx);
+      }
       if (r.operational?.length) {
         // In the attempt's own transaction: an operational message exists exactly when its cause was recorded.
         const ops = JSON.stringify(r.operational.map((m) => ({ id: m.id, type: m.type, payload: m.payload })));
