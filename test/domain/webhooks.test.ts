@@ -8,6 +8,8 @@ import { DEFAULT_RETRY_SCHEDULE, isRetriable, nextDelayMs, parseRetryAfter, pars
 import { AddressPolicy, canonicalIp, parseCidrs } from '../../src/domain/webhooks/ssrf.ts';
 import { generateSecret, secretProblem, signedHeaders, renderOnvyBatch } from '../../src/domain/webhooks/render.ts';
 import { endpointWants, newBatchId, newEventId, ulidTime } from '../../src/domain/webhooks/events.ts';
+import { grantRequests } from '../../src/domain/webhooks/rate.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const answer = (statusCode: number, error: string | null = null, retryAfterS: number | null = null) => ({ statusCode, error, retryAfterS });
 
@@ -98,5 +100,33 @@ describe('signatures', () => {
     assert.ok(endpointWants('onvy', ['users:created'], 'user.restored'));
     assert.ok(!endpointWants('onvy', ['users:created'], 'device.created'));
     assert.ok(endpointWants('standard', null, 'device.created'));
+  });
+});
+
+describe('rate_limit window and the operational webhook settings', () => {
+  test('a one-second window per endpoint: what it allows, what it defers, a clock behind counts against the newer window', () => {
+    const t = 1_700_000_000_500;
+    const a = grantRequests(2, { window: null, used: 0 }, 5, t);
+    assert.deepEqual([a.granted, a.next, a.deferUntilMs], [2, { window: 1_700_000_000, used: 2 }, 1_700_000_001_000]);
+    assert.equal(grantRequests(2, a.next, 1, t + 400).granted, 0, 'the window is spent');
+    assert.deepEqual(grantRequests(2, a.next, 3, t + 600).next, { window: 1_700_000_001, used: 2 }, 'a new second, a new window');
+    const behind = grantRequests(2, { window: 1_700_000_001, used: 2 }, 1, t);
+    assert.deepEqual([behind.granted, behind.deferUntilMs], [0, 1_700_000_002_000]);
+  });
+
+  test('ROSTER_OPERATIONAL_WEBHOOK_URL needs its secret, a whsec_ one; the secret alone is an error', () => {
+    const secret = generateSecret('standard');
+    assert.deepEqual(loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'http://alerts.internal:9000/roster', ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }).webhooks.operational,
+      { url: 'http://alerts.internal:9000/roster', secret });
+    assert.equal(loadConfig({}).webhooks.operational, null);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'https://ops.example.com/' }), /ROSTER_OPERATIONAL_WEBHOOK_SECRET/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'https://ops.example.com/', ROSTER_OPERATIONAL_WEBHOOK_SECRET: 'short' }), /ROSTER_OPERATIONAL_WEBHOOK_SECRET/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'ftp://ops.example.com/', ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }), /http/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }), /URL is not/);
+    // The operator's own URL is exempt from the address rules a team's endpoint obeys.
+    const op = new AddressPolicy({ allowHttp: true, allowCidrs: [], anyAddress: true });
+    assert.equal(op.urlProblem('http://alerts.internal/x'), null);
+    assert.equal(op.addressProblem('10.0.0.7'), null);
+    assert.notEqual(op.urlProblem('http://u:p@alerts.internal/x'), null);
   });
 });
