@@ -85,7 +85,7 @@ export class MemUsersRepo implements UsersRepo {
     cur.user = { ...cur.user, deletedAt: null, updatedAt: now };
     return 'ok' as const;
   }
-  async recordSync() { return true; }
+  async recordSync() { return { connection: null }; }
   async disconnect() { return false; }
   async metrics() { return { users: 0, connectedSources: 0, erroredConnectedSources: 0, weekly: [] }; }
   async purge() { return 0; }

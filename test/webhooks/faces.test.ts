@@ -11,6 +11,7 @@ import { VitalClient } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { startReceiver, TEST_WEBHOOKS, type Receiver, type Received } from '../support/receiver.ts';
+import { insuranceBody } from '../support/records.ts';
 
 const ADMIN = 'admin-token-for-webhook-tests';
 const json = (r: Received) => JSON.parse(r.body) as Record<string, any>;
@@ -203,6 +204,35 @@ for (const backend of backends()) {
       // Every event id is delivered once per endpoint (no duplicates without a failure).
       const ids = rx.standard.received.map((r) => String(r.headers['webhook-id']));
       assert.equal(new Set(ids).size, ids.length);
+    });
+
+    test('Onvy data_syncs: connection.created for a new provider, connection.error on entering error, created again on recovery, nothing for a repeat; insurance sends user.updated', async () => {
+      const ho = { 'x-api-key': team.apiKey, 'content-type': 'application/json' };
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users`, { method: 'POST', headers: ho, body: JSON.stringify({ id: 'sync-1', firstname: 'Sy' }) })).status, 201);
+      const id = (await (await fetch(`${srv.baseUrl}/v2/user/resolve/sync-1`, { headers: { 'x-vital-api-key': team.apiKey } })).json() as { user_id: string }).user_id;
+      const put = async (status: string) => assert.equal((await fetch(`${srv.baseUrl}/onvy/users/sync-1/data_syncs`, { method: 'PUT', headers: ho, body: JSON.stringify({ provider: 'GARMIN', data_type: 'auth', sync_type: 'historical', status }) })).status, 200);
+      const std = () => rx.standard.received.map(json).filter((e) => e.data.user_id === id && e.type.startsWith('connection.')).map((e) => `${e.type}:${e.data.provider}${e.data.error_type ? `:${e.data.error_type}` : ''}`);
+      await put('pending');
+      await rx.standard.waitFor(() => std().length === 1);
+      await put('in_progress'); // still connected: no event
+      await put('failed');
+      await rx.standard.waitFor(() => std().length === 2);
+      await put('failed'); // already in error: no event
+      await put('completed'); // back from error: connected again
+      await rx.standard.waitFor(() => std().length === 3);
+      assert.equal((await fetch(`${srv.baseUrl}/v2/user/${id}/insurance`, { method: 'POST', headers: { 'x-vital-api-key': team.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(insuranceBody()) })).status, 200);
+      await rx.standard.waitFor((all) => all.some((x) => json(x).type === 'user.updated' && json(x).data.user_id === id));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(std(), ['connection.created:garmin', 'connection.error:garmin:provider_credential_error', 'connection.created:garmin']);
+      // The same changes in Junction's vocabulary (documented types: no filter needed), verified with svix.
+      // In the order of the changes (ids are ULIDs; no delivery order is promised).
+      const jx = () => rx.junction.received.filter((r) => json(r).user_id === id).sort((a, b) => (String(a.headers['svix-id']) < String(b.headers['svix-id']) ? -1 : 1));
+      await rx.junction.waitFor(() => jx().length === 3);
+      assert.deepEqual(jx().map((r) => svixVerify(secrets.junction!, r.body, svixHeaders(r)).event_type), ['provider.connection.created', 'provider.connection.error', 'provider.connection.created']);
+      const err = json(jx()[1]!);
+      assert.equal(err.data.provider, 'garmin');
+      assert.equal(err.data.error_type, 'provider_credential_error');
+      assert.equal(err.client_user_id, 'sync-1');
     });
 
     test('deleting a user sends connection.deleted for each of its connections, in every vocabulary (soft and hard delete)', async () => {

@@ -27,6 +27,13 @@ export interface SyncConnection {
   setStatus: boolean;
 }
 
+/**
+ * What recording a sync entry did to the provider's connection (for its webhook events):
+ * 'connected' when it is new and connected or went from error to connected, 'errored' when it is
+ * new in error or entered error, null when its state did not change.
+ */
+export interface SyncChange { connection: 'connected' | 'errored' | null }
+
 export interface UsersRepo {
   /**
    * Inserts the user with its profile (its number is assigned by storage). Refuses, naming the
@@ -76,9 +83,9 @@ export interface UsersRepo {
   /**
    * Records a sync entry for a live user: connects the provider if it is not (a new connection with
    * `connection`'s id and status), sets the connection's status when `connection.setStatus`, upserts
-   * the entry and bumps the user's updated_at. False when there is no such live user.
+   * the entry and bumps the user's updated_at. What it did to the connection; false when there is no such live user.
    */
-  recordSync(teamId: string, userId: string, entry: StoredSync, connection: SyncConnection): Promise<boolean>;
+  recordSync(teamId: string, userId: string, entry: StoredSync, connection: SyncConnection): Promise<SyncChange | false>;
   /** Removes the provider's connection and its sync entries; false when it was not connected. */
   disconnect(teamId: string, userId: string, providerSlug: string, now: Date): Promise<boolean>;
   metrics(teamId: string, now: Date): Promise<TeamMetrics>;

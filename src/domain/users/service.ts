@@ -230,7 +230,8 @@ export class UsersService {
       status: failed ? 'error' : 'connected',
       error: failed ? { type: 'auth_failed', message: 'The provider connection failed' } : null,
       setStatus: isAuth,
-    }), (x) => (x && isAuth ? [userEvent(failed ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(failed ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
+      // Events only when the connection's state changed: new, entering error, or back from it (§1).
+    }), (x) => (x && x.connection ? [userEvent(x.connection === 'errored' ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(x.connection === 'errored' ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
     if (!ok) throw notFound();
     return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now, userId: u.user.id };
   }
