@@ -10,7 +10,7 @@ export interface Receiver {
   port: number;
   received: Received[];
   /** Decides the answer to each request (status, optional headers, optional delay in ms). */
-  respond: (r: Received, n: number) => { status: number; headers?: Record<string, string>; delayMs?: number };
+  respond: (r: Received, n: number) => { status: number; headers?: Record<string, string>; delayMs?: number; body?: string };
   /** Waits until `pred` holds over what was received (bounded). */
   waitFor(pred: (all: Received[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
   close(): Promise<void>;
@@ -38,7 +38,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
       const answer = () => {
         r.received.push(got);
         res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
-        res.end(a.status >= 400 ? 'nope' : 'ok');
+        res.end(a.body ?? (a.status >= 400 ? 'nope' : 'ok'));
       };
       if (a.delayMs) setTimeout(answer, a.delayMs); else answer();
     });

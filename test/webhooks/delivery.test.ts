@@ -255,6 +255,16 @@ for (const backend of backends()) {
         assert.equal((await admin('POST', `/teams/${t.teamId}/webhooks/${t.endpointId}/test`, { event_type: 'nope' })).status, 400);
         const types = (await admin('GET', '/webhook-event-types')).body.formats;
         assert.ok(types.junction.some((e: any) => e.name === 'provider.connection.created' && e.example.event_type === 'provider.connection.created'));
+        // An answer's body is read up to 64 KiB and kept (2 KiB) on the attempt: a huge one changes nothing.
+        rx.respond = () => ({ status: 200, body: 'x'.repeat(1024 * 1024) });
+        const big = await admin('POST', `/teams/${t.teamId}/webhooks/${t.endpointId}/test`, {});
+        assert.deepEqual([big.body.delivered, big.body.status_code, big.body.response_excerpt.length], [true, 200, 2048]);
+        // Revealing, rotating and deleting are in the audit trail too.
+        assert.equal((await admin('DELETE', `/teams/${t.teamId}/webhooks/${t.endpointId}`)).status, 204);
+        await eventually(async () => {
+          const a = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action);
+          return ['admin.revealWebhookSecret', 'admin.rotateWebhookSecret', 'admin.deleteWebhook'].every((x) => a.includes(x));
+        }, 'audit of reveal, rotate, delete');
       } finally { await rx.close(); }
     });
 
