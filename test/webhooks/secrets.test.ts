@@ -2,7 +2,7 @@
 // old secrets of a rotation's grace period are sealed with AES-256-GCM (src/store/secret-box.ts):
 // plaintext rows are sealed at start, the stored columns no longer hold the secret, deliveries
 // still verify with `svix` and `standardwebhooks`, reveal and rotation still work, and a wrong or
-// missing key stops the start.
+// missing key stops the start. Also: an instance with ROSTER_WEBHOOK_WORKER=0 records and never sends.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
@@ -37,7 +37,18 @@ for (const backend of backends()) {
         assert.equal(before[0]!.secret, j.secret);
         assert.equal(before[1]!.old_secrets[0]!.secret, oldStd);
 
-        // With the key: every stored secret is sealed at start.
+        // An instance that only serves (ROSTER_WEBHOOK_WORKER=0) records events and sends nothing;
+        // it seals the stored secrets at its start like any other.
+        const serving = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, worker: false }, secretKey: SECRET_KEY });
+        try {
+          const r = await fetch(`${serving.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'served-only' }) });
+          assert.equal(r.status, 200);
+          await new Promise((res) => setTimeout(res, 1000));
+          assert.equal(rxJ.received.length + rxS.received.length, 0);
+          assert.equal((await sql`select 1 from webhook_events where fanned_out_at is null`.execute(tdb.db.kysely)).rows.length, 1);
+        } finally { await serving.close(); }
+
+        // With the key: every stored secret is sealed (here: at the serving instance's start).
         const sealed = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: TEST_WEBHOOKS, secretKey: SECRET_KEY });
         try {
           admin = adminClient(sealed.baseUrl, ADMIN);
@@ -46,15 +57,18 @@ for (const backend of backends()) {
           for (const secret of [j.secret, oldStd, newStd]) assert.ok(!raw.includes(secret) && !raw.includes(secret.replace(/^whsec_/, '')), 'no stored column holds a secret');
           assert.ok(rows.every((r) => r.secret.startsWith('enc:v1:') && r.old_secrets.every((o) => o.secret.startsWith('enc:v1:'))));
 
-          // Deliveries are signed with the secrets as they were, and verify with the real verifiers.
+          // The event the serving instance recorded is delivered by this one's dispatcher; deliveries
+          // are signed with the secrets as they were, and verify with the real verifiers.
           const r = await fetch(`${sealed.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'sealed-1' }) });
           assert.equal(r.status, 200);
-          await rxJ.waitFor((all) => all.length === 1);
-          await rxS.waitFor((all) => all.length === 1);
-          assert.doesNotThrow(() => new SvixWebhook(j.secret).verify(rxJ.received[0]!.body, hdrs(rxJ.received[0]!, 'svix')));
-          assert.equal(JSON.parse(rxJ.received[0]!.body).data.client_user_id, 'sealed-1');
-          assert.doesNotThrow(() => new StandardWebhook(newStd).verify(rxS.received[0]!.body, hdrs(rxS.received[0]!, 'webhook')));
-          assert.doesNotThrow(() => new StandardWebhook(oldStd).verify(rxS.received[0]!.body, hdrs(rxS.received[0]!, 'webhook')), 'the old secret still signs in its grace period');
+          await rxJ.waitFor((all) => all.length === 2);
+          await rxS.waitFor((all) => all.length === 2);
+          for (const got of rxJ.received) assert.doesNotThrow(() => new SvixWebhook(j.secret).verify(got.body, hdrs(got, 'svix')));
+          assert.deepEqual(rxJ.received.map((x) => JSON.parse(x.body).data.client_user_id).sort(), ['sealed-1', 'served-only']);
+          for (const got of rxS.received) {
+            assert.doesNotThrow(() => new StandardWebhook(newStd).verify(got.body, hdrs(got, 'webhook')));
+            assert.doesNotThrow(() => new StandardWebhook(oldStd).verify(got.body, hdrs(got, 'webhook')), 'the old secret still signs in its grace period');
+          }
 
           // Reveal and rotation work; what rotation stores is sealed too.
           assert.equal((await admin('GET', `/teams/${t.teamId}/webhooks/${j.id}/secret`)).body.key, j.secret);
