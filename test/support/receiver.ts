@@ -29,6 +29,8 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     close: async () => {},
   };
   let n = 0;
+  // Answers still delayed when the receiver closes are dropped with their connections.
+  const held = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -40,14 +42,14 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
         res.end(a.body ?? (a.status >= 400 ? 'nope' : 'ok'));
       };
-      if (a.delayMs) setTimeout(answer, a.delayMs); else answer();
+      if (a.delayMs) { const t = setTimeout(() => { held.delete(t); answer(); }, a.delayMs); held.add(t); } else answer();
     });
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
   r.port = (server.address() as AddressInfo).port;
   r.url = `http://127.0.0.1:${r.port}/hook`;
-  r.close = () => new Promise<void>((res) => { server.closeAllConnections(); server.close(() => res()); });
+  r.close = () => new Promise<void>((res) => { for (const t of held) clearTimeout(t); held.clear(); server.closeAllConnections(); server.close(() => res()); });
   return r;
 }
 

@@ -34,8 +34,9 @@ for (const backend of backends()) {
       admin = adminClient(srv.baseUrl, ADMIN);
     });
     after(async () => {
-      await srv?.close();
+      // The operational receiver first: it drops what it still holds, so the server's close does not wait for it.
       await op?.close();
+      await srv?.close();
       await tdb?.drop();
     });
 
@@ -106,7 +107,8 @@ for (const backend of backends()) {
       const good = await startReceiver();
       bad.respond = () => ({ status: 410 });
       let held = 0;
-      op.respond = () => { held++; return { status: 204, delayMs: 5000 }; };
+      // Held far longer than the test takes; answered only when the receiver closes.
+      op.respond = () => { held++; return { status: 204, delayMs: 60_000 }; };
       try {
         const t = await srv.newTeam();
         await admin('POST', `/teams/${t.teamId}/webhooks`, { url: bad.url, format: 'standard' });
