@@ -49,7 +49,7 @@ export interface Config {
   signInRegion: 'us' | 'eu';
   /** ROSTER_SESSION_MAX_TTL_S: absolute lifetime of a mobile session (docs/sign-in-tokens.md). */
   sessionMaxTtlS: number;
-  /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
+  /** ROSTER_SECRET_KEY: seals the signing keys, portal secrets and webhook endpoint secrets at rest (AES-256-GCM); null = plaintext. */
   secretKey: string | null;
   /** ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS (src/config-security.ts). */
   security: SecurityConfig;

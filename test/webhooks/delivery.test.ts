@@ -9,6 +9,7 @@ import { backends, freshDatabase, type TestDatabase } from '../support/backends.
 import { startServer, type TestServer } from '../support/server.ts';
 import { adminClient, eventually, startReceiver, TEST_WEBHOOKS, type Receiver } from '../support/receiver.ts';
 import { newEventId } from '../../src/domain/webhooks/events.ts';
+import { nextDelayMs } from '../../src/domain/webhooks/retry.ts';
 
 const ADMIN = 'admin-token-for-webhook-tests';
 const SCHEDULE = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
@@ -213,6 +214,20 @@ for (const backend of backends()) {
         const r3 = await a('POST', `/teams/${t.teamId}/webhooks`, { url: 'https://127.0.0.1/x', format: 'standard' });
         assert.equal(r3.status, 400);
       } finally { await strict.close(); }
+    });
+
+    test('an answer later than the attempt timeout is a failure (timeout), and is retried no sooner than 60 s', async () => {
+      const quick = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, worker: false, attemptTimeoutMs: 300 } });
+      const rx = await startReceiver();
+      rx.respond = () => ({ status: 200, delayMs: 3000 });
+      try {
+        const t = await quick.newTeam();
+        const a = adminClient(quick.baseUrl, ADMIN);
+        const ep = (await a('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard' })).body;
+        const r = await a('POST', `/teams/${t.teamId}/webhooks/${ep.id}/test`, {});
+        assert.deepEqual([r.body.delivered, r.body.status_code, r.body.error], [false, 0, 'timeout']);
+        assert.equal(nextDelayMs(SCHEDULE, 1, { statusCode: 0, error: 'timeout', retryAfterS: null }), 60_000);
+      } finally { await quick.close(); await rx.close(); }
     });
 
     test('SSRF at send time: a name that resolved to an allowed address at registration and to a private one later is not connected to', async () => {
