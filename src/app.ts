@@ -40,6 +40,7 @@ import type { Resolver } from './store/webhooks/sender.ts'; // webhooks (i12)
 import { scopedKysely } from './db/request-tx.ts'; // webhooks (i12)
 import { systemClock } from './kernel/clock.ts'; // webhooks (i12)
 import { consolePages, rootRedirect } from './http/console/index.ts';
+import { webhooksSection } from './http/console/webhooks/index.ts';
 import { ConsoleAccess } from './domain/console.ts';
 import { loadHtmx } from './console-assets.ts';
 import { linkBase } from './http/link-base.ts';
@@ -286,7 +287,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     ? new ConsoleAccess({ store: core.consoleSessions, adminToken: adminToken ?? null, linksEnabled: !adminToken && Boolean(opts.consoleLinks), now })
     : null;
   await app.register(async (scope) => rootRedirect(scope, consoleAccess !== null));
-  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, now }), { prefix: '/admin/console' });
+  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, sections: [webhooksSection], now }), { prefix: '/admin/console' });
 
   return {
     app,

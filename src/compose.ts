@@ -87,7 +87,7 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   const demographics = new DemographicsService(new PgDemographicsRepo(scoped), users, now, events);
   return {
     users,
-    teams: new TeamsService(new PgTeamsRepo(scoped), now),
+    teams: new TeamsService(new PgTeamsRepo(scoped), now, { sandboxUserCap: s.sandboxUserCap }),
     connections: new ConnectionsService(new PgConnectionsRepo(scoped), users, now, events),
     demographics,
     insurance: new InsuranceService(new PgInsuranceRepo(scoped), users, now, events),
