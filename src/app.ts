@@ -172,8 +172,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const requestLine = level === 'silent' ? pino({ level: 'silent' }) : pino({ level }, (opts.logStream ?? pino.destination(1)) as pino.DestinationStream);
   const now0 = opts.now ?? systemClock;
   // Webhooks (i12): the outbox every write records into, over the request-scoped handle (it joins a request's transaction).
+  // A wrong ROSTER_SECRET_KEY fails the start here (SecretKeyError), before anything listens.
+  const secrets = await openSecretsAtRest(opts.db.kysely, s.secretKey);
   const webhooks = await createWebhooks({
-    db: scopedKysely(opts.db.kysely), databaseUrl: opts.databaseUrl, now: now0, settings: s.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
+    db: scopedKysely(opts.db.kysely), secrets, databaseUrl: opts.databaseUrl, now: now0, settings: s.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
     teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(opts.db.kysely)).rows.length > 0,
     ...(opts.webhooks?.resolver ? { resolver: opts.webhooks.resolver } : {}), ...(opts.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: opts.webhooks.attemptTimeoutMs } : {}),
   });
@@ -183,8 +185,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     authTokens: opts.authTokens ?? {},
     now: now0,
     events: webhooks.outbox, // webhooks (i12)
-    // A wrong ROSTER_SECRET_KEY fails the start here (SecretKeyError), before anything listens.
-    secrets: await openSecretsAtRest(opts.db.kysely, s.secretKey),
+    secrets,
     onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
   });
   const { audit, now } = core;
