@@ -146,6 +146,9 @@ for (const backend of backends()) {
         assert.deepEqual([re.status, re.body.disabled, re.body.disabled_reason], [200, false, null]);
         // Every endpoint change is in the audit trail (written within its flush interval).
         await eventually(async () => { const a = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action); return a.includes('admin.createWebhook') && a.includes('admin.updateWebhook'); }, 'audit entries');
+        // Once each: one change, one entry (the route and the admin scope's hook must not both write it).
+        const acts = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action);
+        assert.deepEqual([acts.filter((a: string) => a === 'admin.createWebhook').length, acts.filter((a: string) => a === 'admin.updateWebhook').length], [1, 1]);
         // So are the dispatcher's own decisions (contract §4): the delivery failed for good, the endpoint disabled.
         const sys = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.filter((e: any) => e.action.startsWith('webhook.'));
         const gone = (await deliveries(t.teamId, t.endpointId)).find((d) => d.status === 'failed');
