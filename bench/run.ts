@@ -22,6 +22,8 @@
 //   --roster-dir DIR        the Roster checkout to start (default: this one), e.g. a `git worktree`
 //                           of another commit to compare against
 //   --pacer even|autocannon how the 50%-of-peak runs are paced (even; see bench/load.ts)
+//   --only OPS              only these operations, comma-separated (get,resolve,list,patch,mixed,
+//                           create), on every system; the other faces are skipped. For iterating.
 //   --no-write              do not write bench/results/<date>.json
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -88,7 +90,10 @@ const O = {
   write: !flag('no-write'),
   rosterDir: path.resolve(opt('roster-dir') ?? ROOT),
   pacer: (opt('pacer') ?? 'even') as 'even' | 'autocannon',
+  only: opt('only')?.split(',').map((x) => x.trim()).filter(Boolean) ?? null,
 };
+/** The scenarios `--only` keeps (all without it). */
+const wanted = <S extends { op: string }>(list: readonly S[]): S[] => list.filter((s) => !O.only || O.only.includes(s.op));
 if (!fs.existsSync(path.join(O.rosterDir, 'src', 'main.ts'))) throw new Error(`--roster-dir: no src/main.ts in ${O.rosterDir}`);
 if (O.primaryDb !== 'embedded' && O.primaryDb !== 'server') throw new Error('--primary-db must be embedded or server');
 for (const u of [O.serverUrl]) {
@@ -477,7 +482,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   const tierOf = (s: Scenario) => (s.primary && db === O.primaryDb ? PRIMARY : SECONDARY);
   const peak: Record<string, number> = {};
   await phase(`roster ${db}`, async () => {
-    for (const sc of ROSTER) {
+    for (const sc of wanted(ROSTER)) {
       const row = await measure(t, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids });
       rows.push(row);
       peak[sc.op] = row.rps.median;
@@ -489,7 +494,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   });
   // The other faces: on the primary database only (the time budget; their storage path is the
   // same as the Junction face's).
-  if (db === O.primaryDb) await phase(`faces ${db}`, async () => {
+  if (db === O.primaryDb && !O.only) await phase(`faces ${db}`, async () => {
     for (const f of FACES) {
       const probe = await probeFace(roster.url, f).catch((e: Error) => ({ ok: false, why: `probe failed: ${e.message}`, ids: [] as string[] }));
       const ft: Target_ = { ...t, system: `roster/${f.name}` };
@@ -510,7 +515,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
     live.add(minimal);
     try {
       const mt: Target_ = { system: 'minimal', db, server: minimal, pg: pgPids, drain: { path: '/readyz' }, pgUrl: url };
-      for (const sc of MINIMAL) rows.push(await measure(mt, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids }));
+      for (const sc of wanted(MINIMAL)) rows.push(await measure(mt, sc, { tier: tierOf(sc), ids: seeded.ids, cids: seeded.cids }));
     } finally {
       await stopServer(minimal);
     }
@@ -679,7 +684,7 @@ async function defaultMode() {
       const s = await startServer({ name: 'json-server', args: [bin, '--port', String(port), '--host', HOST, '--quiet', jsonDb], cwd: WORK, port, ready: { path: '/users?_limit=1' }, logFile: path.join(WORK, 'json-server.log') });
       live.add(s);
       try {
-        for (const sc of JSON_SERVER) rows.push(await measure({ system: 'json-server', db: '—', server: s, pg: null, drain: { path: '/users?_limit=1' } }, sc, { tier: SECONDARY, ...seededForPeers }));
+        for (const sc of wanted(JSON_SERVER)) rows.push(await measure({ system: 'json-server', db: '—', server: s, pg: null, drain: { path: '/users?_limit=1' } }, sc, { tier: SECONDARY, ...seededForPeers }));
       } finally {
         await stopServer(s);
       }
@@ -698,7 +703,7 @@ async function defaultMode() {
       live.add(s);
       log(`prism ready in ${(s.readyMs / 1000).toFixed(1)} s`);
       try {
-        for (const sc of PRISM) rows.push(await measure({ system: 'prism', db: '—', server: s, pg: null, drain: { path: `/v2/user/${seededForPeers.ids[0]}`, headers: { 'x-vital-api-key': BENCH_KEY } } }, sc, { tier: SECONDARY, ...seededForPeers }));
+        for (const sc of wanted(PRISM)) rows.push(await measure({ system: 'prism', db: '—', server: s, pg: null, drain: { path: `/v2/user/${seededForPeers.ids[0]}`, headers: { 'x-vital-api-key': BENCH_KEY } } }, sc, { tier: SECONDARY, ...seededForPeers }));
       } finally {
         await stopServer(s);
       }

@@ -8,24 +8,32 @@ import { ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type Use
 
 const USER_COLUMNS_Q = USER_COLUMNS.map((c) => `users.${c}` as const);
 
-/** The user's connections as a JSON array column `conns`. */
-export const connectionsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
+/** The user's connections as a JSON array. */
+const connectionsArray = (eb: ExpressionBuilder<Database, 'users'>) =>
   jsonArrayFrom(eb.selectFrom('connections').selectAll('connections')
     .whereRef('connections.team_id', '=', 'users.team_id').whereRef('connections.user_id', '=', 'users.id')
-    .orderBy('connections.created_at').orderBy('connections.provider')).as('conns');
+    .orderBy('connections.created_at').orderBy('connections.provider'));
+
+/**
+ * The user's connections as a JSON array column `conns`, null when the row's kept count says the user has none (0014_connection_count.sql):
+ * most users have no connection, and the sub-select is then the larger part of a read's SQL work.
+ */
+export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) =>
+  sql<JsonConnection[] | null>`case when users.connection_count > 0 then ${connectionsArray(eb)} end`.as('conns');
 
 /** The user's recorded sync entries as a JSON array column `syncs`. */
 const syncsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
   jsonArrayFrom(eb.selectFrom('data_syncs').select(['data_syncs.provider', 'data_syncs.data_type', 'data_syncs.sync_type', 'data_syncs.status', 'data_syncs.updated_at'])
     .whereRef('data_syncs.team_id', '=', 'users.team_id').whereRef('data_syncs.user_id', '=', 'users.id')).as('syncs');
 
-export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] };
+/** `conns` is null when the user has no connection. */
+export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] | null };
 
 /** Columns the Junction-field update writes: every user column but the key and the lifecycle ones. */
 export const USER_UPDATE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
 
 export function hotQueries(db: Kysely<Database>) {
-  const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJson);
+  const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJsonIfAny);
   // Where a live user holds the client id the insert is "no row": the partial unique index decides races.
   const insert = (k: Kysely<Database>, cols: readonly string[], slots: never[]) =>
     k.insertInto('users').values(Object.fromEntries(cols.map((c, i) => [c, slots[i]])) as never)
@@ -55,8 +63,8 @@ export function hotQueries(db: Kysely<Database>) {
     holder: precompile<[string, string], { id: string; created_at: Date }>(db, 2, (k, team, cid) =>
       k.selectFrom('users').select(['id', 'created_at']).where('team_id', '=', team).where('client_user_id', '=', cid).where('deleted_at', 'is', null)),
     /** Onvy's read of one user: the row, its connections and its sync entries in one statement. */
-    withSyncsByClientId: precompile<[string, string], UserRow & { conns: JsonConnection[]; syncs: JsonSync[] }>(db, 2, (k, team, cid) =>
-      k.selectFrom('users').selectAll('users').select((eb) => [connectionsJson(eb), syncsJson(eb)])
+    withSyncsByClientId: precompile<[string, string], UserRow & { conns: JsonConnection[] | null; syncs: JsonSync[] }>(db, 2, (k, team, cid) =>
+      k.selectFrom('users').selectAll('users').select((eb) => [connectionsJsonIfAny(eb), syncsJson(eb)])
         .where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null)),
     /** A create: one statement; storage numbers the user (0009_basic_id_per_team.sql). */
     insert: precompile<unknown[], { basic_id: number; client_user_id: string }>(db, ROW_COLUMNS.length, (k, ...slots) => insert(k, ROW_COLUMNS, slots)),

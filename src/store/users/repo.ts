@@ -13,6 +13,7 @@ import {
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
 import { roomUnderCap } from './team-cap.ts';
+import { lockUser } from '../connections.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
@@ -30,7 +31,7 @@ const SORT_SQL: Record<UserOrder['field'], ReturnType<typeof sql.raw>> = {
   email: sql.raw('email collate "C"'),
 };
 
-const toView = (r: ViewRow): UserView => ({ user: toUser(r), connections: r.conns.map(fromJsonConnection) });
+const toView = (r: ViewRow): UserView => ({ user: toUser(r), connections: r.conns ? r.conns.map(fromJsonConnection) : [] });
 
 type Inserted = { basic_id: number; client_user_id: string };
 
@@ -146,7 +147,7 @@ export class PgUsersRepo implements UsersRepo {
   async findWithSyncInputs(teamId: string, clientUserId: string) {
     const r = (await this.q.withSyncsByClientId(this.db, teamId, clientUserId)).rows[0];
     if (!r) return null;
-    return { user: toProfiled(r), connections: r.conns.map(fromJsonConnection), stored: r.syncs.map(fromJsonSync) };
+    return { user: toProfiled(r), connections: r.conns ? r.conns.map(fromJsonConnection) : [], stored: r.syncs.map(fromJsonSync) };
   }
 
   async syncInputs(teamId: string, userIds: string[]) {
@@ -256,6 +257,7 @@ export class PgUsersRepo implements UsersRepo {
 
   async disconnect(teamId: string, userId: string, providerSlug: string, now: Date) {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
+      await lockUser(tx, teamId, userId); // before the connection row, as connect does (connections.ts)
       const gone = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', providerSlug).executeTakeFirst();
       await tx.deleteFrom('data_syncs').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', providerSlug).execute();
       if (Number(gone.numDeletedRows) === 0) return false;
