@@ -1,4 +1,4 @@
-// The connection count kept on the user row (0014_connection_count.sql): a read skips the
+// The connection count kept on the user row (0014_cheaper_reads.sql): a read skips the
 // connections sub-select when it is 0, so a count of 0 while connections exist would hide them.
 // Every way a connection comes or goes, on every face, must leave the count equal to the rows, and
 // every read must show the connections.
@@ -15,7 +15,8 @@ for (const backend of backends()) {
     let srv: FacesServer;
     let tdb: TestDatabase;
     let A: Team;
-    facesSuite(backend, {}, (s) => ({ srv, tdb, A } = s));
+    let B: Team;
+    facesSuite(backend, {}, (s) => ({ srv, tdb, A, B } = s));
     const j = (m: string, p: string, json?: unknown) => call(srv.baseUrl, m, p, { key: A.key, ...(json === undefined ? {} : { json }) });
     const o = (m: string, p: string, json?: unknown) => call(srv.baseUrl, m, `/onvy${p}`, { apiKey: A.key, ...(json === undefined ? {} : { json }) });
     const b = (m: string, p: string, json?: unknown) => call(srv.baseUrl, m, `/basic${p}`, { bearer: A.key, ...(json === undefined ? {} : { json }) });
@@ -96,12 +97,12 @@ for (const backend of backends()) {
       const u = (await j('POST', '/v2/user', { client_user_id: 'count-migrated' })).body.user_id as string;
       await j('POST', '/v2/link/connect/demo', { user_id: u, provider: 'oura' });
       await j('POST', '/v2/link/connect/demo', { user_id: u, provider: 'fitbit' });
-      const m = (await loadMigrations()).find((x) => x.name === '0014_connection_count')!;
+      const m = (await loadMigrations()).find((x) => x.name === '0014_cheaper_reads')!;
       const c = await tdb.db.pool.connect();
       try {
         // The schema as it was before 0014, with the connections already there; then 0014 itself.
         await c.query('begin');
-        await c.query('drop trigger connections_user_count on connections; drop function connections_keep_user_count(); alter table users drop column connection_count');
+        await c.query('drop trigger connections_user_count on connections; drop function connections_keep_user_count(); alter table users drop column connection_count; drop index users_live_team');
         await c.query(m.sql);
         await c.query('commit');
       } finally {
@@ -110,6 +111,34 @@ for (const backend of backends()) {
       const kept = await tdb.db.pool.query<{ n: number }>('select connection_count as n from users where id = $1', [u]);
       assert.equal(kept.rows[0]!.n, 2);
       assert.deepEqual(await shown(u, 'count-migrated'), ['oura', 'fitbit']);
+    });
+
+    test('list: total is exact on a full page, the last page, past the end, and a deep page (counted apart)', async () => {
+      // 10,050 live users and 7 deleted ones in team B, straight in SQL (the API would take minutes).
+      await tdb.db.pool.query(
+        `insert into users (team_id, id, client_user_id, created_at, updated_at, deleted_at)
+         select $1::uuid, gen_random_uuid(), 'bulk-' || g, timestamptz '2026-01-01' + g * interval '1 ms', now(),
+                case when g > 10050 then now() end
+           from generate_series(1, 10057) g`, [B.teamId]);
+      const list = async (q: string) => {
+        const r = await call(srv.baseUrl, 'GET', `/v2/user?${q}`, { key: B.key });
+        assert.equal(r.status, 200, r.text);
+        return r.body as { users: { client_user_id: string }[]; total: number; offset: number; limit: number };
+      };
+      const first = await list('limit=100');
+      assert.equal(first.total, 10050);
+      assert.equal(first.users.length, 100);
+      assert.equal(first.users[0]!.client_user_id, 'bulk-10050', 'newest first');
+      const last = await list('offset=10000&limit=100');
+      assert.equal(last.total, 10050);
+      assert.deepEqual(last.users.map((u) => u.client_user_id), Array.from({ length: 50 }, (_, i) => `bulk-${50 - i}`));
+      const near = await list('offset=9990&limit=100');
+      assert.equal(near.total, 10050);
+      assert.equal(near.users.length, 60);
+      assert.equal((await list('offset=20000&limit=10')).total, 10050);
+      assert.equal((await list('offset=5&limit=0')).total, 10050);
+      // Another team's count is its own.
+      assert.ok((await j('GET', '/v2/user?limit=1')).body.total < 100);
     });
   });
 }

@@ -17,6 +17,8 @@ import { lockUser } from '../connections.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
+/** From this offset on, a page and its count are each a long index scan: run them in parallel. */
+const DEEP_OFFSET = 10_000;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -103,10 +105,16 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    // Page and count in parallel (two connections): at a million users each is an index scan of
-    // most of the team, so a deep page costs the longer of the two rather than their sum.
+    if (offset < DEEP_OFFSET && limit > 0) {
+      // One statement: the page with the count as a column. An empty page (past the end) has no
+      // row to carry it: count apart.
+      const rows = (await this.q.livePage(this.db, teamId, offset, limit)).rows;
+      return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
+    }
+    // Deep pages: page and count in parallel (two connections): at a million users each is an
+    // index scan of most of the team, so the page costs the longer of the two rather than their sum.
     const [page, total] = await Promise.all([
-      limit === 0 ? null : this.q.livePage(this.db, teamId, offset, limit),
+      limit === 0 ? null : this.q.livePageOnly(this.db, teamId, offset, limit),
       this.liveCount(teamId),
     ]);
     return { views: (page?.rows ?? []).map(toView), total };

@@ -1,4 +1,6 @@
--- How many connections a user holds, kept on the user row (issue 16).
+-- Cheaper reads (issue 16): a user's connection count on its row, and an index for the team's count.
+--
+-- 1. How many connections a user holds, kept on the user row.
 --
 -- Why: every Junction read renders the user's connections, a correlated json_agg sub-select over
 -- `connections`; most users have none, so the read paid a sub-plan for an empty array. With the
@@ -30,3 +32,10 @@ end $$;
 
 create trigger connections_user_count after insert or delete or update of team_id, user_id on connections
   for each row execute function connections_keep_user_count();
+
+-- 2. The team's live users, counted for every list's `total` (Junction returns it, exactly), and for
+-- the team metrics and the sandbox cap. The narrowest index that answers it: a team's entries
+-- deduplicate into a few posting lists (10,000 users: 88 kB against 1 MB for users_live_created),
+-- so the count is an index-only scan of a few pages; without it the planner counted a team that
+-- holds most of the table with a scan of the table (1.8 ms of CPU instead of 0.5 ms at 10,000).
+create index users_live_team on users (team_id) where deleted_at is null;
