@@ -45,6 +45,7 @@ import { loadHtmx } from './console-assets.ts';
 import { linkBase } from './http/link-base.ts';
 import { StorageState } from './http/storage-state.ts';
 import { refuseNulBodies } from './http/body-guard.ts';
+import { clientRequestId, wireRequestId } from './http/request-id.ts';
 
 /**
  * What buildApp needs: the database and the process's own resources, and any AppSettings (the rest
@@ -98,7 +99,6 @@ export interface BuiltApp {
   close(): Promise<void>;
 }
 
-const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -128,10 +128,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     requestIdHeader: false,
     // Fastify takes a hop count too (its types do not say so).
     ...(s.trustProxy != null && s.trustProxy !== false ? { trustProxy: s.trustProxy as boolean } : {}),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
-    },
+    // Always the server's own id; a client's x-request-id is kept apart (src/http/request-id.ts).
+    genReqId: () => randomUUID(),
     connectionTimeout: 0,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
@@ -219,7 +217,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   // AsyncLocalStorage active, its async_hooks bookkeeping) per request per hook.
   app.addHook('onRequest', (req, reply, done) => {
     // Security headers on every response; API answers are data, never pages or cacheable.
-    reply.headers({ 'x-request-id': req.id, ...SECURITY_HEADERS });
+    reply.headers({ 'x-request-id': wireRequestId(req), ...SECURITY_HEADERS });
     done();
   });
   // Draining (close() has begun): answers to requests accepted before it carry `Connection: close`,
@@ -234,7 +232,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   app.addHook('onResponse', (req, reply, done) => {
     // Ids, route, status and timing only: never bodies, names, e-mails, dates or keys.
     if (reply.statusCode < 300 && req.method !== 'GET' && req.method !== 'HEAD') storage.ok();
-    if (requestLine.isLevelEnabled('info')) requestLine.info({ reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
+    if (requestLine.isLevelEnabled('info')) requestLine.info({ reqId: req.id, clientReqId: clientRequestId(req.headers) ?? undefined, method: req.method, route: req.routeOptions.url ?? null, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, team: req.principal?.teamId }, 'request');
     done();
   });
   app.decorateRequest('principal', null as never);
@@ -266,7 +264,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     faces: ['junction', 'onvy', 'basic', ...(s.adminToken ? ['admin' as FaceName] : [])],
     prefixes: { onvy: s.onvyPrefix, basic: s.basicPrefix },
   });
-  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken, throttle, logStats: opts.logStats ?? null, storage });
+  const { registry } = await installMetrics(app, { db: dbGauges(opts.db, opts.readDb ?? null), token: s.metricsToken, throttle, logStats: opts.logStats ?? null, storage, registryEveryMs: s.metricsRefreshS * 1000, now: () => now0().getTime() });
   webhooks.registerMetrics(registry); // webhooks (i12)
   let stopping = false;
   await app.register(healthRoutes, { db: { ping: async () => { await sql`select 1`.execute(opts.db.kysely); } }, storage, draining: () => stopping });
@@ -314,5 +312,6 @@ function dbGauges(db: Db, readDb: Db | null): DbGauges {
     pools: () => [['primary', pool(db)], ...(readDb ? [['replica', pool(readDb)] as [string, ReturnType<typeof pool>]] : [])],
     retries: () => ({ statement: db.retryStats, transaction: transactionRetryStats }),
     teamSizes: () => liveUsersPerTeam(db.kysely),
+    ping: async () => { await sql`select 1`.execute(db.kysely); },
   };
 }

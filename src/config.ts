@@ -15,6 +15,8 @@ export interface Config {
   adminToken: string | null;
   /** ROSTER_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken: string | null;
+  /** ROSTER_METRICS_REFRESH_S: /metrics recomputes the registry's sizes at most this often (security C5). */
+  metricsRefreshS: number;
   sandboxUserCap: number;
   /** ROSTER_AUDIT_RETENTION_DAYS: audit entries older than this are deleted by the hourly sweep; 0 keeps them. */
   auditRetentionDays: number;
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapApiKey,
     adminToken,
     metricsToken,
+    metricsRefreshS: int(env, 'ROSTER_METRICS_REFRESH_S', 60, 1, 86_400),
     sandboxUserCap: int(env, 'ROSTER_SANDBOX_USER_CAP', 0, 0, 1_000_000),
     auditRetentionDays: int(env, 'ROSTER_AUDIT_RETENTION_DAYS', 0, 0, 36_500),
     dbPoolMax: int(env, 'DB_POOL_MAX', 20, 1, 1000),
@@ -167,8 +170,10 @@ function facePrefixes(env: NodeJS.ProcessEnv): { onvyPrefix: string; basicPrefix
 export interface AppSettings {
   logLevel: string;
   adminToken: string | null;
-  /** ROSTER_METRICS_TOKEN: GET /metrics needs `Authorization: Bearer <token>`; null = open. */
+  /** ROSTER_METRICS_TOKEN: GET /metrics needs `Authorization: Bearer <token>`; null = open (without the registry's sizes). */
   metricsToken: string | null;
+  /** ROSTER_METRICS_REFRESH_S: the registry's sizes on /metrics are recomputed at most this often. */
+  metricsRefreshS: number;
   sandboxUserCap: number;
   bodyLimitBytes: number;
   /** Portal link lifetimes in seconds (launch: minutes, communications: weeks). */
@@ -201,6 +206,7 @@ export function appSettingsFrom(c: Config): AppSettings {
     logLevel: c.logLevel,
     adminToken: c.adminToken,
     metricsToken: c.metricsToken,
+    metricsRefreshS: c.metricsRefreshS,
     sandboxUserCap: c.sandboxUserCap,
     bodyLimitBytes: c.bodyLimitBytes,
     portalTtl: { launch: c.portalLaunchTtlS, communications: c.portalCommunicationsTtlS },

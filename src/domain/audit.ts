@@ -9,7 +9,10 @@ export interface AuditEntry {
   action: string;
   /** The user the mutation touched, when there is one (a Roster user id or a face's id for it). */
   userId: string | null;
+  /** The server's own id of the request (never chosen by the client: security review S5). */
   requestId: string;
+  /** The client's own `x-request-id`, when it sent a usable one (bounded, sanitised); null otherwise. */
+  clientRequestId?: string | null;
   status: number;
   at: Date;
 }
@@ -31,5 +34,5 @@ export interface AuditLog {
 
 /** The one JSON form of an entry, shared by the admin API and `roster audit`. */
 export function auditJson(e: AuditEntry) {
-  return { id: e.id, team_id: e.teamId, key_id: e.keyId, action: e.action, user_id: e.userId, request_id: e.requestId, status: e.status, at: e.at.toISOString() };
+  return { id: e.id, team_id: e.teamId, key_id: e.keyId, action: e.action, user_id: e.userId, request_id: e.requestId, client_request_id: e.clientRequestId ?? null, status: e.status, at: e.at.toISOString() };
 }

@@ -7,6 +7,6 @@ import { newId } from './ids.ts';
 
 export type Operator = 'admin' | 'cli';
 
-export function operatorEntry(who: Operator, action: string, teamId: string, keyId: string | null, requestId: string, status: number, at: Date): AuditEntry {
-  return { teamId, id: newId(at.getTime()), keyId, action: `${who}.${action}`, userId: null, requestId, status, at };
+export function operatorEntry(who: Operator, action: string, teamId: string, keyId: string | null, requestId: string, status: number, at: Date, clientRequestId: string | null = null): AuditEntry {
+  return { teamId, id: newId(at.getTime()), keyId, action: `${who}.${action}`, userId: null, requestId, clientRequestId, status, at };
 }

@@ -9,6 +9,7 @@
 // `{"detail": ...}` with the caller's text, or the framework's own.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OUTSIDE_STATUS, type Answer, type OutsideError } from './outside-errors.ts';
+import { wireRequestId } from './request-id.ts';
 import type { ErrorHandler } from './shared/error-pipeline.ts';
 import type { Face } from './shared/face.ts';
 import { junctionFace } from './junction/index.ts';
@@ -58,7 +59,7 @@ export function faceRegistry(mounted: readonly MountedFace[]) {
   }
 
   /** The request id the face under `req.url` shows for it (basic: `req-<id>`). */
-  const requestId = (req: FastifyRequest) => faceOf(req.url)?.errors.requestId?.(req) ?? req.id;
+  const requestId = (req: FastifyRequest) => faceOf(req.url)?.errors.requestId?.(req) ?? wireRequestId(req);
 
   return {
     faces: mounted,

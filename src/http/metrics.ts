@@ -12,21 +12,29 @@
 //   roster_db_retries{kind,outcome}                              gauge: serialization/deadlock retries since
 //       start, kind statement (autocommit, by the pool) | transaction (by the store), outcome
 //       retried (tried again) | exhausted (gave up after the last attempt)
-//   roster_db_reachable                                          gauge 1/0 (last scrape's query)
+//   roster_db_reachable                                          gauge 1/0 (this scrape's `select 1`)
+//   process_* and nodejs_*                                       prom-client's default metrics
+//
+// Only with ROSTER_METRICS_TOKEN set (security review C5: platform-wide counts are not shown to
+// whoever can reach the port), the registry's size:
 //   roster_users_live{mode}                                      gauge: live (not deleted) users
 //   roster_teams{mode}                                           gauge: teams
 //   roster_teams_by_size{le}                                     gauge: teams with at most `le` live
 //       users (cumulative buckets 0, 10, 100, …, +Inf, the shape of a histogram's _bucket series,
 //       so histogram_quantile() works on it). Team sizes are reported as this distribution, never
 //       per team: label values are never ids, names or anything about a person. `mode` is
-//       sandbox|production. These are read from the database at scrape time, so every instance
-//       sharing one database reports the same values: aggregate them with max(), not sum().
-//   process_* and nodejs_*                                       prom-client's default metrics
+//       sandbox|production.
+//   roster_registry_snapshot_age_seconds                         gauge: how old the three above are
+//       These come from one aggregate over the live users, run at most once per
+//       ROSTER_METRICS_REFRESH_S (default 60 s) per instance and shared by every scrape in between
+//       (C5: no aggregate per scrape). Every instance sharing one database reports the same values:
+//       aggregate them with max(), not sum().
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { RetryStats } from '../kernel/retry.ts';
 import { tooManyMessage, type CredentialThrottle } from './credential-throttle.ts';
+import { EveryAtMost } from './metrics-snapshot.ts';
 
 export const UNMATCHED_ROUTE = '(unmatched)';
 /** Upper bounds of the team-size distribution (live users per team). */
@@ -40,8 +48,10 @@ export interface DbGauges {
   /** Each pool by label: "primary", and "replica" with DATABASE_READ_URL. */
   pools(): [string, PoolGauge][];
   retries(): { statement: RetryStats; transaction: RetryStats };
-  /** Live users of every team, with the team's mode (throws when the database cannot be reached). */
+  /** Live users of every team, with the team's mode (an aggregate over every live user: see C5 above). */
   teamSizes(): Promise<{ mode: string; n: number }[]>;
+  /** One cheap round trip (throws when the database cannot be reached). */
+  ping(): Promise<void>;
 }
 
 export interface MetricsOptions {
@@ -54,6 +64,10 @@ export interface MetricsOptions {
   logStats?: { droppedLines: number; writeErrors: number } | null;
   /** Storage exhaustion counts by SQLSTATE (src/http/storage-state.ts). */
   storage?: { counts: Map<string, number> };
+  /** ROSTER_METRICS_REFRESH_S in ms: the registry's sizes are recomputed at most this often (default 60 s). */
+  registryEveryMs?: number;
+  /** Clock for the registry snapshot's age (tests pass their own). */
+  now?: () => number;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -97,30 +111,22 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
   }
   const st = o.storage;
   if (st) new Counter({ name: 'roster_db_storage_exhausted_total', help: 'Requests the database refused for lack of resources (SQLSTATE class 53: disk full, out of memory, too many connections), answered 503', labelNames: ['sqlstate'], registers: [registry], collect() { this.reset(); for (const [s, n] of st.counts) this.inc({ sqlstate: s }, n); } });
-  const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when the last scrape could query the database, else 0', registers: [registry] });
-  const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
-  const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });
-  const bySize = new Gauge({ name: 'roster_teams_by_size', help: 'Teams with at most `le` live users (cumulative; a distribution of team sizes, no per-team labels)', labelNames: ['le'], registers: [registry] });
+  const reachable = new Gauge({ name: 'roster_db_reachable', help: '1 when this scrape could query the database, else 0', registers: [registry] });
+  const refreshRegistry = o.token ? registryGauges(registry, o.db, o.registryEveryMs ?? 60_000, o.now ?? Date.now) : null;
 
   async function refreshFromDatabase(log: FastifyInstance['log']) {
     try {
-      const rows = await o.db.teamSizes();
-      const live: Record<string, number> = { sandbox: 0, production: 0 };
-      const count: Record<string, number> = { sandbox: 0, production: 0 };
-      const buckets = new Array<number>(TEAM_SIZE_BUCKETS.length + 1).fill(0);
-      for (const { mode, n } of rows) {
-        live[mode] = (live[mode] ?? 0) + n;
-        count[mode] = (count[mode] ?? 0) + 1;
-        for (let i = 0; i < TEAM_SIZE_BUCKETS.length; i++) if (n <= TEAM_SIZE_BUCKETS[i]!) buckets[i]!++;
-        buckets[TEAM_SIZE_BUCKETS.length]!++;
-      }
-      for (const m of Object.keys(live)) { usersLive.set({ mode: m }, live[m]!); teams.set({ mode: m }, count[m]!); }
-      TEAM_SIZE_BUCKETS.forEach((b, i) => bySize.set({ le: String(b) }, buckets[i]!));
-      bySize.set({ le: '+Inf' }, buckets[TEAM_SIZE_BUCKETS.length]!);
+      await o.db.ping();
       reachable.set(1);
     } catch (e) {
       reachable.set(0);
       log.warn({ err: (e as Error).message }, 'metrics: database query failed');
+      return;
+    }
+    try {
+      await refreshRegistry?.();
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'metrics: registry sizes could not be read');
     }
   }
 
@@ -149,4 +155,35 @@ export async function installMetrics(app: FastifyInstance, o: MetricsOptions) {
   });
 
   return { registry };
+}
+
+/**
+ * The registry's sizes (users, teams, the team-size distribution) on `registry`, from one aggregate
+ * shared by every scrape within `everyMs`. Returns the refresh a scrape calls before rendering.
+ */
+function registryGauges(registry: Registry, db: DbGauges, everyMs: number, now: () => number): () => Promise<void> {
+  const usersLive = new Gauge({ name: 'roster_users_live', help: 'Live (not deleted) users, by team mode', labelNames: ['mode'], registers: [registry] });
+  const teams = new Gauge({ name: 'roster_teams', help: 'Teams, by mode', labelNames: ['mode'], registers: [registry] });
+  const bySize = new Gauge({ name: 'roster_teams_by_size', help: 'Teams with at most `le` live users (cumulative; a distribution of team sizes, no per-team labels)', labelNames: ['le'], registers: [registry] });
+  const age = new Gauge({ name: 'roster_registry_snapshot_age_seconds', help: 'Age of roster_users_live, roster_teams and roster_teams_by_size (recomputed at most every ROSTER_METRICS_REFRESH_S)', registers: [registry] });
+  const snapshot = new EveryAtMost(() => db.teamSizes(), everyMs, now);
+  let shown = -1;
+  return async () => {
+    const { value: rows, at } = await snapshot.get();
+    age.set(Math.max(0, (now() - at) / 1000));
+    if (at === shown) return;
+    shown = at;
+    const live: Record<string, number> = { sandbox: 0, production: 0 };
+    const count: Record<string, number> = { sandbox: 0, production: 0 };
+    const buckets = new Array<number>(TEAM_SIZE_BUCKETS.length + 1).fill(0);
+    for (const { mode, n } of rows) {
+      live[mode] = (live[mode] ?? 0) + n;
+      count[mode] = (count[mode] ?? 0) + 1;
+      for (let i = 0; i < TEAM_SIZE_BUCKETS.length; i++) if (n <= TEAM_SIZE_BUCKETS[i]!) buckets[i]!++;
+      buckets[TEAM_SIZE_BUCKETS.length]!++;
+    }
+    for (const m of Object.keys(live)) { usersLive.set({ mode: m }, live[m]!); teams.set({ mode: m }, count[m]!); }
+    TEAM_SIZE_BUCKETS.forEach((b, i) => bySize.set({ le: String(b) }, buckets[i]!));
+    bySize.set({ le: '+Inf' }, buckets[TEAM_SIZE_BUCKETS.length]!);
+  };
 }

@@ -5,7 +5,9 @@
 //    does. Requests refused before the operation ran (auth, schema validation) never reach here.
 //  - Audit: one entry per mutation (team, key id, action, user id, request id, status, time). The
 //    action is `<face>.<operationId>`, the face being the one its route was registered by
-//    (src/http/faces.ts sets `config.face`), never read from the URL.
+//    (src/http/faces.ts sets `config.face`), never read from the URL. Reads of health records (routes
+//    with `config.auditRead`: demographics, insurance) are audited the same way, buffered (no
+//    round trip on the read: src/store/audit.ts batches them); docs/security.md S5.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry, AuditLog } from '../domain/audit.ts';
 import { isIdempotencyKey, requestFingerprint, type IdempotencyStore } from '../domain/idempotency.ts';
@@ -14,6 +16,7 @@ import { newId, parseUuid } from '../domain/ids.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { WritePathError, type Answer, type OutsideError } from './outside-errors.ts';
 import { WRITE_METHODS } from './shared/auth.ts';
+import { clientRequestId } from './request-id.ts';
 
 const REPLAY_HEADERS = ['content-type', 'retry-after', 'location'];
 
@@ -27,6 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The face whose plugin registered this route (the audit action's first part). */
     face?: string;
+    /** A read of health records: audited like a mutation (security review S5). */
+    auditRead?: boolean;
   }
 }
 
@@ -131,7 +136,8 @@ export function installWritePath(app: FastifyInstance, o: WritePathOptions) {
   };
 
   // Whatever path a request took (aborted, errored before onSend), never leak an open transaction.
-  app.addHook('onResponse', (req, _reply, done) => {
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.config?.auditRead && req.principal) void o.audit.record(auditEntry(req, reply, undefined, o.now())).catch(() => {});
     if (!req.scope || !o.idempotency.isOpen(req.scope)) return done();
     o.idempotency.abort(req.scope).then(() => done(), done);
   });
@@ -148,6 +154,7 @@ function auditEntry(req: FastifyRequest, reply: FastifyReply, payload: unknown, 
     action: `${req.routeOptions.config?.face ?? 'unknown'}.${operation}`,
     userId: auditUserId(req, payload),
     requestId: req.id,
+    clientRequestId: clientRequestId(req.headers),
     status: reply.statusCode,
     at,
   };

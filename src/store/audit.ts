@@ -13,7 +13,7 @@ const MAX_BATCH = 500;
 
 // The user id may come from a request path as the client sent it: text PostgreSQL cannot store
 // (NUL) would fail the whole batch, and every later one with it. Such an id is recorded as null.
-const row = (e: AuditEntry) => ({ team_id: e.teamId, id: e.id, key_id: e.keyId, action: e.action, user_id: e.userId !== null && hasForbiddenChars(e.userId) ? null : e.userId, request_id: e.requestId, status: e.status, at: e.at });
+const row = (e: AuditEntry) => ({ team_id: e.teamId, id: e.id, key_id: e.keyId, action: e.action, user_id: e.userId !== null && hasForbiddenChars(e.userId) ? null : e.userId, request_id: e.requestId, client_request_id: e.clientRequestId ?? null, status: e.status, at: e.at });
 
 export class PgAuditLog implements AuditLog {
   private buffer: AuditEntry[] = [];
@@ -58,7 +58,7 @@ export class PgAuditLog implements AuditLog {
     if (q.action) query = query.where('action', '=', q.action);
     if (q.since) query = query.where('at', '>=', q.since);
     const rows = await query.execute();
-    return rows.map((r) => ({ teamId: r.team_id, id: r.id, keyId: r.key_id, action: r.action, userId: r.user_id, requestId: r.request_id, status: r.status, at: r.at }));
+    return rows.map((r) => ({ teamId: r.team_id, id: r.id, keyId: r.key_id, action: r.action, userId: r.user_id, requestId: r.request_id, clientRequestId: r.client_request_id, status: r.status, at: r.at }));
   }
 }
 

@@ -175,10 +175,10 @@ export class PgConsoleReads implements ConsoleReads {
     if (q.since) conds.push(sql`at >= ${q.since}`);
     if (q.until) conds.push(sql`at < ${q.until}`);
     if (q.after) conds.push(sql`(at, id) < (select k.at, k.id from audit_events k where k.team_id = ${q.teamId} and k.id = ${q.after})`);
-    const r = await sql<{ team_id: string; id: string; key_id: string | null; action: string; user_id: string | null; request_id: string; status: number; at: Date }>`
-      select team_id, id, key_id, action, user_id, request_id, status, at from audit_events
+    const r = await sql<{ team_id: string; id: string; key_id: string | null; action: string; user_id: string | null; request_id: string; client_request_id: string | null; status: number; at: Date }>`
+      select team_id, id, key_id, action, user_id, request_id, client_request_id, status, at from audit_events
       where ${sql.join(conds, sql` and `)} order by at desc, id desc limit ${q.limit + 1}`.execute(this.db);
-    const entries: AuditEntry[] = r.rows.slice(0, q.limit).map((x) => ({ teamId: x.team_id, id: x.id, keyId: x.key_id, action: x.action, userId: x.user_id, requestId: x.request_id, status: x.status, at: x.at }));
+    const entries: AuditEntry[] = r.rows.slice(0, q.limit).map((x) => ({ teamId: x.team_id, id: x.id, keyId: x.key_id, action: x.action, userId: x.user_id, requestId: x.request_id, clientRequestId: x.client_request_id, status: x.status, at: x.at }));
     const last = entries[entries.length - 1];
     return { entries, next: r.rows.length > q.limit && last ? last.id : null };
   }

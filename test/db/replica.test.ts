@@ -8,12 +8,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { buildApp, type BuiltApp } from '../../src/app.ts';
 import { createDb, type Db } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { freePort } from '../support/net.ts';
 
 function pgBin(): string {
   const base = '/usr/lib/postgresql';
@@ -27,14 +27,6 @@ const asPg = (): { uid?: number; gid?: number } => {
   return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function run(bin: string, args: string[]) {
   const r = spawnSync(bin, args, { ...asPg(), encoding: 'utf8', env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });

@@ -9,7 +9,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
-import { startPgBouncer, startHaProxy, freePort, type PgBouncer, type HaProxy } from '../support/pooler.ts';
+import { startPgBouncer, startHaProxy, type PgBouncer, type HaProxy } from '../support/pooler.ts';
+import { freePort } from '../support/net.ts';
 import { ROOT, cleanupAll, delay, isAnswer, send, startRoster, waitExit, type RosterProcess } from '../reliability/fixtures/harness.ts';
 
 const ADMIN = 'fleet-admin-token-0123456789';

@@ -315,6 +315,19 @@ for (const backend of backends()) {
         assert.equal(second.status, 401);
         assert.ok(second.text.includes(SIGN_IN_FAILED));
         assert.equal(b.cookie, '');
+        // Refused once, the link is refused again from memory: no query per repeated guess (C4).
+        const store = srv.built.core.consoleSessions as unknown as { redeemLink: (...a: unknown[]) => Promise<boolean> };
+        const redeem = store.redeemLink;
+        let redeemed = 0;
+        store.redeemLink = function (this: unknown, ...a: unknown[]) { redeemed++; return redeem.apply(this, a); };
+        try {
+          const third = await b.post(`${BASE}/login`, { link });
+          assert.equal(third.status, 401);
+          assert.ok(third.text.includes(SIGN_IN_FAILED));
+        } finally {
+          store.redeemLink = redeem;
+        }
+        assert.equal(redeemed, 0);
         // Without an admin token, no token signs in.
         assert.equal((await b.signIn()).status, 401);
         assert.ok(!srv.logs.join('').includes(link), 'the link secret is never logged');

@@ -1,4 +1,5 @@
-// Security review C4 (failed credentials throttled per client address, a negative cache), S1 (a
+// Security review C4 (failed credentials throttled per client address, a negative cache; the
+// console's sign-in and session cookies included), S1 (a
 // revocation wins over a key lookup in flight), S5 (X-Forwarded-For only behind ROSTER_TRUST_PROXY)
 // and C10 (links and token audiences never from an unlisted Host). docs/security.md lists them.
 import { describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import { request } from 'node:http';
 import { call } from '../support/junction-http.ts';
 import { KeyResolver } from '../../src/http/auth.ts';
 import type { Principal, TeamsService } from '../../src/domain/teams.ts';
+import { SIGN_IN_FAILED } from '../../src/http/console/auth.ts';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const METRICS = 'metrics-token-0123456789abcdef';
@@ -93,6 +95,42 @@ for (const backend of backends()) {
       assert.equal(auth.status, 429);
       assert.equal(auth.body.error.message, 'TOO_MANY_ATTEMPTS_TRY_LATER');
       for (const r of [onvy, basic, admin, metrics, auth]) assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    });
+
+    test('the console\'s sign-in goes through the same throttle: its own page and 429, and repeated guesses cost no query', async () => {
+      const base = s.srv.baseUrl;
+      const signIn = (ip: string, token: string) => fetch(`${base}/admin/console/login`, {
+        method: 'POST', redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...from(ip) },
+        body: new URLSearchParams({ token, next: '/admin/console/' }).toString(),
+      });
+      // Refused API keys from one address: even the right admin token then waits on the console's page.
+      for (let i = 0; i < MAX; i++) assert.equal((await call(base, 'GET', '/v2/user', { key: `sk_rst_console_${i}_aaaaaaaaaaaaaaaaaaaaaaa`, headers: from('203.0.113.20') })).status, 401);
+      const held = await signIn('203.0.113.20', ADMIN);
+      assert.equal(held.status, 429);
+      assert.match(held.headers.get('content-type') ?? '', /^text\/html/);
+      assert.ok(Number(held.headers.get('retry-after')) >= 1);
+      assert.equal(held.headers.get('set-cookie'), null, 'no session');
+      assert.ok((await held.text()).includes(SIGN_IN_FAILED));
+      // Every console page waits too, a form post included (nothing looked at, nothing changed).
+      const post = await fetch(`${base}/admin/console/teams`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...from('203.0.113.20') }, body: 'name=held-team' });
+      assert.equal(post.status, 429);
+      assert.match(await post.text(), /Too many failed authentication attempts/);
+      // Wrong admin tokens in the console's form count for the address on every face.
+      for (let i = 0; i < MAX; i++) assert.equal((await signIn('203.0.113.21', `wrong-admin-token-${i}-xxxxxxxx`)).status, 401);
+      const junction = await call(base, 'GET', '/v2/user', { key: s.A.key, headers: from('203.0.113.21') });
+      assert.equal(junction.status, 429);
+      assert.match(junction.body.detail, /Too many failed authentication attempts/);
+      // A forged session cookie is looked up once; the same one again costs no query.
+      const sessions = s.srv.built.core.consoleSessions;
+      const forged = `roster_console=${'A'.repeat(43)}`;
+      const n = await lookups(sessions, 'find', async () => {
+        for (let i = 0; i < 3; i++) {
+          const r = await fetch(`${base}/admin/console/`, { redirect: 'manual', headers: { cookie: forged, ...from('203.0.113.22') } });
+          assert.equal(r.status, 303);
+        }
+      });
+      assert.equal(n, 1, 'one lookup of the forged session id, then from memory');
     });
 
     test('a refused refresh token is refused again, with the same code, without a database query', async () => {

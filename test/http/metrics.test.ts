@@ -1,6 +1,8 @@
 // GET /metrics (issue 7 item 3): Prometheus text with request counts and latency histograms by
 // route pattern and status, the pg pool, the team-size distribution (no ids or PHI as label
 // values) and process metrics; open by default, Bearer ROSTER_METRICS_TOKEN when set.
+// Security review C5: an open scrape shows no platform-wide counts and reads no user row; with the
+// token, the registry's sizes come from one aggregate per ROSTER_METRICS_REFRESH_S, not per scrape.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -8,6 +10,24 @@ import { backends, freshDatabase, type TestDatabase } from '../support/backends.
 import { startServer, type TestServer } from '../support/server.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
+import { createDb, type Db } from '../../src/db/pool.ts';
+
+/** A Db over `url` that counts the statements reading the users table (every connection's queries). */
+function countingDb(url: string): { db: Db; usersQueries: () => number } {
+  const db = createDb({ url, max: 4 });
+  let n = 0;
+  db.pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      const text = typeof a[0] === 'string' ? a[0] : (a[0] as { text?: string } | undefined)?.text ?? '';
+      if (/\bfrom\s+users\b/i.test(text)) n++;
+      return query(...a);
+    };
+  });
+  return { db, usersQueries: () => n };
+}
+
+const quiet = () => new Writable({ write(_c, _e, cb) { cb(); } });
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -94,42 +114,79 @@ for (const backend of backends()) {
       }
     });
 
-    test('database pool, users per team as a distribution, process metrics', async () => {
-      const s = parse(await (await fetch(`${srv.baseUrl}/metrics`)).text());
-      const total = one(s, 'roster_db_pool_connections', { pool: 'primary' });
-      const idle = one(s, 'roster_db_pool_idle_connections', { pool: 'primary' });
-      assert.ok(total >= 1 && idle <= total, `total ${total} idle ${idle}`);
-      assert.equal(one(s, 'roster_db_pool_waiting_requests', { pool: 'primary' }), 0);
-      assert.equal(one(s, 'roster_db_pool_max_connections', { pool: 'primary' }), 10);
-      assert.equal(find(s, 'roster_db_pool_connections', { pool: 'replica' }).length, 0);
-      assert.equal(one(s, 'roster_db_reachable'), 1);
+    test('database pool and process metrics; an open scrape shows no platform-wide counts and reads no user row (C5)', async () => {
+      const counted = countingDb(tdb.url);
+      const built = await buildApp({ db: counted.db, databaseUrl: tdb.url, logLevel: 'silent', logStream: quiet(), metricsToken: null });
+      const base = await built.app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        let s: Sample[] = [];
+        for (let i = 0; i < 5; i++) s = parse(await (await fetch(`${base}/metrics`)).text());
+        assert.equal(counted.usersQueries(), 0, 'no statement over the users table per open scrape');
+        for (const name of ['roster_users_live', 'roster_teams', 'roster_teams_by_size', 'roster_registry_snapshot_age_seconds']) assert.equal(find(s, name).length, 0, name);
 
-      assert.equal(one(s, 'roster_users_live', { mode: 'sandbox' }), 13);
-      assert.equal(one(s, 'roster_users_live', { mode: 'production' }), 0);
-      assert.equal(one(s, 'roster_teams', { mode: 'sandbox' }), 3);
-      assert.equal(one(s, 'roster_teams', { mode: 'production' }), 1);
-      // Team sizes 12, 1, 0, 0 → cumulative buckets.
-      assert.equal(one(s, 'roster_teams_by_size', { le: '0' }), 2);
-      assert.equal(one(s, 'roster_teams_by_size', { le: '10' }), 3);
-      assert.equal(one(s, 'roster_teams_by_size', { le: '100' }), 4);
-      assert.equal(one(s, 'roster_teams_by_size', { le: '+Inf' }), 4);
-      for (const x of find(s, 'roster_teams_by_size')) assert.deepEqual(Object.keys(x.labels), ['le']);
-
-      for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
-        assert.ok(find(s, name).length >= 1, name);
+        const total = one(s, 'roster_db_pool_connections', { pool: 'primary' });
+        const idle = one(s, 'roster_db_pool_idle_connections', { pool: 'primary' });
+        assert.ok(total >= 1 && idle <= total, `total ${total} idle ${idle}`);
+        assert.equal(one(s, 'roster_db_pool_waiting_requests', { pool: 'primary' }), 0);
+        assert.equal(one(s, 'roster_db_pool_max_connections', { pool: 'primary' }), 4);
+        assert.equal(find(s, 'roster_db_pool_connections', { pool: 'replica' }).length, 0);
+        assert.equal(one(s, 'roster_db_reachable'), 1);
+        for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+          assert.ok(find(s, name).length >= 1, name);
+        }
+      } finally {
+        await built.close();
+        await counted.db.close();
       }
     });
 
-    test('gauges follow the data on the next scrape', async () => {
-      const r = await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': b.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'metrics-b-1' }) });
-      assert.equal(r.status, 200);
-      const s = parse(await (await fetch(`${srv.baseUrl}/metrics`)).text());
-      assert.equal(one(s, 'roster_users_live', { mode: 'sandbox' }), 14);
+    test('with ROSTER_METRICS_TOKEN: users per team as a distribution, from one aggregate per refresh interval, not per scrape (C5)', async () => {
+      const token = 'metrics-token-0123456789abcdef';
+      const auth = { authorization: `Bearer ${token}` };
+      let t = Date.now();
+      const counted = countingDb(tdb.url);
+      const built = await buildApp({ db: counted.db, databaseUrl: tdb.url, logLevel: 'silent', logStream: quiet(), metricsToken: token, metricsRefreshS: 60, now: () => new Date(t) });
+      const base = await built.app.listen({ port: 0, host: '127.0.0.1' });
+      const scrape = async () => parse(await (await fetch(`${base}/metrics`, { headers: auth })).text());
+      try {
+        let s: Sample[] = [];
+        for (let i = 0; i < 5; i++) s = await scrape();
+        assert.equal(counted.usersQueries(), 1, 'five scrapes, one aggregate');
+        assert.equal(one(s, 'roster_users_live', { mode: 'sandbox' }), 13);
+        assert.equal(one(s, 'roster_users_live', { mode: 'production' }), 0);
+        assert.equal(one(s, 'roster_teams', { mode: 'sandbox' }), 3);
+        assert.equal(one(s, 'roster_teams', { mode: 'production' }), 1);
+        // Team sizes 12, 1, 0, 0 → cumulative buckets.
+        assert.equal(one(s, 'roster_teams_by_size', { le: '0' }), 2);
+        assert.equal(one(s, 'roster_teams_by_size', { le: '10' }), 3);
+        assert.equal(one(s, 'roster_teams_by_size', { le: '100' }), 4);
+        assert.equal(one(s, 'roster_teams_by_size', { le: '+Inf' }), 4);
+        for (const x of find(s, 'roster_teams_by_size')) assert.deepEqual(Object.keys(x.labels), ['le']);
+        assert.equal(one(s, 'roster_db_reachable'), 1);
+
+        // A new user: within the interval the scrape shows the snapshot (and says how old it is) …
+        const r = await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': b.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: 'metrics-b-1' }) });
+        assert.equal(r.status, 200);
+        t += 30_000;
+        s = await scrape();
+        assert.equal(one(s, 'roster_users_live', { mode: 'sandbox' }), 13);
+        assert.equal(one(s, 'roster_registry_snapshot_age_seconds'), 30);
+        assert.equal(counted.usersQueries(), 1);
+        // … and the first scrape after it follows the data; concurrent scrapes share one aggregate.
+        t += 30_000;
+        const all = await Promise.all([scrape(), scrape(), scrape(), scrape()]);
+        for (const x of all) assert.equal(one(x, 'roster_users_live', { mode: 'sandbox' }), 14);
+        assert.equal(one(all[0]!, 'roster_registry_snapshot_age_seconds'), 0);
+        assert.equal(counted.usersQueries(), 2);
+      } finally {
+        await built.close();
+        await counted.db.close();
+      }
     });
 
     test('ROSTER_METRICS_TOKEN: Bearer required, compared exactly', async () => {
       const token = 'metrics-token-0123456789abcdef';
-      const built = await buildApp({ db: tdb.db, databaseUrl: tdb.url, logLevel: 'silent', logStream: new Writable({ write(_c, _e, cb) { cb(); } }), metricsToken: token });
+      const built = await buildApp({ db: tdb.db, databaseUrl: tdb.url, logLevel: 'silent', logStream: quiet(), metricsToken: token });
       const base = await built.app.listen({ port: 0, host: '127.0.0.1' });
       try {
         const none = await fetch(`${base}/metrics`);
@@ -155,5 +212,8 @@ describe('ROSTER_METRICS_TOKEN configuration', () => {
     assert.equal(loadConfig({}).metricsToken, null);
     assert.equal(loadConfig({ ROSTER_METRICS_TOKEN: 'x'.repeat(16) }).metricsToken, 'x'.repeat(16));
     assert.throws(() => loadConfig({ ROSTER_METRICS_TOKEN: 'short' }), ConfigError);
+    assert.equal(loadConfig({}).metricsRefreshS, 60);
+    assert.equal(loadConfig({ ROSTER_METRICS_REFRESH_S: '300' }).metricsRefreshS, 300);
+    assert.throws(() => loadConfig({ ROSTER_METRICS_REFRESH_S: '0' }), ConfigError);
   });
 });

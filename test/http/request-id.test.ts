@@ -1,6 +1,7 @@
 // x-request-id (issue 7 item 3): every response carries one — successes, errors of every face,
 // 404s of unknown paths, odd URLs — taken from the request when it sends a usable one
-// (1–128 of [A-Za-z0-9_.:-]), else a fresh UUID; and the request's log line carries the same id.
+// (1–128 of [A-Za-z0-9_.:-]), else a fresh UUID; and the request's log line carries the same id
+// (a client's own as clientReqId, beside the server's reqId: security review S5).
 // The basic face's contract writes its ids as `req-<id>` (error bodies and header); its log line
 // carries the id without that prefix.
 import { describe, test, before, after } from 'node:test';
@@ -16,7 +17,7 @@ function logLineFor(logs: string[], id: string): Record<string, unknown> | undef
   const bare = id.replace(/^req-/, '');
   for (const l of logs) {
     const o = JSON.parse(l) as Record<string, unknown>;
-    if (o.msg === 'request' && (o.reqId === id || o.reqId === bare)) return o;
+    if (o.msg === 'request' && (o.reqId === id || o.reqId === bare || o.clientReqId === id || o.clientReqId === bare)) return o;
   }
   return undefined;
 }
@@ -110,6 +111,9 @@ for (const backend of backends()) {
         assert.ok(line, `${name}: no log line with reqId ${id}`);
       }
       assert.equal(logLineFor(srv.logs, given)!.status, 200);
+      // The client's id is logged apart from the server's own (S5): reqId is always a fresh UUID.
+      assert.equal(logLineFor(srv.logs, given)!.clientReqId, given);
+      assert.match(String(logLineFor(srv.logs, given)!.reqId), UUID);
     });
   });
 }

@@ -91,8 +91,8 @@ for (const backend of backends()) {
       await srv.built.services.audit.flush();
       const res = await fetch(`${srv.baseUrl}/admin/audit?team_id=${teamId}&user_id=${created.user_id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
       assert.equal(res.status, 200);
-      const { events } = await res.json() as { events: { action: string; user_id: string; request_id: string; key_id: string; team_id: string; status: number }[] };
-      const byReq = new Map(events.map((e) => [e.request_id, e]));
+      const { events } = await res.json() as { events: { action: string; user_id: string; request_id: string; client_request_id: string | null; key_id: string; team_id: string; status: number }[] };
+      const byReq = new Map(events.map((e) => [e.client_request_id, e]));
       assert.equal(byReq.get('req-audit-1')?.action, 'junction.createUser');
       assert.equal(byReq.get('req-audit-2')?.action, 'junction.patchUser');
       assert.equal(byReq.get('req-audit-3')?.action, 'junction.deleteUser');
@@ -104,11 +104,55 @@ for (const backend of backends()) {
       // Reads are not mutations.
       await fetch(`${srv.baseUrl}/v2/user?limit=1`, { headers: { 'x-vital-api-key': key, 'x-request-id': 'req-audit-read' } });
       await srv.built.services.audit.flush();
-      const all = await (await fetch(`${srv.baseUrl}/admin/audit?team_id=${teamId}&limit=1000`, { headers: { authorization: `Bearer ${ADMIN}` } })).json() as { events: { request_id: string }[] };
-      assert.ok(!all.events.some((e) => e.request_id === 'req-audit-read'));
+      const all = await (await fetch(`${srv.baseUrl}/admin/audit?team_id=${teamId}&limit=1000`, { headers: { authorization: `Bearer ${ADMIN}` } })).json() as { events: { request_id: string; client_request_id: string | null }[] };
+      assert.ok(!all.events.some((e) => e.request_id === 'req-audit-read' || e.client_request_id === 'req-audit-read'));
       // No health values in an audit row.
       const raw = JSON.stringify(await tdb.db.kysely.selectFrom('audit_events').selectAll().execute());
       assert.ok(!raw.includes('Europe/Berlin') && !raw.includes('2024-01-01'), 'audit rows hold no health values');
+    });
+
+    test('the audit keeps the server\'s request id; a client\'s x-request-id is stored apart, only when usable (S5)', async () => {
+      const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      const make = (cid: string, rid: string) => post('/v2/user', { client_user_id: cid }, { 'x-request-id': rid });
+      // The same client id twice (replayed to make two requests look like one), and unusable ones.
+      const sent = ['s5-same-id', 's5-same-id', 'x'.repeat(129), 'has space', 'semi;colon'];
+      const ids: string[] = [];
+      for (const [i, rid] of sent.entries()) {
+        const r = await make(`s5-audit-${i}`, rid);
+        assert.equal(r.status, 200);
+        if (i < 2) assert.equal(r.headers.get('x-request-id'), rid, 'a usable id is echoed');
+        else assert.match(r.headers.get('x-request-id') ?? '', UUID, 'an unusable one is replaced by the server\'s');
+        ids.push(((await r.json()) as { user_id: string }).user_id);
+      }
+      await srv.built.services.audit.flush();
+      const rows = await tdb.db.kysely.selectFrom('audit_events').select(['user_id', 'request_id', 'client_request_id']).where('team_id', '=', teamId).where('action', '=', 'junction.createUser').where('user_id', 'in', ids).execute();
+      assert.equal(rows.length, sent.length);
+      const byUser = new Map(rows.map((r) => [r.user_id, r]));
+      const same = [byUser.get(ids[0]!)!, byUser.get(ids[1]!)!];
+      for (const r of rows) assert.match(r.request_id, UUID, 'request_id is the server\'s own');
+      assert.notEqual(same[0]!.request_id, same[1]!.request_id, 'two requests, two request ids, whatever the client sent');
+      assert.deepEqual(same.map((r) => r.client_request_id), ['s5-same-id', 's5-same-id']);
+      for (const id of ids.slice(2)) assert.equal(byUser.get(id)!.client_request_id, null, 'an unusable client id is not stored');
+    });
+
+    test('reads of demographics and insurance, and portal views, are audited, batched (S5)', async () => {
+      const u = (await (await post('/v2/user', { client_user_id: 's5-phi-read' })).json()) as { user_id: string };
+      const info = { first_name: 'Casey', last_name: 'Doe', email: 'casey@example.com', phone_number: '+1 555 123 4567', gender: 'female', dob: '1975-05-06', address: { first_line: '1 Main St', country: 'US', zip: '10001', city: 'NYC', state: 'NY' } };
+      assert.equal((await fetch(`${srv.baseUrl}/v2/user/${u.user_id}/info`, { method: 'PATCH', headers: { 'x-vital-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(info) })).status, 200);
+      const get = (path: string) => fetch(`${srv.baseUrl}/v2/user/${u.user_id}/${path}`, { headers: { 'x-vital-api-key': key, 'x-request-id': `s5-read-${path.split('/')[0]}` } });
+      await (await get('info/latest')).arrayBuffer();
+      await (await get('insurance/latest')).arrayBuffer();
+      // The portal page shows the user's demographics: its views are audited too.
+      const link = (await (await post(`/v2/user/${u.user_id}/create_portal_url`, { context: 'launch' })).json()) as { url: string };
+      assert.equal((await fetch(new URL(new URL(link.url).pathname, srv.baseUrl))).status, 200);
+      await srv.built.services.audit.flush();
+      const views = await tdb.db.kysely.selectFrom('audit_events').select(['key_id', 'status']).where('team_id', '=', teamId).where('user_id', '=', u.user_id).where('action', '=', 'portal.view').execute();
+      assert.deepEqual(views, [{ key_id: null, status: 200 }]);
+      const rows = await tdb.db.kysely.selectFrom('audit_events').select(['action', 'key_id', 'status', 'client_request_id']).where('team_id', '=', teamId).where('user_id', '=', u.user_id).where('action', 'like', 'junction.getLatest%').orderBy('action').execute();
+      assert.deepEqual(rows.map((r) => [r.action, r.client_request_id, r.key_id !== null]), [
+        ['junction.getLatestInsurance', 's5-read-insurance', true],
+        ['junction.getLatestUserInfo', 's5-read-info', true],
+      ]);
     });
 
     test('security headers on every response, errors included', async () => {

@@ -13,6 +13,7 @@ import { auditJson as renderAudit } from '../../domain/audit.ts';
 import { webhookAdmin } from './webhooks.ts'; // webhooks (i12)
 import { adminSessions } from './sessions.ts';
 import { operatorEntry } from '../../domain/operator-audit.ts';
+import { clientRequestId } from '../request-id.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,7 +47,7 @@ const KeyList = Type.Object({ keys: Type.Array(Type.Object({ key_id: Uuid, prefi
 const KeyCreated = Type.Object({ key_id: Uuid, team_id: Uuid, role: Type.String(), prefix: Type.String(), api_key: Type.String({ description: 'Shown once' }) });
 const AuditEvents = Type.Object({ events: Type.Array(Type.Object({
   id: Type.String(), team_id: Uuid, key_id: NullableOf('string'), action: Type.String(), user_id: NullableOf('string'),
-  request_id: Type.String(), status: Type.Integer(), at: Time,
+  request_id: Type.String({ description: "The server's own id of the request" }), client_request_id: NullableOf('string', { description: 'The x-request-id the client sent, when usable (1-128 of [A-Za-z0-9_.:-])' }), status: Type.Integer(), at: Time,
 })) });
 const NoBody = Type.Unsafe<void>({ type: 'null', description: 'Done (no body)' });
 const tags = ['admin'];
@@ -79,7 +80,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const p = req.params as { team_id?: string } | undefined;
     const teamId = req.adminAudit?.teamId ?? (p?.team_id ? parseUuid(p.team_id) : null);
     const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
-    if (teamId && op) void services.audit.record(operatorEntry('admin', op, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date())).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
+    if (teamId && op) void services.audit.record(operatorEntry('admin', op, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date(), clientRequestId(req.headers))).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
     done();
   });
 

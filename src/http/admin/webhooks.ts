@@ -11,6 +11,7 @@ import { WebhookError } from '../../domain/webhooks/service.ts';
 import type { Attempt, Delivery, Endpoint } from '../../domain/webhooks/ports.ts';
 import type { WebhookFormat } from '../../domain/webhooks/events.ts';
 import type { Services } from '../services.ts';
+import { clientRequestId } from '../request-id.ts';
 
 const tags = ['admin'];
 const SENSITIVE = /(authorization|token|key|secret|cookie|password|signature)/i;
@@ -87,7 +88,7 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
   const w = services.webhooks;
   const team = (p: { team_id: string }) => parseUuid(p.team_id)!;
   const audit = (req: FastifyRequest, teamId: string, action: string, status: number) =>
-    services.audit.record({ teamId, id: newId(), keyId: null, action: `admin.${action}`, userId: null, requestId: req.id, status, at: new Date() });
+    services.audit.record({ teamId, id: newId(), keyId: null, action: `admin.${action}`, userId: null, requestId: req.id, clientRequestId: clientRequestId(req.headers), status, at: new Date() });
 
   a.get('/webhook-event-types', { schema: { operationId: 'listWebhookEventTypes', summary: 'The webhook event catalogue per format, with examples', tags } }, async () => ({ formats: w.catalogue() }));
 

@@ -5,6 +5,7 @@ import type { FieldIssue } from '../../domain/errors.ts';
 import { checkProfilePatch } from '../../domain/users/profile-rules.ts';
 import { createErrorHandler, PASS } from '../shared/error-pipeline.ts';
 import { WritePathError } from '../outside-errors.ts';
+import { wireRequestId } from '../request-id.ts';
 import type { OutsideError } from '../outside-errors.ts';
 import { pathOf, type AjvError } from '../validation.ts';
 import { BASIC_FIELDS, lengthsOf, toPatch, wireName } from './fields.ts';
@@ -30,7 +31,10 @@ export const MESSAGES = {
 } as const;
 
 /** `req-<uuid>`: the request id every error body carries and every response sends as X-Request-Id. */
-export const requestIdOf = (req: FastifyRequest): string => (req.id.startsWith('req-') ? req.id : `req-${req.id}`);
+export const requestIdOf = (req: FastifyRequest): string => {
+  const id = wireRequestId(req);
+  return id.startsWith('req-') ? id : `req-${id}`;
+};
 
 const TYPE = 'application/json; charset=utf-8';
 

@@ -1,6 +1,7 @@
 // Sign-in (admin token or one-time link), sign-out, and the team switcher.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseUuid } from '../../domain/ids.ts';
+import type { SignInResult } from '../../domain/console.ts';
 import { html, type Html } from './html.ts';
 import { BASE } from './layout.ts';
 import type { ConsoleKit } from './kit.ts';
@@ -22,6 +23,11 @@ function safeNext(v: unknown): string {
 
 export function authRoutes(app: FastifyInstance, kit: ConsoleKit, c: CookieOps) {
   const { access } = kit.deps;
+  // The credential throttle every face shares (security review C4): a failed sign-in here counts
+  // against the address everywhere, and an address throttled anywhere waits here too (before any
+  // token is compared). The console's own SignInThrottle (src/domain/console.ts) still adds its
+  // exponential wait per client and its cap on failures from all clients together.
+  const throttle = kit.deps.services.throttle;
 
   const loginPage = (req: FastifyRequest, reply: FastifyReply, o: { next: string; link?: string; error?: string }, status = 200) => {
     let body: Html;
@@ -58,11 +64,18 @@ export function authRoutes(app: FastifyInstance, kit: ConsoleKit, c: CookieOps) 
     const f = kit.form(req);
     const next = safeNext(f.next);
     const client = req.ip;
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) {
+      throttle.stats.throttled++;
+      reply.header('retry-after', String(wait));
+      return loginPage(req, reply, { next, error: SIGN_IN_FAILED }, 429);
+    }
     const r = typeof f.link === 'string'
-      ? await access.signInWithLink(f.link, client)
+      ? await linkSignIn(f.link, client)
       : await access.signInWithToken(typeof f.token === 'string' ? f.token : '', client);
     if (!r.ok) {
       if (r.reason === 'throttled') reply.header('retry-after', '60');
+      else throttle.failed(client);
       return loginPage(req, reply, { next, error: SIGN_IN_FAILED }, r.reason === 'throttled' ? 429 : 401);
     }
     // A fresh session id at every sign-in (no fixation): an old cookie's session is ended.
@@ -71,6 +84,15 @@ export function authRoutes(app: FastifyInstance, kit: ConsoleKit, c: CookieOps) 
     c.setCookie(reply, r.sessionId);
     return reply.code(303).header('location', next).send();
   });
+
+  /** A link refused once (used, expired, unknown) is refused again from memory: no query per guess. */
+  async function linkSignIn(link: string, client: string): Promise<SignInResult> {
+    const seen = `console-link:${link}`;
+    if (throttle.bad(seen) !== null) return { ok: false, reason: 'invalid' };
+    const r = await access.signInWithLink(link, client);
+    if (!r.ok && r.reason === 'invalid') throttle.remember(seen);
+    return r;
+  }
 
   app.post('/logout', async (req, reply) => {
     const sid = c.sessionId(req);

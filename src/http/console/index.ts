@@ -15,6 +15,8 @@ import { usersRoutes } from './users.ts';
 import { keysRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { settingsRoutes } from './settings.ts';
+import { clientRequestId } from '../request-id.ts';
+import { tooManyMessage } from '../credential-throttle.ts';
 
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -87,7 +89,7 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
       return t;
     },
     async audit(req, teamId, operation, userId, status = 200) {
-      await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, status, at: now() });
+      await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, clientRequestId: clientRequestId(req.headers), status, at: now() });
     },
     redirect(reply, path, done) {
       return reply.code(303).header('location', done ? `${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}` : path).send();
@@ -105,12 +107,31 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
     },
   };
 
+  const throttle = deps.services.throttle;
+  /** The live session for a cookie; an unknown one is refused from memory next time (no query) and counts as a failure. */
+  const sessionOf = async (sid: string, client: string) => {
+    const seen = `console-session:${sid}`;
+    if (throttle.bad(seen) !== null) return null;
+    const s = await deps.access.session(sid);
+    if (!s) { throttle.remember(seen); throttle.failed(client); }
+    return s;
+  };
+
   app.addHook('onRequest', async (req, reply) => {
     // The console's own policy instead of the API's `default-src 'none'`.
     reply.headers({ 'content-security-policy': CONSOLE_CSP, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
+    // The sign-in form answers a held address itself (src/http/console/auth.ts).
     if (isPublic(req.url)) return;
+    // An address the credential throttle holds (C4: failed sign-ins, session ids, keys, tokens on
+    // any face) waits before any credential of it is looked at.
+    const wait = throttle.retryAfter(req.ip);
+    if (wait > 0) {
+      throttle.stats.throttled++;
+      reply.header('retry-after', String(wait));
+      return kit.page(req, reply, { title: 'Too many failed attempts', body: html`<p>${tooManyMessage(wait)}.</p>` }, 429);
+    }
     const sid = parseCookies(req.headers.cookie).get(cookieName);
-    const s = sid ? await deps.access.session(sid) : null;
+    const s = sid ? await sessionOf(sid, req.ip) : null;
     if (!s) {
       if (req.method === 'GET' || req.method === 'HEAD') {
         const next = req.url === `${BASE}/` || req.url === BASE ? '' : `?next=${encodeURIComponent(req.url)}`;

@@ -1,9 +1,11 @@
 // The user portal pages. No API key: the signed link (or short code) is the credential, so every
 // failure answers with a page that shows no user data.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.ts';
 import type { PortalLookup } from '../../domain/portal.ts';
 import { isDomainError } from '../../domain/errors.ts';
+import { newId } from '../../domain/ids.ts';
+import { clientRequestId } from '../request-id.ts';
 import { errorPage, portalPage } from './page.ts';
 
 function html(reply: FastifyReply, status: number, body: string) {
@@ -17,7 +19,7 @@ function html(reply: FastifyReply, status: number, body: string) {
 }
 
 export async function portalPages(app: FastifyInstance, services: Services) {
-  const show = async (lookup: PortalLookup, reply: FastifyReply) => {
+  const show = async (lookup: PortalLookup, req: FastifyRequest, reply: FastifyReply) => {
     if (!lookup.ok) {
       if (lookup.reason === 'revoked') return html(reply, 404, errorPage('This link is no longer valid', 'The account it belongs to is not available.'));
       return lookup.reason === 'expired'
@@ -31,6 +33,8 @@ export async function portalPages(app: FastifyInstance, services: Services) {
         services.demographics.latestOrNull(teamId, userId),
         services.connections.devices(teamId, userId),
       ]);
+      // A view of the user's demographics: in the audit trail like the API's reads of them (S5).
+      void services.audit.record({ teamId, id: newId(), keyId: null, action: 'portal.view', userId, requestId: req.id, clientRequestId: clientRequestId(req.headers), status: 200, at: new Date() }).catch(() => {});
       return html(reply, 200, portalPage({ user: view.user, connections: view.connections, demographics, devices, expiresAt: lookup.grant.expiresAt }));
     } catch (e) {
       if (isDomainError(e)) return html(reply, 404, errorPage('This link is no longer valid', 'The account it belongs to is not available.'));
@@ -38,6 +42,6 @@ export async function portalPages(app: FastifyInstance, services: Services) {
     }
   };
 
-  app.get<{ Params: { token: string } }>('/portal/:token', async (req, reply) => show(await services.portal.openToken(req.params.token), reply));
-  app.get<{ Params: { code: string } }>('/p/:code', async (req, reply) => show(await services.portal.openCode(req.params.code), reply));
+  app.get<{ Params: { token: string } }>('/portal/:token', async (req, reply) => show(await services.portal.openToken(req.params.token), req, reply));
+  app.get<{ Params: { code: string } }>('/p/:code', async (req, reply) => show(await services.portal.openCode(req.params.code), req, reply));
 }

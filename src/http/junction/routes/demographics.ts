@@ -21,6 +21,7 @@ export function demographics(app: JunctionApp, { demographics: svc }: Services) 
   });
 
   app.get('/v2/user/:user_id/info/latest', {
+    config: { auditRead: true },
     schema: { operationId: 'getLatestUserInfo', summary: 'Latest demographics', tags: ['user'], params: AnyUserParams, response: { 200: UserInfo } },
   }, async (req, reply) => {
     const id = parseUuid(req.params.user_id);

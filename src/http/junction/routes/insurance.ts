@@ -21,6 +21,7 @@ export function insurance(app: JunctionApp, { insurance: svc }: Services) {
   });
 
   app.get('/v2/user/:user_id/insurance/latest', {
+    config: { auditRead: true },
     // FastAPI (Pydantic) booleans: 1/0, yes/no, on/off, t/f, y/n as well as true/false, any case.
     preValidation: async (req) => {
       const q = req.query as Record<string, unknown>;
