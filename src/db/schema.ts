@@ -55,7 +55,7 @@ export interface UsersTable {
   tz_offset_seconds: number | null;
   /** The basic face's integer userId; assigned by a trigger when an insert leaves it out. */
   basic_id: ColumnType<number, number | undefined, number>;
-  /** How many connections the user holds: kept by a trigger on connections (0014), never written by the application. */
+  /** How many connections the user holds: kept by a trigger on connections (0015), never written by the application. */
   connection_count: ColumnType<number, never, never>;
 }
 
@@ -200,7 +200,7 @@ export interface AuditEventsTable {
   action: string;
   user_id: string | null;
   request_id: string;
-  /** The client's own x-request-id, bounded (0014); request_id is always the server's. */
+  /** The client's own x-request-id, bounded (0015); request_id is always the server's. */
   client_request_id: string | null;
   status: number;
   at: Timestamp;
