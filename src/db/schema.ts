@@ -200,7 +200,7 @@ export interface AuditEventsTable {
   action: string;
   user_id: string | null;
   request_id: string;
-  /** The client's own x-request-id, bounded (0015); request_id is always the server's. */
+  /** The client's own x-request-id, bounded (0014); request_id is always the server's. */
   client_request_id: string | null;
   status: number;
   at: Timestamp;
