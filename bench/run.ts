@@ -24,9 +24,11 @@
 //   --pacer even|autocannon how the 50%-of-peak runs are paced (even; see bench/load.ts)
 //   --only OPS              only these operations, comma-separated (get,resolve,list,patch,mixed,
 //                           create), on every system; the other faces are skipped. For iterating.
+//                           `webhooks` adds the webhook rows (on by default without --only).
 //   --no-write              do not write bench/results/<date>.json
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -46,6 +48,7 @@ const RESULTS = path.join(ROOT, 'bench', 'results');
 const JUNCTION_SPEC = path.resolve(ROOT, 'spec', 'vendor', 'junction-openapi-users.json');
 const DEFAULT_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const BENCH_DB = 'roster_bench';
+const ADMIN_TOKEN = 'rst_bench_admin_0123456789abcdef';
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -162,7 +165,12 @@ function rosterEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   }
   // The per-key rate limit (default 2,000/min) is raised so the benchmark measures throughput, not
   // the limiter; the limiter still runs on every request.
-  return { ...env, LOG_LEVEL: O.logLevel, ROSTER_BOOTSTRAP_API_KEY: BENCH_KEY, ROSTER_RATE_LIMIT_PER_MINUTE: '10000000', ...extra };
+  // The admin API and a webhook receiver on 127.0.0.1 serve the webhook rows (webhookPass); they
+  // change nothing for a team without an endpoint.
+  return {
+    ...env, LOG_LEVEL: O.logLevel, ROSTER_BOOTSTRAP_API_KEY: BENCH_KEY, ROSTER_RATE_LIMIT_PER_MINUTE: '10000000',
+    ROSTER_ADMIN_TOKEN: ADMIN_TOKEN, ROSTER_WEBHOOK_ALLOW_HTTP: '1', ROSTER_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ...extra,
+  };
 }
 
 /** Builds dist/ as `npm ci` does (its prepare script), so no measured start pays for the build. */
@@ -494,6 +502,7 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   });
   // The other faces: on the primary database only (the time budget; their storage path is the
   // same as the Junction face's).
+  if (db === O.primaryDb && (!O.only || O.only.includes('webhooks'))) await phase(`webhooks ${db}`, () => webhookPass(t, url, tierOf(ROSTER.find((x) => x.op === 'create')!), rows));
   if (db === O.primaryDb && !O.only) await phase(`faces ${db}`, async () => {
     for (const f of FACES) {
       const probe = await probeFace(roster.url, f).catch((e: Error) => ({ ok: false, why: `probe failed: ${e.message}`, ids: [] as string[] }));
@@ -522,6 +531,62 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
   });
   return seeded;
 }
+
+/**
+ * Webhook cost on the write path (issue 12, contract §10): creates in a second team that has one
+ * live `junction` endpoint (a receiver on 127.0.0.1 in this process, answering 204 at once),
+ * measured like the creates row just before it on the same instance, whose team has none; then
+ * how fast the dispatcher delivered what those creates recorded (first to last delivery, the
+ * creates' own load included), waiting up to 120 s for it to drain.
+ */
+async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Promise<void> {
+  const base = rows.find((r) => r.system === 'roster' && r.db === t.db && r.op === 'create' && !r.skipped && r.rps.median > 0);
+  const label = 'POST /v2/user, team with 1 webhook endpoint';
+  // Distinct svix-ids: a delivery retried after a lost answer counts once.
+  const seen = new Set<string>();
+  let first = 0;
+  let last = 0;
+  const rx = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { seen.add(String(req.headers['svix-id'])); last = performance.now(); if (!first) first = last; res.writeHead(204).end(); });
+  });
+  await new Promise<void>((r) => rx.listen(0, HOST, r));
+  try {
+    const admin = async (method: string, p: string, body?: unknown) => {
+      const r = await fetch(`${t.server.url}/admin${p}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      if (!r.ok) throw new Error(`${method} /admin${p} → ${r.status} ${await r.text()}`);
+      return r.json() as Promise<Record<string, string>>;
+    };
+    const team = await admin('POST', '/teams', { name: 'bench-webhooks', mode: 'production' });
+    await withClient(url, (c) => liftTeamLimit(c, team.team_id!));
+    await admin('POST', `/teams/${team.team_id}/webhooks`, { url: `http://${HOST}:${(rx.address() as { port: number }).port}/hook`, format: 'junction', filter_types: ['user.created'] });
+    await sleep(300); // the endpoint cache reloads on its NOTIFY
+    const create: RequestTemplate = { method: 'POST', path: '/v2/user', headers: { 'x-vital-api-key': team.api_key! }, body: '{"client_user_id":"hook-{uniq}"}' };
+    const row = await measure({ ...t }, { op: 'create+webhook', label, requests: [create] }, { tier });
+    if (base && row.rps.median > 0) row.note = `this ÷ creates without = ${(row.rps.median / base.rps.median).toFixed(2)}`;
+    rows.push(row);
+    const recorded = async () => withClient(url, async (c) => Number((await c.query('select count(*) as n from webhook_events where team_id = $1', [team.team_id])).rows[0].n));
+    const events = await recorded();
+    const t0 = performance.now();
+    while (seen.size < events && performance.now() - t0 < 120_000) await sleep(200);
+    const received = seen.size;
+    const z = { median: 0, min: 0, max: 0 };
+    const rate = last > first ? (received / (last - first)) * 1000 : 0;
+    rows.push({
+      system: 'roster', db: t.db, op: 'webhook-delivery', label: 'webhook deliveries (junction, receiver 204)', duration: Math.round((last - first) / 1000), runs: 1,
+      rps: { median: rate, min: rate, max: rate }, p50: z, p99: z, non2xx: 0, socketErrors: 0, statusCodes: {}, rssPeakMb: 0, rssHwmMb: 0, pgPeakMb: 0,
+      cpuUsPerReq: 0, pgCpuUsPerReq: 0, otherCpuPct: 0,
+      note: `${received.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} events delivered; drained ${((last - t0) / 1000).toFixed(1)} s after the creates`,
+    });
+    webhookResults.push({ db: t.db, ratio: base && row.rps.median > 0 ? row.rps.median / base.rps.median : null, delivered: events ? received / events : null, rate });
+  } catch (e) {
+    notes.push(`webhook rows on ${t.db} not measured: ${(e as Error).message}`);
+    rows.push(emptyRow(t, { op: 'create+webhook', label }, tier, (e as Error).message));
+  } finally {
+    rx.close();
+  }
+}
+const webhookResults: { db: string; ratio: number | null; delivered: number | null; rate: number }[] = [];
 
 /**
  * Reads by id and creates through PgBouncer (transaction mode, 20 server connections) in front of
@@ -667,7 +732,7 @@ async function defaultMode() {
     const echo = await startServer({ name: 'echo', args: ['--import', 'tsx', 'bench/servers/echo.ts'], cwd: ROOT, port, env: { ...process.env, PORT: String(port) }, ready: { path: '/' }, logFile: path.join(WORK, 'echo.log') });
     live.add(echo);
     try {
-      for (const sc of ECHO) rows.push(await measure({ system: 'echo', db: '—', server: echo, pg: null, drain: { path: '/' } }, sc, { tier: SECONDARY, ids: seededForPeers.ids }));
+      for (const sc of wanted(ECHO)) rows.push(await measure({ system: 'echo', db: '—', server: echo, pg: null, drain: { path: '/' } }, sc, { tier: SECONDARY, ids: seededForPeers.ids }));
     } finally {
       await stopServer(echo);
     }
@@ -677,7 +742,7 @@ async function defaultMode() {
     await phase('json-server', async () => {
       const bin = peers!.bins['json-server'];
       if (!bin || !jsonDbReady) {
-        for (const sc of JSON_SERVER) rows.push(emptyRow({ system: 'json-server', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems['json-server'] ?? 'no seeded records to serve'));
+        for (const sc of wanted(JSON_SERVER)) rows.push(emptyRow({ system: 'json-server', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems['json-server'] ?? 'no seeded records to serve'));
         return;
       }
       const port = await freePort();
@@ -692,7 +757,7 @@ async function defaultMode() {
     await phase('prism', async () => {
       const bin = peers!.bins.prism;
       if (!bin || !fs.existsSync(JUNCTION_SPEC)) {
-        for (const sc of PRISM) rows.push(emptyRow({ system: 'prism', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems.prism ?? `${JUNCTION_SPEC} missing`));
+        for (const sc of wanted(PRISM)) rows.push(emptyRow({ system: 'prism', db: '—', server: null as never, pg: null }, sc, SECONDARY, peers!.problems.prism ?? `${JUNCTION_SPEC} missing`));
         return;
       }
       const port = await freePort();
@@ -732,7 +797,7 @@ async function defaultMode() {
     if (!mc && !mg) continue;
     const ratio = (a?: Row, b?: Row) => (a && b ? a.rps.median / b.rps.median : null);
     const suffix = db === O.primaryDb ? '' : ` [${O.runs}×${O.secDuration}s runs]`;
-    for (const [label, op, mi, bound] of [['creates', 'create', mc, 0.8], ['reads by id', 'get', mg, 0.85], ['resolve', 'resolve', mg, 0.85]] as const) {
+    for (const [label, op, mi, bound] of [['creates', 'create', mc, 1.0], ['reads by id', 'get', mg, 0.85], ['resolve', 'resolve', mg, 0.85]] as const) {
       const ro = find('roster', db, op);
       targets.push(target(`${label}: Roster ÷ minimal${op === 'resolve' ? ' read by id' : ''} (${db})${suffix}`, ratio(ro, mi), bound, 'min', '×', [cpuRatioNote(ro, mi), errNote(ro)].filter(Boolean).join('; ') || undefined));
     }
@@ -740,6 +805,10 @@ async function defaultMode() {
       const r = find('roster', db, `${h.op}@50%`);
       targets.push(target(`p99 at 50% of Roster's peak, ${h.op === 'get' ? 'reads by id' : 'creates'} (${db})`, r ? r.p99.median : null, h.boundMs, 'max', 'ms', r ? `${Math.round(r.rate ?? 0)} req/s` : undefined));
     }
+  }
+  for (const w of webhookResults) {
+    targets.push(target(`creates, team with one live webhook endpoint ÷ without (${w.db})`, w.ratio, 0.9, 'min', '×', 'issue 12; the dispatcher delivers meanwhile on the same cores'));
+    targets.push(target(`webhook events delivered after those creates (${w.db})`, w.delivered, 1, 'min', '×', `${Math.round(w.rate)} deliveries/s, first to last`));
   }
   for (const peer of ['json-server', 'prism']) {
     for (const r of rows.filter((x) => x.system === peer && !x.skipped && x.ratio !== undefined)) {

@@ -40,6 +40,7 @@ import type { Resolver } from './store/webhooks/sender.ts'; // webhooks (i12)
 import { scopedKysely } from './db/request-tx.ts'; // webhooks (i12)
 import { systemClock } from './kernel/clock.ts'; // webhooks (i12)
 import { consolePages, rootRedirect } from './http/console/index.ts';
+import { webhooksSection } from './http/console/webhooks/index.ts';
 import { ConsoleAccess } from './domain/console.ts';
 import { loadHtmx } from './console-assets.ts';
 import { linkBase } from './http/link-base.ts';
@@ -171,8 +172,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   const requestLine = level === 'silent' ? pino({ level: 'silent' }) : pino({ level }, (opts.logStream ?? pino.destination(1)) as pino.DestinationStream);
   const now0 = opts.now ?? systemClock;
   // Webhooks (i12): the outbox every write records into, over the request-scoped handle (it joins a request's transaction).
+  // A wrong ROSTER_SECRET_KEY fails the start here (SecretKeyError), before anything listens.
+  const secrets = await openSecretsAtRest(opts.db.kysely, s.secretKey);
   const webhooks = await createWebhooks({
-    db: scopedKysely(opts.db.kysely), databaseUrl: opts.databaseUrl, now: now0, settings: s.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
+    db: scopedKysely(opts.db.kysely), secrets, databaseUrl: opts.databaseUrl, now: now0, settings: s.webhooks ?? {}, onError: (e) => app.log.warn({ err: (e as Error).message }, 'webhook dispatcher error; will retry'),
     teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(opts.db.kysely)).rows.length > 0,
     ...(opts.webhooks?.resolver ? { resolver: opts.webhooks.resolver } : {}), ...(opts.webhooks?.attemptTimeoutMs ? { attemptTimeoutMs: opts.webhooks.attemptTimeoutMs } : {}),
   });
@@ -182,8 +185,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     authTokens: opts.authTokens ?? {},
     now: now0,
     events: webhooks.outbox, // webhooks (i12)
-    // A wrong ROSTER_SECRET_KEY fails the start here (SecretKeyError), before anything listens.
-    secrets: await openSecretsAtRest(opts.db.kysely, s.secretKey),
+    secrets,
     onAuditError: (e) => app.log.warn({ err: (e as Error).message }, 'audit flush failed; will retry'),
   });
   const { audit, now } = core;
@@ -285,7 +287,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     ? new ConsoleAccess({ store: core.consoleSessions, adminToken: adminToken ?? null, linksEnabled: !adminToken && Boolean(opts.consoleLinks), now })
     : null;
   await app.register(async (scope) => rootRedirect(scope, consoleAccess !== null));
-  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, now }), { prefix: '/admin/console' });
+  if (consoleAccess) await app.register(async (scope) => consolePages(scope, { services, access: consoleAccess, reads: core.consoleReads, htmx: loadHtmx(), publicUrl: s.publicUrl, sections: [webhooksSection], now }), { prefix: '/admin/console' });
 
   return {
     app,

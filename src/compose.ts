@@ -36,6 +36,7 @@ import { HttpWebhookSender, type Resolver } from './store/webhooks/sender.ts';
 import { AddressPolicy } from './domain/webhooks/ssrf.ts';
 import { WebhooksService } from './domain/webhooks/service.ts';
 import { Dispatcher } from './domain/webhooks/dispatcher.ts';
+import { OperationalSender } from './domain/webhooks/operational.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
 import type { EventOutbox } from './domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from './store/secret-box.ts';
@@ -86,7 +87,7 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   const demographics = new DemographicsService(new PgDemographicsRepo(scoped), users, now, events);
   return {
     users,
-    teams: new TeamsService(new PgTeamsRepo(scoped), now),
+    teams: new TeamsService(new PgTeamsRepo(scoped), now, { sandboxUserCap: s.sandboxUserCap }),
     connections: new ConnectionsService(new PgConnectionsRepo(scoped), users, now, events),
     demographics,
     insurance: new InsuranceService(new PgInsuranceRepo(scoped), users, now, events),
@@ -174,6 +175,8 @@ export interface WebhooksOptions {
   resolver?: Resolver;
   /** Tests: a short attempt timeout. */
   attemptTimeoutMs?: number;
+  /** Endpoint secrets at rest (openSecretsAtRest with ROSTER_SECRET_KEY); default: plaintext. */
+  secrets?: SecretCodec;
 }
 
 export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
@@ -181,9 +184,10 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
   const sender = new HttpWebhookSender(policy, o.resolver, o.attemptTimeoutMs);
   const outbox = new PgEventOutbox(o.db);
-  const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload());
+  const codec = o.secrets ?? PLAINTEXT;
+  const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload(), codec);
   const deliveries = new PgDeliveriesRepo(o.db);
-  const dispatch = new PgDispatchStore(o.db, () => void outbox.reload().catch(() => {}));
+  const dispatch = new PgDispatchStore(o.db, () => void outbox.reload().catch(() => {}), codec);
   const service = new WebhooksService({ endpoints, deliveries, sender, policy, teamExists: o.teamExists, version: ROSTER_VERSION, ...(o.now ? { now: o.now } : {}) });
 
   const m = {
@@ -197,11 +201,20 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     ...(o.onError ? { onError: o.onError } : {}),
     onAttempt: (format, outcome, secs, n) => { m.deliveries.inc({ format, outcome }, n); m.seconds.observe({ format }, secs); },
     onDisabled: (_ep, reason) => m.disabled.inc({ reason }),
+    operational: s.operational !== null,
+  }) : null;
+  // The operator's operational webhooks: their own loop, their own sender (the operator's URL is
+  // not a team's, so the address rules do not apply to it).
+  const operational = s.worker && s.operational ? new OperationalSender({
+    settings: s.operational, store: dispatch, schedule: s.retrySchedule, leaseMs: s.leaseS * 1000, pollMs: s.pollMs, version: ROSTER_VERSION,
+    sender: new HttpWebhookSender(new AddressPolicy({ allowHttp: true, allowCidrs: [], anyAddress: true }), o.resolver, o.attemptTimeoutMs),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.onError ? { onError: o.onError } : {}),
   }) : null;
 
   // LISTEN first, then load: an endpoint registered anywhere in between is heard.
   const listener: WebhookListener = listenWebhooks(o.databaseUrl, {
-    onEvents: () => dispatcher?.poke(),
+    onEvents: () => { dispatcher?.poke(); operational?.poke(); },
     onEndpoints: () => void outbox.reload().catch((e) => o.onError?.(e)),
   });
   await listener.ready;
@@ -210,6 +223,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const refresh = setInterval(() => void outbox.reload().catch(() => {}), 30_000);
   refresh.unref();
   dispatcher?.start();
+  operational?.start();
 
   return {
     outbox, service, dispatcher, dispatch,
@@ -229,17 +243,18 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     async close() {
       clearInterval(refresh);
       await dispatcher?.stop();
+      await operational?.stop();
       await listener.close();
     },
   };
 }
 
 /** The management service alone (no dispatcher, no LISTEN): for `roster webhook …`. */
-export function webhooksAdminService(db: Kysely<Database>, settings: Partial<WebhookSettings> = {}): WebhooksService {
+export function webhooksAdminService(db: Kysely<Database>, settings: Partial<WebhookSettings> = {}, secrets: SecretCodec = PLAINTEXT): WebhooksService {
   const s: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...settings };
   const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
   return new WebhooksService({
-    endpoints: new PgEndpointsRepo(db), deliveries: new PgDeliveriesRepo(db), sender: new HttpWebhookSender(policy), policy, version: ROSTER_VERSION,
+    endpoints: new PgEndpointsRepo(db, async () => {}, secrets), deliveries: new PgDeliveriesRepo(db), sender: new HttpWebhookSender(policy), policy, version: ROSTER_VERSION,
     teamExists: async (id) => (await sql`select 1 from teams where id = ${id}`.execute(db)).rows.length > 0,
   });
 }

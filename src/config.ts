@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './domain/webhooks/settings.ts';
 import { parseRetrySchedule } from './domain/webhooks/retry.ts';
 import { parseCidrs } from './domain/webhooks/ssrf.ts';
+import { secretProblem } from './domain/webhooks/render.ts';
 import { securityConfig, type SecurityConfig } from './config-security.ts';
 
 export interface Config {
@@ -50,7 +51,7 @@ export interface Config {
   signInRegion: 'us' | 'eu';
   /** ROSTER_SESSION_MAX_TTL_S: absolute lifetime of a mobile session (docs/sign-in-tokens.md). */
   sessionMaxTtlS: number;
-  /** ROSTER_SECRET_KEY: seals the signing keys and portal secrets at rest (AES-256-GCM); null = plaintext. */
+  /** ROSTER_SECRET_KEY: seals the signing keys, portal secrets and webhook endpoint secrets at rest (AES-256-GCM); null = plaintext. */
   secretKey: string | null;
   /** ROSTER_TRUST_PROXY, ROSTER_ALLOWED_HOSTS (src/config-security.ts). */
   security: SecurityConfig;
@@ -245,5 +246,23 @@ function webhookSettings(env: NodeJS.ProcessEnv): WebhookSettings {
     retrySchedule: env.ROSTER_WEBHOOK_RETRY_SCHEDULE ? wrap(() => parseRetrySchedule(env.ROSTER_WEBHOOK_RETRY_SCHEDULE!)) : DEFAULT_WEBHOOK_SETTINGS.retrySchedule,
     retentionDays: int(env, 'ROSTER_WEBHOOK_RETENTION_DAYS', 30, 0, 36_500),
     leaseS: int(env, 'ROSTER_WEBHOOK_LEASE_S', 30, 16, 3600),
+    operational: operationalWebhook(env),
   };
+}
+
+/** ROSTER_OPERATIONAL_WEBHOOK_URL (http or https) and its signing secret, both or neither (docs/webhooks.md). */
+function operationalWebhook(env: NodeJS.ProcessEnv): WebhookSettings['operational'] {
+  const url = env.ROSTER_OPERATIONAL_WEBHOOK_URL || '';
+  const secret = env.ROSTER_OPERATIONAL_WEBHOOK_SECRET || '';
+  if (!url) {
+    if (secret) throw new ConfigError('ROSTER_OPERATIONAL_WEBHOOK_SECRET is set but ROSTER_OPERATIONAL_WEBHOOK_URL is not');
+    return null;
+  }
+  let u: URL;
+  try { u = new URL(url); } catch { throw new ConfigError('ROSTER_OPERATIONAL_WEBHOOK_URL must be an absolute http(s) URL'); }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password) throw new ConfigError('ROSTER_OPERATIONAL_WEBHOOK_URL must be an http(s) URL without user:password@');
+  if (!secret) throw new ConfigError('ROSTER_OPERATIONAL_WEBHOOK_URL needs ROSTER_OPERATIONAL_WEBHOOK_SECRET (whsec_ + base64 of 24 to 64 random bytes, e.g. "whsec_$(openssl rand -base64 32)")');
+  const problem = secretProblem('standard', secret);
+  if (problem) throw new ConfigError(`ROSTER_OPERATIONAL_WEBHOOK_SECRET: ${problem}`);
+  return { url, secret };
 }

@@ -93,6 +93,18 @@ export function buildCli(config: () => Config): Command {
       });
     });
 
+  team.command('set-mode').description('move a team between sandbox and production (its keys keep working; docs/console.md)')
+    .requiredOption('--team <team_id>', 'team id')
+    .addOption(new Option('--mode <mode>', 'sandbox or production').choices(['sandbox', 'production']).makeOptionMandatory())
+    .action(async (opts: { team: string; mode: string }) => {
+      const teamId = uuidArg(opts.team, '--team');
+      await withCore(config(), async (core) => {
+        const r = await core.teams.setMode(teamId, opts.mode);
+        await cliAudit(core, 'setTeamMode', teamId, null);
+        out({ team_id: teamId, mode: r.team.mode, previous_mode: r.previous });
+      });
+    });
+
   const key = program.command('key').description('manage API keys');
   key.command('create').description('create an API key for a team (shown once)')
     .requiredOption('--team <team_id>', 'team id')

@@ -8,6 +8,7 @@ import { FORMATS, type WebhookFormat } from '../domain/webhooks/events.ts';
 import { WebhookError, type WebhooksService } from '../domain/webhooks/service.ts';
 import type { Endpoint } from '../domain/webhooks/ports.ts';
 import { webhooksAdminService } from '../compose.ts';
+import { openSecretsAtRest } from '../store/secret-box.ts';
 
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
@@ -26,7 +27,8 @@ async function withService<T>(config: () => Config, fn: (w: WebhooksService) => 
   const cfg = config();
   const o = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, role: 'client' });
   try {
-    return await fn(webhooksAdminService(o.db.kysely, cfg.webhooks));
+    // Endpoint secrets are sealed at rest when ROSTER_SECRET_KEY is set (as the server does).
+    return await fn(webhooksAdminService(o.db.kysely, cfg.webhooks, await openSecretsAtRest(o.db.kysely, cfg.secretKey)));
   } catch (e) {
     if (e instanceof WebhookError) throw new Error(`${e.code}: ${e.message}`);
     throw e;

@@ -47,6 +47,9 @@ export interface TeamsRepo {
   /** Sets revoked_at; returns the key's hash so caches can drop it, or null if unknown. */
   revokeKey(keyId: string, now: Date): Promise<{ hash: Buffer; teamId: string } | null>;
   setRateLimit(teamId: string, perMinute: number | null): Promise<boolean>;
+  setMode(teamId: string, mode: TeamMode): Promise<boolean>;
+  /** Live users of the team, counted up to `upTo` (a capped index range, cheap on a big team). */
+  countLiveUsers(teamId: string, upTo: number): Promise<number>;
   /** Bootstrap: ensures the team exists and holds this key (idempotent, race-safe); a revoked key stays revoked. */
   ensureTeamWithKey(team: Team, key: ApiKey, hash: Buffer): Promise<BootstrapResult>;
 }
@@ -78,8 +81,15 @@ export function checkTeamName(name: unknown): string | null {
   return null;
 }
 
+export const TEAM_MODES: readonly TeamMode[] = ['sandbox', 'production'];
+
+export interface TeamsOptions {
+  /** ROSTER_SANDBOX_USER_CAP (0 = none): a team with more live users cannot become sandbox. */
+  sandboxUserCap?: number;
+}
+
 export class TeamsService {
-  constructor(private readonly repo: TeamsRepo, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly repo: TeamsRepo, private readonly now: () => Date = () => new Date(), private readonly o: TeamsOptions = {}) {}
 
   async createTeam(name: string, mode: TeamMode = 'sandbox', role: KeyRole = 'full'): Promise<{ team: Team; apiKey: string; key: ApiKey }> {
     const bad = checkTeamName(name);
@@ -117,6 +127,29 @@ export class TeamsService {
       throw new DomainError('validation_failed', 'rate limit must be an integer from 1 to 10000000 requests per minute');
     }
     if (!(await this.repo.setRateLimit(teamId, perMinute))) throw new DomainError('team_not_found', 'Team not found');
+  }
+
+  /**
+   * Moves a team between sandbox and production. Its keys keep working (their `sk_`/`pk_` prefix
+   * stays what it was; new keys get the new mode's). Demo connections are allowed only while the
+   * team is sandbox; connections made before stay. A team holding more live users than the sandbox
+   * cap cannot become sandbox (it would be over the cap at once). Setting the mode it already has
+   * changes nothing (`previous` equals the mode).
+   */
+  async setMode(teamId: string, mode: unknown): Promise<{ team: Team; previous: TeamMode }> {
+    if (mode !== 'sandbox' && mode !== 'production') {
+      throw new DomainError('validation_failed', 'mode must be sandbox or production', { issues: [{ path: ['mode'], kind: 'invalid_enum', input: mode, allowed: TEAM_MODES }] });
+    }
+    const team = await this.repo.findTeam(teamId);
+    if (!team) throw new DomainError('team_not_found', 'Team not found');
+    const previous = team.mode;
+    if (previous === mode) return { team, previous };
+    const cap = this.o.sandboxUserCap ?? 0;
+    if (mode === 'sandbox' && cap > 0 && (await this.repo.countLiveUsers(teamId, cap + 1)) > cap) {
+      throw new DomainError('sandbox_user_cap', `The team has more than ${cap} live users, the most a sandbox team may hold (ROSTER_SANDBOX_USER_CAP); it stays production`, { cap });
+    }
+    if (!(await this.repo.setMode(teamId, mode))) throw new DomainError('team_not_found', 'Team not found');
+    return { team: { ...team, mode }, previous };
   }
 
   listKeys(teamId: string) {

@@ -44,7 +44,7 @@ export class PgConnectionsRepo implements ConnectionsRepo {
   disconnect(teamId: string, userId: string, provider: string) {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
       // The user row first, as connect does: the delete's trigger updates the user's connection
-      // count (0015), and taking the two locks in the other order than connect could deadlock.
+      // count (0017), and taking the two locks in the other order than connect could deadlock.
       await lockUser(tx, teamId, userId);
       const r = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;

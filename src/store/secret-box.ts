@@ -1,10 +1,10 @@
-// Secrets at rest (C15): the RS256 private keys in auth_signing_keys and the portal HMAC secrets in
-// server_secrets can be sealed with AES-256-GCM under a key derived from ROSTER_SECRET_KEY. Rows
+// Secrets at rest (C15): the RS256 private keys in auth_signing_keys, the portal HMAC secrets in
+// server_secrets and the webhook endpoints' signing secrets (webhook_endpoints) can be sealed with AES-256-GCM under a key derived from ROSTER_SECRET_KEY. Rows
 // written before the key was set stay readable as plaintext and are sealed when rewritten (at
 // start, by sealSecretsAtRest). A sealed row names the key it was sealed with, so a wrong or
 // missing key is a clear error at start, never a garbled key.
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 
 const TEXT_PREFIX = 'enc:v1:';
@@ -131,6 +131,20 @@ export async function sealSecretsAtRest(db: Kysely<Database>, codec: SecretCodec
       const plain = codec.readBytes(s.value, `server secret ${s.name}`);
       if (sealing && !isSealedBytes(s.value)) {
         await tx.updateTable('server_secrets').set({ value: codec.writeBytes(plain) }).where('name', '=', s.name).execute();
+        sealed++;
+      }
+    }
+    // Webhook endpoints' signing secrets, and those still in their rotation grace period.
+    const eps = await sql<{ team_id: string; id: string; secret: string; old_secrets: { secret: string; expires_at: string }[] }>`
+      select team_id, id, secret, old_secrets from webhook_endpoints${sealing ? sql` for update` : sql``}`.execute(tx);
+    for (const e of eps.rows) {
+      const what = `webhook endpoint ${e.id} secret`;
+      const plain = codec.readText(e.secret, what);
+      const old = e.old_secrets.map((o) => ({ secret: codec.readText(o.secret, `${what} (rotated)`), expires_at: o.expires_at }));
+      if (sealing && (!isSealedText(e.secret) || e.old_secrets.some((o) => !isSealedText(o.secret)))) {
+        const sealedOld = old.map((o) => ({ secret: codec.writeText(o.secret), expires_at: o.expires_at }));
+        await sql`update webhook_endpoints set secret = ${codec.writeText(plain)}, old_secrets = ${JSON.stringify(sealedOld)}::jsonb
+          where team_id = ${e.team_id} and id = ${e.id}`.execute(tx);
         sealed++;
       }
     }

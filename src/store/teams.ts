@@ -51,6 +51,17 @@ export class PgTeamsRepo implements TeamsRepo {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  async setMode(teamId: string, mode: Team['mode']) {
+    const r = await this.db.updateTable('teams').set({ mode }).where('id', '=', teamId).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async countLiveUsers(teamId: string, upTo: number) {
+    // A range of users_live_created that stops after `upTo` rows.
+    const r = await sql<{ n: string }>`select count(*) as n from (select 1 from users where team_id = ${teamId} and deleted_at is null limit ${upTo}) m`.execute(this.db);
+    return Number(r.rows[0]!.n);
+  }
+
   async revokeKey(keyId: string, now: Date) {
     const r = await this.db.updateTable('api_keys').set({ revoked_at: sql`coalesce(revoked_at, ${now})` })
       .where('id', '=', keyId).returning(['hash', 'team_id']).executeTakeFirst();

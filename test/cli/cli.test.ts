@@ -187,7 +187,7 @@ for (const backend of backends()) {
     let tdb: TestDatabase;
     before(async () => { tdb = await freshDatabase(backend); });
     after(async () => { await tdb?.drop(); });
-    test('team create and key create by the CLI are cli.* audit entries', async () => {
+    test('team create and set-mode by the CLI are cli.* audit entries', async () => {
       const env = { DATABASE_URL: tdb.url };
       const t = await roster(['team', 'create', '--name', 'cli-audited'], env);
       assert.equal(t.code, 0, t.stderr);
@@ -195,6 +195,11 @@ for (const backend of backends()) {
       const rows = await tdb.db.pool.query('select action, key_id, request_id from audit_events where team_id = $1', [team.team_id]);
       assert.deepEqual(rows.rows.map((r: { action: string; key_id: string }) => [r.action, r.key_id]), [['cli.createTeam', team.key_id]]);
       assert.match(rows.rows[0].request_id, /^cli-/);
+      const m = await roster(['team', 'set-mode', '--team', team.team_id, '--mode', 'production'], env);
+      assert.equal(m.code, 0, m.stderr);
+      assert.deepEqual(JSON.parse(m.stdout.trim().split('\n').pop()!), { team_id: team.team_id, mode: 'production', previous_mode: 'sandbox' });
+      const after = await tdb.db.pool.query('select t.mode, a.action from teams t join audit_events a on a.team_id = t.id where t.id = $1 order by a.at', [team.team_id]);
+      assert.deepEqual(after.rows.map((r: { mode: string; action: string }) => [r.mode, r.action]), [['production', 'cli.createTeam'], ['production', 'cli.setTeamMode']]);
     });
   });
 

@@ -99,6 +99,14 @@ class MemTeams implements TeamsRepo {
     t.limit = perMinute;
     return true;
   }
+  live = new Map<string, number>();
+  async setMode(teamId: string, mode: Team['mode']) {
+    const t = this.teams.find((x) => x.id === teamId);
+    if (!t) return false;
+    t.mode = mode;
+    return true;
+  }
+  async countLiveUsers(teamId: string, upTo: number) { return Math.min(upTo, this.live.get(teamId) ?? 0); }
   async revokeKey(keyId: string, now: Date) {
     const k = this.keys.find((x) => x.key.id === keyId);
     if (!k) return null;
@@ -140,6 +148,34 @@ describe('TeamsService', () => {
     const svc = new TeamsService(repo);
     await assert.rejects(svc.createTeam(''), (e: unknown) => e instanceof DomainError && e.code === 'validation_failed');
     assert.equal(repo.teams.length, 0);
+  });
+
+  test('setMode: moves a team between modes; keys keep working and show the new mode; new keys get its prefix', async () => {
+    const repo = new MemTeams();
+    const svc = new TeamsService(repo);
+    const { team, apiKey } = await svc.createTeam('acme');
+    const r = await svc.setMode(team.id, 'production');
+    assert.equal(r.previous, 'sandbox');
+    assert.equal(r.team.mode, 'production');
+    assert.equal((await svc.authenticate(apiKey))?.mode, 'production');
+    assert.match((await svc.createKey(team.id)).apiKey, /^pk_rst_/);
+    // The mode it already has: nothing changes, `previous` says so.
+    assert.equal((await svc.setMode(team.id, 'production')).previous, 'production');
+  });
+
+  test('setMode: bad modes and unknown teams are errors; a team over the sandbox cap stays production', async () => {
+    const repo = new MemTeams();
+    const svc = new TeamsService(repo, () => new Date(), { sandboxUserCap: 50 });
+    const { team } = await svc.createTeam('big', 'production');
+    for (const bad of ['live', '', null, 1, 'Sandbox']) {
+      await assert.rejects(svc.setMode(team.id, bad), (e: unknown) => e instanceof DomainError && e.code === 'validation_failed' && e.issues[0]?.kind === 'invalid_enum', String(bad));
+    }
+    await assert.rejects(svc.setMode('00000000-0000-4000-8000-000000000000', 'sandbox'), (e: unknown) => e instanceof DomainError && e.code === 'team_not_found');
+    repo.live.set(team.id, 51);
+    await assert.rejects(svc.setMode(team.id, 'sandbox'), (e: unknown) => e instanceof DomainError && e.code === 'sandbox_user_cap' && e.cap === 50);
+    assert.equal((await repo.findTeam(team.id))?.mode, 'production');
+    repo.live.set(team.id, 50);
+    assert.equal((await svc.setMode(team.id, 'sandbox')).team.mode, 'sandbox');
   });
 
   test('a bootstrap key shorter than 16 characters is refused', async () => {

@@ -8,6 +8,10 @@ import { DEFAULT_RETRY_SCHEDULE, isRetriable, nextDelayMs, parseRetryAfter, pars
 import { AddressPolicy, canonicalIp, parseCidrs } from '../../src/domain/webhooks/ssrf.ts';
 import { generateSecret, secretProblem, signedHeaders, renderOnvyBatch } from '../../src/domain/webhooks/render.ts';
 import { endpointWants, newBatchId, newEventId, ulidTime } from '../../src/domain/webhooks/events.ts';
+import { grantRequests } from '../../src/domain/webhooks/rate.ts';
+import { Dispatcher, type AttemptRecord } from '../../src/domain/webhooks/dispatcher.ts';
+import type { Delivery, Endpoint } from '../../src/domain/webhooks/ports.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const answer = (statusCode: number, error: string | null = null, retryAfterS: number | null = null) => ({ statusCode, error, retryAfterS });
 
@@ -98,5 +102,76 @@ describe('signatures', () => {
     assert.ok(endpointWants('onvy', ['users:created'], 'user.restored'));
     assert.ok(!endpointWants('onvy', ['users:created'], 'device.created'));
     assert.ok(endpointWants('standard', null, 'device.created'));
+  });
+});
+
+describe('rate_limit window and the operational webhook settings', () => {
+  test('a one-second window per endpoint: what it allows, what it defers, a clock behind counts against the newer window', () => {
+    const t = 1_700_000_000_500;
+    const a = grantRequests(2, { window: null, used: 0 }, 5, t);
+    assert.deepEqual([a.granted, a.next, a.deferUntilMs], [2, { window: 1_700_000_000, used: 2 }, 1_700_000_001_000]);
+    assert.equal(grantRequests(2, a.next, 1, t + 400).granted, 0, 'the window is spent');
+    assert.deepEqual(grantRequests(2, a.next, 3, t + 600).next, { window: 1_700_000_001, used: 2 }, 'a new second, a new window');
+    const behind = grantRequests(2, { window: 1_700_000_001, used: 2 }, 1, t);
+    assert.deepEqual([behind.granted, behind.deferUntilMs], [0, 1_700_000_002_000]);
+  });
+
+  test('ROSTER_OPERATIONAL_WEBHOOK_URL needs its secret, a whsec_ one; the secret alone is an error', () => {
+    const secret = generateSecret('standard');
+    assert.deepEqual(loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'http://alerts.internal:9000/roster', ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }).webhooks.operational,
+      { url: 'http://alerts.internal:9000/roster', secret });
+    assert.equal(loadConfig({}).webhooks.operational, null);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'https://ops.example.com/' }), /ROSTER_OPERATIONAL_WEBHOOK_SECRET/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'https://ops.example.com/', ROSTER_OPERATIONAL_WEBHOOK_SECRET: 'short' }), /ROSTER_OPERATIONAL_WEBHOOK_SECRET/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_URL: 'ftp://ops.example.com/', ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }), /http/);
+    assert.throws(() => loadConfig({ ROSTER_OPERATIONAL_WEBHOOK_SECRET: secret }), /URL is not/);
+    // The operator's own URL is exempt from the address rules a team's endpoint obeys.
+    const op = new AddressPolicy({ allowHttp: true, allowCidrs: [], anyAddress: true });
+    assert.equal(op.urlProblem('http://alerts.internal/x'), null);
+    assert.equal(op.addressProblem('10.0.0.7'), null);
+    assert.notEqual(op.urlProblem('http://u:p@alerts.internal/x'), null);
+  });
+});
+
+describe('the dispatcher decides (contract §4): disabling after 5 days of failures, operational messages, audit entries', () => {
+  const at = new Date('2026-12-07T12:00:00.000Z');
+  const endpoint = (firstFailureAt: Date | null): Endpoint => ({
+    teamId: '6b74423d-0504-4470-9afb-477252ccf67a', id: '0198f0a8-1c2d-7000-8000-0000000000aa', format: 'junction', url: 'https://hooks.example.com/x', description: '',
+    filterTypes: null, headers: {}, secret: generateSecret('junction'), oldSecrets: [], rateLimit: null, disabled: false, disabledReason: null, firstFailureAt, createdAt: at, updatedAt: at,
+  });
+  const delivery = (attempts: number, alerted = false): Delivery => ({
+    teamId: '6b74423d-0504-4470-9afb-477252ccf67a', id: '0198f0b0-0000-7000-8000-000000000001', eventId: newEventId(at.getTime()), eventType: 'connection.created', userId: '1449752e-0d8a-40e0-9206-91ab099b2537',
+    endpointId: '0198f0a8-1c2d-7000-8000-0000000000aa', format: 'junction', batchId: null, payload: '{}', status: 'sending', attempts, manual: false, alerted, nextAttemptAt: at, lastStatusCode: null, createdAt: at, updatedAt: at,
+  });
+  const run = async (ep: Endpoint, d: Delivery, statusCode: number) => {
+    const records: AttemptRecord[] = [];
+    const store = { fanOut: async () => 0, claim: async () => [], finish: async (r: AttemptRecord) => { records.push(r); } };
+    const sender = { check: async () => null, post: async () => ({ statusCode, error: null, retryAfterS: null, durationMs: 5, excerpt: null }) };
+    await new Dispatcher({ store, sender, schedule: DEFAULT_RETRY_SCHEDULE, now: () => at, operational: true }).deliver({ endpoint: ep, deliveries: [d], batchId: null });
+    return records[0]!;
+  };
+
+  test('failing for 5 days disables (failing), fails the delivery, alerts and audits; less than 5 days only schedules the next attempt', async () => {
+    const old = await run(endpoint(new Date(at.getTime() - 120 * 3600_000)), delivery(2), 500);
+    assert.deepEqual(old.endpoint?.disabled, { reason: 'failing' });
+    assert.equal(old.deliveries[0]!.status, 'failed');
+    assert.deepEqual(old.operational!.map((m) => m.type), ['message.attempt.exhausted', 'endpoint.disabled']);
+    assert.equal(JSON.parse(old.operational![1]!.payload).data.failSince, new Date(at.getTime() - 120 * 3600_000).toISOString());
+    assert.deepEqual(old.audit!.map((a) => a.action), ['webhook.deliveryExhausted', 'webhook.endpointDisabled']);
+    const recent = await run(endpoint(new Date(at.getTime() - 119 * 3600_000)), delivery(2), 500);
+    assert.equal(recent.endpoint?.disabled, undefined);
+    assert.equal(recent.deliveries[0]!.status, 'pending');
+    assert.deepEqual([recent.operational, recent.audit], [[], []]);
+  });
+
+  test('the 4th failure sends failing; a success after an alert sends recovered and clears the failure clock', async () => {
+    const fourth = await run(endpoint(at), delivery(4), 503);
+    assert.deepEqual(fourth.operational!.map((m) => m.type), ['message.attempt.failing']);
+    assert.equal(fourth.deliveries[0]!.alerted, true);
+    const ok = await run(endpoint(at), delivery(5, true), 204);
+    assert.deepEqual(ok.operational!.map((m) => m.type), ['message.attempt.recovered']);
+    assert.deepEqual([ok.deliveries[0]!.status, ok.deliveries[0]!.alerted, ok.endpoint?.firstFailureAt], ['success', false, null]);
+    const quiet = await run(endpoint(null), delivery(1), 204);
+    assert.deepEqual([quiet.operational, quiet.endpoint], [[], null]);
   });
 });

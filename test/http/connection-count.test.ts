@@ -1,4 +1,4 @@
-// The connection count kept on the user row (0015_cheaper_reads.sql): a read skips the
+// The connection count kept on the user row (0017_cheaper_reads.sql): a read skips the
 // connections sub-select when it is 0, so a count of 0 while connections exist would hide them.
 // Every way a connection comes or goes, on every face, must leave the count equal to the rows, and
 // every read must show the connections.
@@ -97,10 +97,10 @@ for (const backend of backends()) {
       const u = (await j('POST', '/v2/user', { client_user_id: 'count-migrated' })).body.user_id as string;
       await j('POST', '/v2/link/connect/demo', { user_id: u, provider: 'oura' });
       await j('POST', '/v2/link/connect/demo', { user_id: u, provider: 'fitbit' });
-      const m = (await loadMigrations()).find((x) => x.name === '0015_cheaper_reads')!;
+      const m = (await loadMigrations()).find((x) => x.name === '0017_cheaper_reads')!;
       const c = await tdb.db.pool.connect();
       try {
-        // The schema as it was before 0015, with the connections already there; then 0015 itself.
+        // The schema as it was before 0017, with the connections already there; then 0017 itself.
         await c.query('begin');
         await c.query('drop trigger connections_user_count on connections; drop function connections_keep_user_count(); alter table users drop column connection_count; drop index users_live_team');
         await c.query(m.sql);

@@ -3,49 +3,43 @@
 // its flags), a forged POST without the CSRF token and a cross-origin POST refused, the one-time
 // link used twice; search → user → delete → undo; a demo connection made in the console seen on the
 // user's page and through the Junction SDK; a key created in the console works on the API until it
-// is revoked there; axe finds no serious or critical violation on any page; the main flows again
+// is revoked there; a webhook endpoint registered in the console gets its signed test event at a
+// local receiver, and its deliveries show with their payloads; the team's mode changes; axe finds no serious or critical violation on any page; the main flows again
 // with JavaScript disabled. No request leaves Roster. Screenshots: test-output/console-*.png
 // (suffixed with the backend name for backends other than the embedded one).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { Webhook } from 'svix';
 import { AxeBuilder } from '@axe-core/playwright';
 import { VitalClient } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call } from '../support/junction-http.ts';
 import { demographicsBody } from '../support/records.ts';
-import { launchBrowser } from '../support/browser.ts';
+import { browserPerFile, screenshotPath, watchPage } from '../support/browser.ts';
+import { startReceiver, TEST_WEBHOOKS, type Receiver } from '../support/receiver.ts';
 import { SIGN_IN_FAILED } from '../../src/http/console/auth.ts';
 
 const TOKEN = 'browser-admin-token-0123456789';
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const OUT = path.join(ROOT, 'test-output');
 const DESKTOP = { width: 1280, height: 900 };
-
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-  fs.mkdirSync(OUT, { recursive: true });
-});
-after(async () => {
-  await browser?.close();
-});
+// One browser and one receiver for the whole file (the webhook pages post to it through Roster).
+const browser = browserPerFile();
+let rx: Receiver;
+before(async () => { rx = await startReceiver(); });
+after(async () => { await rx?.close(); });
 
 for (const backend of backends()) {
-  const shot = (name: string) => path.join(OUT, `console-${name}${backend.name === 'embedded' ? '' : `-${backend.name}`}.png`);
+  const shot = (name: string) => screenshotPath(`console-${name}`, backend.name);
 
   describe(`Console in headless Chromium (${backend.name})`, () => {
     let tdb: TestDatabase;
     let srv: TestServer;
     let ctx: BrowserContext;
     let page: Page;
-    const requests: string[] = [];
-    const errors: string[] = [];
+    let watch: ReturnType<typeof watchPage>;
 
     /** Every page the test looks at: the title, one h1, and no serious or critical axe violation. */
     async function check(p: Page, what: string) {
@@ -65,18 +59,13 @@ for (const backend of backends()) {
 
     before(async () => {
       tdb = await freshDatabase(backend);
-      srv = await startServer(tdb, { adminToken: TOKEN, logLevel: 'silent' });
-      ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+      srv = await startServer(tdb, { adminToken: TOKEN, logLevel: 'silent', webhooks: TEST_WEBHOOKS });
+      ctx = await browser().newContext({ viewport: DESKTOP, locale: 'en-US' });
       page = await ctx.newPage();
-      page.on('request', (r) => requests.push(r.url()));
-      page.on('pageerror', (e) => errors.push(e.message));
-      // Error pages (401, 403, 404) are logged as failed loads: expected. Anything else (a CSP
-      // refusal, a script error) is not.
-      page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
+      watch = watchPage(page, srv.baseUrl);
     });
     after(async () => {
-      for (const r of requests) assert.ok(r.startsWith(srv.baseUrl), `the console fetched something from elsewhere: ${r}`);
-      assert.deepEqual(errors, [], 'no script error and no CSP violation on any page');
+      watch?.assertClean();
       await ctx?.close();
       await srv?.close();
       await tdb?.drop();
@@ -223,6 +212,65 @@ for (const backend of backends()) {
       await check(page, 'not found');
     });
 
+    test('a webhook endpoint created in the console receives its test event at a local receiver; deliveries and their payloads', async () => {
+      await page.goto(`${teamUrl}/webhooks`);
+      await page.getByLabel('Endpoint URL').fill(rx.url);
+      await page.getByLabel('Format').selectOption('junction');
+      await page.getByLabel('Description').fill('Local receiver');
+      await page.locator('#ev-junction-0').waitFor();
+      await page.getByRole('group', { name: /Junction/ }).getByLabel('user.created').check();
+      await page.getByRole('button', { name: 'Register endpoint' }).click();
+      await page.waitForLoadState('load');
+      const secret = (await page.locator('#new-secret').innerText()).trim();
+      assert.match(secret, /^whsec_/);
+      assert.match(await page.getByRole('status').innerText(), /Endpoint registered/);
+      await check(page, 'webhook registered');
+      await page.screenshot({ path: shot('webhooks'), fullPage: true });
+
+      await page.getByRole('table').getByRole('link', { name: rx.url }).click();
+      await page.waitForLoadState('load');
+      const endpointPage = page.url();
+      const before = rx.received.length;
+      await page.locator('#test-type').selectOption('provider.connection.created');
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.waitForLoadState('load');
+      assert.match(await page.getByRole('status').innerText(), /Delivered: the receiver answered HTTP 204/);
+      assert.equal(rx.received.length, before + 1);
+      const got = rx.received.at(-1)!;
+      assert.doesNotThrow(() => new Webhook(secret).verify(got.body, got.headers as Record<string, string>), 'signed with the secret shown once');
+      assert.equal(JSON.parse(got.body).event_type, 'provider.connection.created');
+      await check(page, 'webhook test sent');
+      await page.screenshot({ path: shot('webhook'), fullPage: true });
+
+      // A real event: a user created on the API reaches the receiver; the console shows the delivery.
+      assert.equal((await call(srv.baseUrl, 'POST', '/v2/user', { key: teamKey, json: { client_user_id: 'hooked-user' } })).status, 200);
+      await rx.waitFor((all) => all.some((r) => r.body.includes('hooked-user')), 20_000, 'the user.created delivery');
+      await page.goto(endpointPage);
+      await page.locator('#deliveries-h + form + table a').first().click();
+      await page.waitForLoadState('load');
+      assert.match(await page.locator('pre.payload').innerText(), /hooked-user/);
+      assert.match(await page.locator('#attempts-h + table').innerText(), /204/);
+      await check(page, 'webhook delivery');
+      await page.screenshot({ path: shot('webhook-delivery'), fullPage: true });
+      // The user's page lists it too.
+      await page.getByRole('link', { name: /^[0-9a-f-]{36}$/ }).first().click();
+      await page.waitForLoadState('load');
+      assert.match(await page.locator('#wh-h + table').innerText(), /user\.created/);
+    });
+
+    test('team settings: the mode changes in the console and back', async () => {
+      await page.goto(`${teamUrl}/settings`);
+      await page.getByLabel('production').check();
+      await page.getByRole('button', { name: 'Change mode' }).click();
+      await page.waitForLoadState('load');
+      assert.match(await page.getByRole('status').innerText(), /Mode changed/);
+      assert.equal((await srv.built.services.teams.listTeams()).find((t) => teamUrl.endsWith(t.id))!.mode, 'production');
+      await page.getByLabel('sandbox').check();
+      await page.getByRole('button', { name: 'Change mode' }).click();
+      await page.waitForLoadState('load');
+      assert.equal((await srv.built.services.teams.listTeams()).find((t) => teamUrl.endsWith(t.id))!.mode, 'sandbox');
+    });
+
     test('keyboard: the skip link and every control are reachable, focus is visible', async () => {
       await page.goto(`${teamUrl}/users`);
       await page.keyboard.press('Tab');
@@ -263,7 +311,7 @@ for (const backend of backends()) {
         evil.close();
       }
       assert.equal((await srv.built.services.teams.listTeams()).length, before);
-      requests.splice(0, requests.length, ...requests.filter((r) => !/^http:\/\/127\.0\.0\.1:\d+\/$/.test(r) || r.startsWith(srv.baseUrl)));
+      watch.requests.splice(0, watch.requests.length, ...watch.requests.filter((r) => !/^http:\/\/127\.0\.0\.1:\d+\/$/.test(r) || r.startsWith(srv.baseUrl)));
     });
 
     test('sign out ends the session: the console asks to sign in again', async () => {
@@ -283,8 +331,8 @@ for (const backend of backends()) {
 
     before(async () => {
       tdb = await freshDatabase(backend);
-      srv = await startServer(tdb, { adminToken: TOKEN, logLevel: 'silent' });
-      ctx = await browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false });
+      srv = await startServer(tdb, { adminToken: TOKEN, logLevel: 'silent', webhooks: TEST_WEBHOOKS });
+      ctx = await browser().newContext({ viewport: DESKTOP, javaScriptEnabled: false });
     });
     after(async () => {
       await ctx?.close();
@@ -324,6 +372,28 @@ for (const backend of backends()) {
       assert.match(await page.getByRole('status').innerText(), /Key revoked/);
       assert.equal((await call(srv.baseUrl, 'GET', '/v2/user', { key: k2 })).status, 401);
       await page.screenshot({ path: shot('nojs-keys') });
+
+      // Webhooks without JavaScript: register, send a test, disable, delete.
+      await page.getByRole('link', { name: 'Webhooks' }).click();
+      await page.getByLabel('Endpoint URL').fill(rx.url);
+      await page.getByLabel('Format').selectOption('standard');
+      await page.getByRole('button', { name: 'Register endpoint' }).click();
+      const secret = (await page.locator('#new-secret').innerText()).trim();
+      await page.getByRole('table').getByRole('link', { name: rx.url }).click();
+      const before = rx.received.length;
+      await page.locator('#test-type').selectOption('user.created');
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      assert.match(await page.getByRole('status').innerText(), /Delivered/);
+      const got = rx.received.slice(before).find((r) => r.headers['webhook-id'])!;
+      assert.ok(got, 'a Standard Webhooks delivery arrived');
+      assert.equal(JSON.parse(got.body).type, 'user.created');
+      assert.ok(secret.startsWith('whsec_'));
+      await page.getByRole('button', { name: 'Disable endpoint' }).click();
+      assert.match(await page.getByRole('status').innerText(), /Endpoint disabled/);
+      await page.getByLabel(/I understand its pending deliveries/).check();
+      await page.getByRole('button', { name: 'Delete endpoint' }).click();
+      assert.match(await page.getByRole('status').innerText(), /Endpoint deleted/);
+      await page.screenshot({ path: shot('nojs-webhooks') });
     });
   });
 
@@ -342,8 +412,8 @@ for (const backend of backends()) {
 
     test('the printed link signs in once; opened again it is refused with the generic message', async () => {
       const link = `${srv.baseUrl}/admin/console/login?link=${await srv.built.console!.issueLink()}`;
-      const a = await browser.newContext();
-      const b = await browser.newContext();
+      const a = await browser().newContext();
+      const b = await browser().newContext();
       try {
         const p = await a.newPage();
         await p.goto(link);

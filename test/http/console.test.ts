@@ -9,44 +9,14 @@ import { startServer, type TestServer } from '../support/server.ts';
 import { call } from '../support/junction-http.ts';
 import { SIGN_IN_FAILED } from '../../src/http/console/auth.ts';
 import { CONSOLE_CSP } from '../../src/http/console/index.ts';
+import { ConsoleClient } from '../support/console-client.ts';
 
 const TOKEN = 'console-admin-token-0123456789';
 const BASE = '/admin/console';
 
-interface Res { status: number; headers: Headers; text: string }
-
-/** A browser-like client: keeps the session cookie, sends same-origin Fetch Metadata on changes. */
-class Client {
-  cookie = '';
-  constructor(readonly base: string) {}
-  async req(method: string, path: string, o: { form?: Record<string, string>; headers?: Record<string, string>; site?: string | null } = {}): Promise<Res> {
-    const headers: Record<string, string> = { accept: 'text/html', ...(o.headers ?? {}) };
-    if (this.cookie) headers.cookie = this.cookie;
-    if (method !== 'GET' && o.site !== null) headers['sec-fetch-site'] = o.site ?? 'same-origin';
-    const init: RequestInit = { method, headers, redirect: 'manual' };
-    if (o.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      init.body = new URLSearchParams(o.form).toString();
-    }
-    const r = await fetch(this.base + path, init);
-    const set = r.headers.get('set-cookie');
-    if (set) {
-      const [pair] = set.split(';');
-      this.cookie = pair!.endsWith('=') ? '' : pair!;
-    }
-    return { status: r.status, headers: r.headers, text: await r.text() };
-  }
-  get(path: string) { return this.req('GET', path); }
-  post(path: string, form: Record<string, string>, o: { headers?: Record<string, string>; site?: string | null } = {}) { return this.req('POST', path, { form, ...o }); }
-  async csrf(path = `${BASE}/`): Promise<string> {
-    const r = await this.get(path);
-    const m = /name="_csrf" value="([^"]+)"/.exec(r.text);
-    assert.ok(m, `no CSRF field on ${path}: ${r.status} ${r.text.slice(0, 300)}`);
-    return m[1]!;
-  }
-  async signIn(token = TOKEN): Promise<Res> {
-    return this.post(`${BASE}/login`, { token, next: `${BASE}/` });
-  }
+/** A browser-like client signed in with this file's token. */
+class Client extends ConsoleClient {
+  constructor(base: string) { super(base, TOKEN); }
 }
 
 const h1s = (html: string) => html.match(/<h1[\s>]/g)?.length ?? 0;

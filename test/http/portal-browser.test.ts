@@ -9,34 +9,23 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserPerFile, screenshotPath, watchPage } from '../support/browser.ts';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { call } from '../support/junction-http.ts';
 import { demographicsBody } from '../support/records.ts';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const OUT = path.join(ROOT, 'test-output');
 const PHONE = { width: 390, height: 844 };
 
 /** Text that must never show on an error page: the user's details and records. */
 const USER_DATA = ['Ada', 'Lovelace', 'ada@example.com', '123-4567', '1990-12-10', 'Baker Street', 'Fitbit', 'Oura', 'Charge 6'];
 
-let browser: Browser;
-
-before(async () => {
-  browser = await launchBrowser();
-  fs.mkdirSync(OUT, { recursive: true });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserPerFile();
 
 for (const backend of backends()) {
-  const shot = (name: string) => path.join(OUT, `${name}${backend.name === 'embedded' ? '' : `-${backend.name}`}.png`);
+  const shot = (name: string) => screenshotPath(name, backend.name);
 
   describe(`Portal page in headless Chromium (${backend.name})`, () => {
     let tdb: TestDatabase;
@@ -64,16 +53,12 @@ for (const backend of backends()) {
     /** Opens `url` in a fresh phone-sized page; every request the page makes must stay on Roster. */
     async function open(url: string): Promise<{ page: Page; status: number; text: string; requests: string[] }> {
       const page = await ctx.newPage();
-      const requests: string[] = [];
-      page.on('request', (r) => requests.push(r.url()));
-      const dialogs: string[] = [];
-      page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+      const watch = watchPage(page, srv.baseUrl);
       const res = await page.goto(url, { waitUntil: 'load' });
       assert.ok(res, `no response for ${url}`);
       const text = await page.locator('body').innerText();
-      assert.deepEqual(dialogs, [], 'the page ran no script');
-      for (const r of requests) assert.ok(r.startsWith(srv.baseUrl), `the page fetched something from elsewhere: ${r}`);
-      return { page, status: res.status(), text, requests };
+      watch.assertClean();
+      return { page, status: res.status(), text, requests: watch.requests };
     }
 
     /** The page fits the phone's width: nothing to scroll sideways. */
@@ -90,7 +75,7 @@ for (const backend of backends()) {
       tdb = await freshDatabase(backend);
       srv = await startServer(tdb, { logLevel: 'silent' });
       key = (await srv.newTeam('portal')).apiKey;
-      ctx = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US' });
+      ctx = await browser().newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US' });
     });
     after(async () => {
       await ctx?.close();

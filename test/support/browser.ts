@@ -1,4 +1,5 @@
-// One headless Chromium for the browser tests (portal page, API reference), driven by playwright-core.
+// One headless Chromium for the browser tests (portal page, console, API reference), driven by
+// playwright-core, and what every browser test file sets up (browserPerFile, screenshotPath, watchPage).
 // Which browser:
 //   1. ROSTER_TEST_CHROMIUM=/path/to/chrome, if set (must exist: a typo fails, it does not fall back);
 //   2. else a Chromium or Chrome the machine has (Debian's /usr/bin/chromium, chromium-browser,
@@ -17,7 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
+import { chromium, type Browser, type LaunchOptions, type Page } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const SYSTEM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome'];
@@ -109,4 +112,53 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
     args: [...BROWSER_ARGS, ...(opts.args ?? [])],
     env: { ...process.env, ...found.env, ...opts.env } as Record<string, string>,
   });
+}
+
+// ---------- what every browser test file sets up ----------
+
+/** Where browser tests write their screenshots (docs/console.md shows copies of some). */
+export const TEST_OUTPUT = path.join(ROOT, 'test-output');
+
+/**
+ * One Chromium for a whole test file (launching one costs seconds): launched before the file's
+ * first test, closed after its last. Returns a getter, valid inside tests and hooks.
+ */
+export function browserPerFile(): () => Browser {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchBrowser();
+    fs.mkdirSync(TEST_OUTPUT, { recursive: true });
+  });
+  after(async () => { await browser?.close(); });
+  return () => {
+    if (!browser) throw new Error('the browser is not launched yet (use it inside a test or hook)');
+    return browser;
+  };
+}
+
+/** test-output/<name>.png, suffixed with the backend's name for backends other than the embedded one. */
+export function screenshotPath(name: string, backend: string): string {
+  return path.join(TEST_OUTPUT, `${name}${backend === 'embedded' ? '' : `-${backend}`}.png`);
+}
+
+/**
+ * Records what a page does that a test must see: every request it makes (all must go to `origin`)
+ * and every script error, CSP refusal or dialog. Error pages (4xx) are logged by Chromium as failed
+ * loads: expected, so not counted.
+ */
+export function watchPage(page: Page, origin: string): { requests: string[]; errors: string[]; assertClean(): void } {
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
+  page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); void d.dismiss(); });
+  return {
+    requests,
+    errors,
+    assertClean() {
+      for (const r of requests) assert.ok(r.startsWith(origin), `the page fetched something from elsewhere: ${r}`);
+      assert.deepEqual(errors, [], 'no script error, dialog or CSP violation');
+    },
+  };
 }

@@ -65,15 +65,15 @@ export class MemUsersRepo implements UsersRepo {
   }
   async softDelete(teamId: string, id: string, now: Date) {
     const cur = this.match(teamId, { id }, true);
-    if (!cur) return false;
+    if (!cur) return null;
     cur.user.deletedAt = now;
-    return true;
+    return [] as string[];
   }
   async remove(teamId: string, sel: UserSelector, guard: (cur: ProfiledUser) => boolean) {
     const cur = this.match(teamId, sel, true);
     if (!cur || !guard(clone(cur))) return null;
     this.rows.splice(this.rows.indexOf(cur), 1);
-    return cur.user.id;
+    return { gone: clone(cur), providers: [] as string[] };
   }
   async restore(teamId: string, target: UndoTarget, since: Date, now: Date, opts: { liveCap?: number } = {}) {
     const cur = this.rows.filter((r) => r.user.teamId === teamId && r.user.deletedAt && r.user.deletedAt > since
@@ -85,7 +85,7 @@ export class MemUsersRepo implements UsersRepo {
     cur.user = { ...cur.user, deletedAt: null, updatedAt: now };
     return 'ok' as const;
   }
-  async recordSync() { return true; }
+  async recordSync() { return { connection: null }; }
   async disconnect() { return false; }
   async metrics() { return { users: 0, connectedSources: 0, erroredConnectedSources: 0, weekly: [] }; }
   async purge() { return 0; }

@@ -10,7 +10,7 @@ export interface Receiver {
   port: number;
   received: Received[];
   /** Decides the answer to each request (status, optional headers, optional delay in ms). */
-  respond: (r: Received, n: number) => { status: number; headers?: Record<string, string>; delayMs?: number };
+  respond: (r: Received, n: number) => { status: number; headers?: Record<string, string>; delayMs?: number; body?: string };
   /** Waits until `pred` holds over what was received (bounded). */
   waitFor(pred: (all: Received[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +29,8 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     close: async () => {},
   };
   let n = 0;
+  // Answers still delayed when the receiver closes are dropped with their connections.
+  const held = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,16 +40,16 @@ export async function startReceiver(port = 0): Promise<Receiver> {
       const answer = () => {
         r.received.push(got);
         res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
-        res.end(a.status >= 400 ? 'nope' : 'ok');
+        res.end(a.body ?? (a.status >= 400 ? 'nope' : 'ok'));
       };
-      if (a.delayMs) setTimeout(answer, a.delayMs); else answer();
+      if (a.delayMs) { const t = setTimeout(() => { held.delete(t); answer(); }, a.delayMs); held.add(t); } else answer();
     });
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
   r.port = (server.address() as AddressInfo).port;
   r.url = `http://127.0.0.1:${r.port}/hook`;
-  r.close = () => new Promise<void>((res) => { server.closeAllConnections(); server.close(() => res()); });
+  r.close = () => new Promise<void>((res) => { for (const t of held) clearTimeout(t); held.clear(); server.closeAllConnections(); server.close(() => res()); });
   return r;
 }
 

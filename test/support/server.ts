@@ -13,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number; webhooks?: import('../../src/app.ts').AppOptions['webhooks']; publicUrl?: string; consoleLinks?: boolean; now?: () => Date } = {}): Promise<TestServer> {
+export async function startServer(tdb: TestDatabase, opts: { adminToken?: string; sandboxUserCap?: number; logLevel?: string; portalTtl?: { launch: number; communications: number }; redis?: Redis | null; rateLimitPerMinute?: number; webhooks?: import('../../src/app.ts').AppOptions['webhooks']; publicUrl?: string; consoleLinks?: boolean; now?: () => Date; secretKey?: string } = {}): Promise<TestServer> {
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const built = await buildApp({
@@ -30,6 +30,7 @@ export async function startServer(tdb: TestDatabase, opts: { adminToken?: string
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     ...(opts.consoleLinks ? { consoleLinks: true } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.secretKey ? { secretKey: opts.secretKey } : {}),
     // Suites send many refused credentials from one address on purpose; the throttle itself is
     // tested in test/http/credential-throttle.test.ts.
     credentialThrottle: { maxFailures: 1_000_000 },

@@ -9,6 +9,7 @@ import { backends, freshDatabase, type TestDatabase } from '../support/backends.
 import { startServer, type TestServer } from '../support/server.ts';
 import { adminClient, eventually, startReceiver, TEST_WEBHOOKS, type Receiver } from '../support/receiver.ts';
 import { newEventId } from '../../src/domain/webhooks/events.ts';
+import { nextDelayMs } from '../../src/domain/webhooks/retry.ts';
 
 const ADMIN = 'admin-token-for-webhook-tests';
 const SCHEDULE = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
@@ -145,6 +146,14 @@ for (const backend of backends()) {
         assert.deepEqual([re.status, re.body.disabled, re.body.disabled_reason], [200, false, null]);
         // Every endpoint change is in the audit trail (written within its flush interval).
         await eventually(async () => { const a = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action); return a.includes('admin.createWebhook') && a.includes('admin.updateWebhook'); }, 'audit entries');
+        // Once each: one change, one entry (the route and the admin scope's hook must not both write it).
+        const acts = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action);
+        assert.deepEqual([acts.filter((a: string) => a === 'admin.createWebhook').length, acts.filter((a: string) => a === 'admin.updateWebhook').length], [1, 1]);
+        // So are the dispatcher's own decisions (contract §4): the delivery failed for good, the endpoint disabled.
+        const sys = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.filter((e: any) => e.action.startsWith('webhook.'));
+        const gone = (await deliveries(t.teamId, t.endpointId)).find((d) => d.status === 'failed');
+        assert.deepEqual(sys.map((e: any) => [e.action, e.status]).sort(), [['webhook.deliveryExhausted', 410], ['webhook.endpointDisabled', 410]]);
+        assert.equal(sys.find((e: any) => e.action === 'webhook.deliveryExhausted').user_id, gone.user_id);
       } finally { await rx.close(); }
     });
 
@@ -210,6 +219,20 @@ for (const backend of backends()) {
       } finally { await strict.close(); }
     });
 
+    test('an answer later than the attempt timeout is a failure (timeout), and is retried no sooner than 60 s', async () => {
+      const quick = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, worker: false, attemptTimeoutMs: 300 } });
+      const rx = await startReceiver();
+      rx.respond = () => ({ status: 200, delayMs: 3000 });
+      try {
+        const t = await quick.newTeam();
+        const a = adminClient(quick.baseUrl, ADMIN);
+        const ep = (await a('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard' })).body;
+        const r = await a('POST', `/teams/${t.teamId}/webhooks/${ep.id}/test`, {});
+        assert.deepEqual([r.body.delivered, r.body.status_code, r.body.error], [false, 0, 'timeout']);
+        assert.equal(nextDelayMs(SCHEDULE, 1, { statusCode: 0, error: 'timeout', retryAfterS: null }), 60_000);
+      } finally { await quick.close(); await rx.close(); }
+    });
+
     test('SSRF at send time: a name that resolved to an allowed address at registration and to a private one later is not connected to', async () => {
       const rx = await startReceiver();
       try {
@@ -250,6 +273,16 @@ for (const backend of backends()) {
         assert.equal((await admin('POST', `/teams/${t.teamId}/webhooks/${t.endpointId}/test`, { event_type: 'nope' })).status, 400);
         const types = (await admin('GET', '/webhook-event-types')).body.formats;
         assert.ok(types.junction.some((e: any) => e.name === 'provider.connection.created' && e.example.event_type === 'provider.connection.created'));
+        // An answer's body is read up to 64 KiB and kept (2 KiB) on the attempt: a huge one changes nothing.
+        rx.respond = () => ({ status: 200, body: 'x'.repeat(1024 * 1024) });
+        const big = await admin('POST', `/teams/${t.teamId}/webhooks/${t.endpointId}/test`, {});
+        assert.deepEqual([big.body.delivered, big.body.status_code, big.body.response_excerpt.length], [true, 200, 2048]);
+        // Revealing, rotating and deleting are in the audit trail too.
+        assert.equal((await admin('DELETE', `/teams/${t.teamId}/webhooks/${t.endpointId}`)).status, 204);
+        await eventually(async () => {
+          const a = (await admin('GET', `/audit?team_id=${t.teamId}`)).body.events.map((e: any) => e.action);
+          return ['admin.revealWebhookSecret', 'admin.rotateWebhookSecret', 'admin.deleteWebhook'].every((x) => a.includes(x));
+        }, 'audit of reveal, rotate, delete');
       } finally { await rx.close(); }
     });
 
@@ -275,6 +308,32 @@ for (const backend of backends()) {
         assert.equal(overlaps, 0);
         assert.equal(ids.length, 60);
         assert.equal(new Set(ids).size, 60);
+      } finally { await second.close(); await rx.close(); }
+    });
+
+    test('rate_limit holds across two instances: deliveries beyond it are deferred to the next second, not failed', async () => {
+      const second = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, retrySchedule: SCHEDULE } });
+      const rx = await startReceiver();
+      try {
+        const t = await srv.newTeam();
+        assert.equal((await admin('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard', rate_limit: 0 })).status, 400);
+        const ep = (await admin('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard', rate_limit: 1 })).body;
+        assert.equal(ep.rate_limit, 1);
+        const outs = await Promise.all(Array.from({ length: 5 }, (_, i) => fetch(`${(i % 2 ? second : srv).baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: `rate-${i}` }) })));
+        assert.ok(outs.every((r) => r.status === 200));
+        await rx.waitFor((all) => all.length >= 5, 30_000);
+        // One request per one-second window, whichever instance claims: five windows at least, so the
+        // first and the last arrive three seconds apart or more (unlimited, they arrive together), and
+        // no second of arrivals holds more than the two a window boundary allows.
+        const at = rx.received.map((r) => r.at).sort((a, b) => a - b);
+        assert.ok(at.at(-1)! - at[0]! >= 2500, `arrivals ${at.map((x) => x - at[0]!).join(', ')} ms`);
+        const perSecond = new Map<number, number>();
+        for (const a of at) perSecond.set(Math.floor(a / 1000), (perSecond.get(Math.floor(a / 1000)) ?? 0) + 1);
+        assert.ok(Math.max(...perSecond.values()) <= 2);
+        const l = await eventually(async () => { const x = await deliveries(t.teamId, ep.id); return x.length === 5 && x.every((d) => d.status === 'success') ? x : null; }, 'all success');
+        assert.ok(l.every((d) => d.attempts === 1), 'a deferral is not an attempt');
+        // Lifted: what is pending goes at once.
+        assert.equal((await admin('PATCH', `/teams/${t.teamId}/webhooks/${ep.id}`, { rate_limit: null })).body.rate_limit, null);
       } finally { await second.close(); await rx.close(); }
     });
 

@@ -11,6 +11,7 @@ import { VitalClient } from '@tryvital/vital-node';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { startReceiver, TEST_WEBHOOKS, type Receiver, type Received } from '../support/receiver.ts';
+import { insuranceBody } from '../support/records.ts';
 
 const ADMIN = 'admin-token-for-webhook-tests';
 const json = (r: Received) => JSON.parse(r.body) as Record<string, any>;
@@ -203,6 +204,74 @@ for (const backend of backends()) {
       // Every event id is delivered once per endpoint (no duplicates without a failure).
       const ids = rx.standard.received.map((r) => String(r.headers['webhook-id']));
       assert.equal(new Set(ids).size, ids.length);
+    });
+
+    test('Onvy data_syncs: connection.created for a new provider, connection.error on entering error, created again on recovery, nothing for a repeat; insurance sends user.updated', async () => {
+      const ho = { 'x-api-key': team.apiKey, 'content-type': 'application/json' };
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users`, { method: 'POST', headers: ho, body: JSON.stringify({ id: 'sync-1', firstname: 'Sy' }) })).status, 201);
+      const id = (await (await fetch(`${srv.baseUrl}/v2/user/resolve/sync-1`, { headers: { 'x-vital-api-key': team.apiKey } })).json() as { user_id: string }).user_id;
+      const put = async (status: string) => assert.equal((await fetch(`${srv.baseUrl}/onvy/users/sync-1/data_syncs`, { method: 'PUT', headers: ho, body: JSON.stringify({ provider: 'GARMIN', data_type: 'auth', sync_type: 'historical', status }) })).status, 200);
+      const std = () => rx.standard.received.map(json).filter((e) => e.data.user_id === id && e.type.startsWith('connection.')).map((e) => `${e.type}:${e.data.provider}${e.data.error_type ? `:${e.data.error_type}` : ''}`);
+      await put('pending');
+      await rx.standard.waitFor(() => std().length === 1);
+      await put('in_progress'); // still connected: no event
+      await put('failed');
+      await rx.standard.waitFor(() => std().length === 2);
+      await put('failed'); // already in error: no event
+      await put('completed'); // back from error: connected again
+      await rx.standard.waitFor(() => std().length === 3);
+      assert.equal((await fetch(`${srv.baseUrl}/v2/user/${id}/insurance`, { method: 'POST', headers: { 'x-vital-api-key': team.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(insuranceBody()) })).status, 200);
+      await rx.standard.waitFor((all) => all.some((x) => json(x).type === 'user.updated' && json(x).data.user_id === id));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(std(), ['connection.created:garmin', 'connection.error:garmin:provider_credential_error', 'connection.created:garmin']);
+      // The same changes in Junction's vocabulary (documented types: no filter needed), verified with svix.
+      // In the order of the changes (ids are ULIDs; no delivery order is promised).
+      const jx = () => rx.junction.received.filter((r) => json(r).user_id === id).sort((a, b) => (String(a.headers['svix-id']) < String(b.headers['svix-id']) ? -1 : 1));
+      await rx.junction.waitFor(() => jx().length === 3);
+      assert.deepEqual(jx().map((r) => svixVerify(secrets.junction!, r.body, svixHeaders(r)).event_type), ['provider.connection.created', 'provider.connection.error', 'provider.connection.created']);
+      const err = json(jx()[1]!);
+      assert.equal(err.data.provider, 'garmin');
+      assert.equal(err.data.error_type, 'provider_credential_error');
+      assert.equal(err.client_user_id, 'sync-1');
+    });
+
+    test('deleting a user sends connection.deleted for each of its connections, in every vocabulary (soft and hard delete)', async () => {
+      const h = { 'x-vital-api-key': team.apiKey, 'content-type': 'application/json' };
+      const connect = async (userId: string, provider: string) =>
+        assert.equal((await fetch(`${srv.baseUrl}/v2/link/connect/demo`, { method: 'POST', headers: h, body: JSON.stringify({ user_id: userId, provider }) })).status, 200);
+      // Soft delete through the Junction face: two connections, two connection.deleted.
+      const soft = (await (await fetch(`${srv.baseUrl}/v2/user`, { method: 'POST', headers: h, body: JSON.stringify({ client_user_id: 'del-conn-1' }) })).json() as { user_id: string }).user_id;
+      await connect(soft, 'oura');
+      await connect(soft, 'fitbit');
+      assert.equal((await fetch(`${srv.baseUrl}/v2/user/${soft}`, { method: 'DELETE', headers: h })).status, 200);
+      // Hard delete through the Onvy face of a user with one connection.
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users`, { method: 'POST', headers: { 'x-api-key': team.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'del-conn-2', firstname: 'Del' }) })).status, 201);
+      const hard = (await (await fetch(`${srv.baseUrl}/v2/user/resolve/del-conn-2`, { headers: h })).json() as { user_id: string }).user_id;
+      await connect(hard, 'oura');
+      assert.equal((await fetch(`${srv.baseUrl}/onvy/users/del-conn-2`, { method: 'DELETE', headers: { 'x-api-key': team.apiKey } })).status, 204);
+
+      const std = (id: string) => rx.standard.received.map(json).filter((e) => e.data.user_id === id && e.type === 'connection.deleted').map((e) => e.data.provider).sort();
+      await rx.standard.waitFor(() => std(soft).length === 2 && std(hard).length === 1, 20_000, 'standard connection.deleted');
+      assert.deepEqual(std(soft), ['fitbit', 'oura']);
+      assert.deepEqual(std(hard), ['oura']);
+      const del = rx.standard.received.find((x) => json(x).type === 'connection.deleted' && json(x).data.user_id === hard)!;
+      const ev = new StandardWebhook(secrets.standard!).verify(del.body, stdHeaders(del)) as Record<string, any>;
+      assert.equal(ev.data.client_user_id, 'del-conn-2');
+      assert.equal(typeof ev.data.userId, 'number');
+
+      const ext = (id: string) => rx.junctionExt.received.map(json).filter((e) => e.user_id === id && e.event_type === 'provider.connection.deleted').map((e) => e.data.provider).sort();
+      await rx.junctionExt.waitFor(() => ext(soft).length === 2 && ext(hard).length === 1, 20_000, 'provider.connection.deleted');
+      assert.deepEqual(ext(soft), ['fitbit', 'oura']);
+      const j = rx.junctionExt.received.find((x) => json(x).event_type === 'provider.connection.deleted' && json(x).user_id === hard)!;
+      assert.deepEqual(svixVerify(secrets.junctionExt!, j.body, svixHeaders(j)).data, { user_id: hard, provider: 'oura' });
+      // The junction endpoint that filters nothing never sees the extension.
+      assert.ok(rx.junction.received.every((r) => json(r).event_type !== 'provider.connection.deleted'));
+
+      const onvy = (cid: string) => rx.onvy.received.flatMap((x) => json(x).events).filter((e: any) => e.user_id === cid && e.name === 'users.data_syncs:updated').map((e: any) => e.data.provider).sort();
+      // Two demo connects and two deletes for the first user, one and one for the second.
+      await rx.onvy.waitFor(() => onvy('del-conn-1').length === 4 && onvy('del-conn-2').length === 2, 20_000, 'onvy data_syncs events');
+      assert.deepEqual(onvy('del-conn-1'), ['FITBIT', 'FITBIT', 'OURA', 'OURA']);
+      assert.deepEqual(onvy('del-conn-2'), ['OURA', 'OURA']);
     });
 
     test('GET /metrics reports deliveries by format and outcome, attempt durations and the backlog', async () => {

@@ -2,6 +2,7 @@
 // by team.
 import type { Connection } from '../connections.ts';
 import type { StoredSync } from './data-syncs.ts';
+import type { DomainEvent } from '../webhooks/events.ts';
 import type { ListCursor, ProfiledUser, TeamMetrics, UndoTarget, User, UserQuery, UserSelector, UserView } from './model.ts';
 
 export type InsertResult =
@@ -18,6 +19,11 @@ export interface InsertOptions {
    * name, with a random suffix).
    */
   nameFromNumber?: boolean;
+  /**
+   * Webhooks (i12): the event to record when (and only when) the user is inserted, in the insert's
+   * own commit; its facts are completed with the stored client id and number.
+   */
+  event?: DomainEvent;
 }
 
 export interface SyncConnection {
@@ -26,6 +32,13 @@ export interface SyncConnection {
   error: { type: string; message: string } | null;
   setStatus: boolean;
 }
+
+/**
+ * What recording a sync entry did to the provider's connection (for its webhook events):
+ * 'connected' when it is new and connected or went from error to connected, 'errored' when it is
+ * new in error or entered error, null when its state did not change.
+ */
+export interface SyncChange { connection: 'connected' | 'errored' | null }
 
 export interface UsersRepo {
   /**
@@ -58,10 +71,16 @@ export interface UsersRepo {
    * it returns (nothing when it returns null). Null when there is no such live user.
    */
   updateProfile(teamId: string, sel: UserSelector, apply: (cur: ProfiledUser) => ProfiledUser | null): Promise<ProfiledUser | null | 'email_taken'>;
-  /** Soft-deletes a live user and drops its connections; false when no live user has that id. */
-  softDelete(teamId: string, id: string, now: Date): Promise<boolean>;
-  /** Deletes the live user for good (what hangs off it goes with it) if `guard` agrees; its id, or null. */
-  remove(teamId: string, sel: UserSelector, guard: (cur: ProfiledUser) => boolean): Promise<string | null>;
+  /**
+   * Soft-deletes a live user and drops its connections: the providers of the connections dropped
+   * (for their connection.deleted events), or null when no live user has that id.
+   */
+  softDelete(teamId: string, id: string, now: Date): Promise<string[] | null>;
+  /**
+   * Deletes the live user for good (what hangs off it goes with it) if `guard` agrees: the user as
+   * it was and the providers of the connections that went with it, or null.
+   */
+  remove(teamId: string, sel: UserSelector, guard: (cur: ProfiledUser) => boolean): Promise<{ gone: ProfiledUser; providers: string[] } | null>;
   /**
    * Makes the newest matching user deleted after `since` live again. `liveCap` as for insert:
    * 'cap' when the team already has that many live users.
@@ -70,9 +89,9 @@ export interface UsersRepo {
   /**
    * Records a sync entry for a live user: connects the provider if it is not (a new connection with
    * `connection`'s id and status), sets the connection's status when `connection.setStatus`, upserts
-   * the entry and bumps the user's updated_at. False when there is no such live user.
+   * the entry and bumps the user's updated_at. What it did to the connection; false when there is no such live user.
    */
-  recordSync(teamId: string, userId: string, entry: StoredSync, connection: SyncConnection): Promise<boolean>;
+  recordSync(teamId: string, userId: string, entry: StoredSync, connection: SyncConnection): Promise<SyncChange | false>;
   /** Removes the provider's connection and its sync entries; false when it was not connected. */
   disconnect(teamId: string, userId: string, providerSlug: string, now: Date): Promise<boolean>;
   metrics(teamId: string, now: Date): Promise<TeamMetrics>;

@@ -12,7 +12,13 @@ import { applyProfilePatch, checkProfilePatch, checkSyncEntry, hasRequired } fro
 import { deriveDataSyncs, providerSlugOf, type DataSync } from './data-syncs.ts';
 import type { InsertResult, UsersRepo } from './repo.ts';
 import { NO_OUTBOX, type EventOutbox } from '../webhooks/ports.ts'; // webhooks (i12)
-import { userEvent } from '../webhooks/events.ts'; // webhooks (i12)
+import { userEvent, type DomainEvent, type EventFacts } from '../webhooks/events.ts'; // webhooks (i12)
+
+/** A user delete (§1): user.deleted, and connection.deleted for each connection that went with it. */
+const deletedEvents = (teamId: string, userId: string, at: Date, providers: string[], facts: EventFacts = {}): DomainEvent[] => [
+  userEvent('user.deleted', teamId, userId, at, facts),
+  ...providers.map((provider) => userEvent('connection.deleted', teamId, userId, at, { ...facts, provider })),
+];
 
 export interface UsersDeps {
   repo: UsersRepo;
@@ -78,8 +84,10 @@ export class UsersService {
   async create(team: TeamContext, input: NewUser): Promise<ProfileView> {
     const now = this.now();
     const made = buildUser(team.teamId, input, now);
-    const r = this.settle(await this.events.emit(team.teamId, () => this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null }),
-      (x) => (x.ok ? [userEvent('user.created', team.teamId, made.user.id, now, { client_user_id: x.clientUserId, basic_id: x.number })] : []))); // webhooks (i12)
+    // Webhooks (i12): the event rides in the insert's own statement or commit (no extra round trip
+    // for a team with a live endpoint); the store completes its facts from the stored row.
+    const event = this.events.wants(team.teamId) ? userEvent('user.created', team.teamId, made.user.id, now) : undefined;
+    const r = this.settle(await this.repo.insert(made, { ...this.capOf(team), nameFromNumber: input.clientUserId === null, ...(event ? { event } : {}) }));
     return { ...made, number: r.number, user: { ...made.user, clientUserId: r.clientUserId }, dataSyncs: [] };
   }
 
@@ -224,7 +232,8 @@ export class UsersService {
       status: failed ? 'error' : 'connected',
       error: failed ? { type: 'auth_failed', message: 'The provider connection failed' } : null,
       setStatus: isAuth,
-    }), (x) => (x && isAuth ? [userEvent(failed ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(failed ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
+      // Events only when the connection's state changed: new, entering error, or back from it (§1).
+    }), (x) => (x && x.connection ? [userEvent(x.connection === 'errored' ? 'connection.error' : 'connection.created', teamId, u.user.id, now, { provider: slug, ...(x.connection === 'errored' ? { error: { type: 'provider_credential_error', message: 'The provider connection failed', details: 'auth sync entry failed' } } : {}) })] : [])); // webhooks (i12)
     if (!ok) throw notFound();
     return { provider: e.provider, dataType: e.dataType, syncType: e.syncType, status: e.status, updatedAt: now, userId: u.user.id };
   }
@@ -248,17 +257,18 @@ export class UsersService {
   /** Soft delete: the user can be restored for UNDO_GRACE_DAYS. */
   async delete(teamId: string, id: string): Promise<void> {
     const at = this.now();
-    const ok = await this.events.emit(teamId, () => this.repo.softDelete(teamId, id, at), (x) => (x ? [userEvent('user.deleted', teamId, id, at)] : [])); // webhooks (i12)
-    if (!ok) throw await this.notLiveError(teamId, id);
+    const gone = await this.events.emit(teamId, () => this.repo.softDelete(teamId, id, at), (x) => (x ? deletedEvents(teamId, id, at, x) : [])); // webhooks (i12)
+    if (!gone) throw await this.notLiveError(teamId, id);
   }
 
   /** Deletes for good the live user `sel` names, if `query` accepts it. Returns its id. */
   async remove(teamId: string, sel: UserSelector, query: UserQuery = {}): Promise<string> {
     if ('clientUserId' in sel && checkClientUserId(sel.clientUserId)) throw notFound();
-    const id = await this.events.emit(teamId, () => this.repo.remove(teamId, sel, (cur) => hasRequired(cur.profile, query)),
-      (x) => (x ? [userEvent('user.deleted', teamId, x, this.now(), 'clientUserId' in sel ? { client_user_id: sel.clientUserId } : 'number' in sel ? { basic_id: sel.number } : {})] : [])); // webhooks (i12)
-    if (!id) throw notFound();
-    return id;
+    const gone = await this.events.emit(teamId, () => this.repo.remove(teamId, sel, (cur) => hasRequired(cur.profile, query)),
+      // The row is gone by the time the outbox would read the ids from it: they come from the user as it was.
+      (x) => (x ? deletedEvents(teamId, x.gone.user.id, this.now(), x.providers, { client_user_id: x.gone.user.clientUserId, basic_id: x.gone.number }) : [])); // webhooks (i12)
+    if (!gone) throw notFound();
+    return gone.gone.user.id;
   }
 
   /** Restores a soft-deleted user inside its undo window; the sandbox cap applies as to a create. */

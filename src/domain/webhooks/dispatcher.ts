@@ -8,6 +8,8 @@ import { renderOnvyBatch, renderPayload, signedHeaders } from './render.ts';
 import { disablesAtOnce, isRetriable, isSuccess, nextDelayMs, DISABLE_AFTER_MS, type AttemptOutcome } from './retry.ts';
 import type { Attempt, Delivery, Endpoint, WebhookSender } from './ports.ts';
 import type { DomainEvent } from './events.ts';
+import type { AuditEntry } from '../audit.ts';
+import { attemptMessage, endpointDisabledMessage, FAILING_AFTER_ATTEMPTS, type LastAttempt, type OperationalMessage } from './operational.ts';
 
 export interface ClaimedGroup {
   endpoint: Endpoint | null;
@@ -22,6 +24,8 @@ export interface DeliveryUpdate {
   status: 'pending' | 'success' | 'failed' | 'cancelled';
   nextAttemptAt: Date | null;
   lastStatusCode: number | null;
+  /** Set when an operational message about it was (or no longer needs to be) sent. */
+  alerted?: boolean;
 }
 
 export interface EndpointUpdate {
@@ -31,7 +35,15 @@ export interface EndpointUpdate {
   disabled?: { reason: string };
 }
 
-export interface AttemptRecord { attempts: Attempt[]; deliveries: DeliveryUpdate[]; endpoint: EndpointUpdate | null }
+export interface AttemptRecord {
+  attempts: Attempt[];
+  deliveries: DeliveryUpdate[];
+  endpoint: EndpointUpdate | null;
+  /** Operational webhooks this attempt causes, written in the same transaction (operational.ts). */
+  operational?: OperationalMessage[];
+  /** Audit entries (§4): a delivery failed for good, an endpoint disabled automatically. */
+  audit?: AuditEntry[];
+}
 
 export interface DispatchStore {
   /** Turns un-fanned events into one pending delivery per matching live endpoint. */
@@ -55,12 +67,14 @@ export interface DispatcherOptions {
   onDisabled?: (ep: Endpoint, reason: string) => void;
   /** True when no endpoint is live anywhere: rounds are skipped (no SQL while idle). */
   idle?: () => boolean;
+  /** ROSTER_OPERATIONAL_WEBHOOK_URL is set: attempts record operational messages (operational.ts). */
+  operational?: boolean;
 }
 
 const MIN_ROUND_MS = 20;
 
 export class Dispatcher {
-  private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle'>> & DispatcherOptions;
+  private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle' | 'operational'>> & DispatcherOptions;
   private running = false;
   private wake: (() => void) | null = null;
   private woken = false;
@@ -168,13 +182,44 @@ export class Dispatcher {
     } else if (ep.firstFailureAt) {
       endpointUpdate = { teamId: ep.teamId, id: ep.id, firstFailureAt: null };
     }
+    // The audit trail names what failed for good and what was disabled (request id: the message id).
+    const entry = (action: string, userId: string | null): AuditEntry => ({ teamId: ep.teamId, id: newId(now.getTime()), keyId: null, action, userId, requestId: msgId, status: res.statusCode, at: now });
+    const audit: AuditEntry[] = [];
+    if (!ok && !manual && status === 'failed') for (const d of g.deliveries) audit.push(entry('webhook.deliveryExhausted', d.userId));
+    if (endpointUpdate?.disabled) audit.push(entry('webhook.endpointDisabled', null));
+    const ops = this.o.operational ? operationalMessages(ep, g, msgId, { ok, manual, attemptNo, status, endpointUpdate }, { id: attempts[0]!.id, statusCode: res.statusCode, at: started }, now) : null;
     await this.o.store.finish({
       attempts,
-      deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status, nextAttemptAt: next, lastStatusCode: res.statusCode })),
+      deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status, nextAttemptAt: next, lastStatusCode: res.statusCode, ...(ops ? { alerted: ops.alerted } : {}) })),
       endpoint: endpointUpdate,
+      ...(ops ? { operational: ops.messages } : {}),
+      audit,
     });
     this.o.onAttempt?.(ep.format, ok ? 'success' : status === 'failed' ? 'exhausted' : 'failure', res.durationMs / 1000, g.deliveries.length);
   }
+}
+
+/**
+ * What the operator's endpoint hears about one attempt (operational.ts): failing after the 4th
+ * scheduled failure, exhausted when a scheduled attempt leaves the delivery failed, recovered when
+ * a delivery that caused either succeeds, endpoint.disabled when the endpoint was disabled.
+ */
+function operationalMessages(ep: Endpoint, g: ClaimedGroup, msgId: string, r: { ok: boolean; manual: boolean; attemptNo: number; status: DeliveryUpdate['status']; endpointUpdate: EndpointUpdate | null }, last: LastAttempt, now: Date): { messages: OperationalMessage[]; alerted: boolean } {
+  const wasAlerted = g.deliveries.some((d) => d.alerted);
+  const messages: OperationalMessage[] = [];
+  let alerted = wasAlerted;
+  if (r.ok) {
+    if (wasAlerted) messages.push(attemptMessage('message.attempt.recovered', ep, msgId, last, now));
+    alerted = false;
+  } else if (!r.manual && r.status === 'failed') {
+    messages.push(attemptMessage('message.attempt.exhausted', ep, msgId, last, now));
+    alerted = true;
+  } else if (!r.manual && r.status === 'pending' && r.attemptNo === FAILING_AFTER_ATTEMPTS) {
+    messages.push(attemptMessage('message.attempt.failing', ep, msgId, last, now));
+    alerted = true;
+  }
+  if (r.endpointUpdate?.disabled) messages.push(endpointDisabledMessage(ep, r.endpointUpdate.firstFailureAt ?? now, now));
+  return { messages, alerted };
 }
 
 export type SendResult = AttemptOutcome & { durationMs: number; excerpt: string | null };

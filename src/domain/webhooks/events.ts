@@ -90,13 +90,13 @@ const J: CatalogueEntry[] = [
   { name: 'user.updated', domain: 'user.updated', documented: false, description: 'Roster extension (opt-in): a user, its demographics or insurance changed.' },
   { name: 'user.deleted', domain: 'user.deleted', documented: false, description: 'Roster extension (opt-in): a user was deleted (soft or for good).' },
   { name: 'user.undeleted', domain: 'user.restored', documented: false, description: 'Roster extension (opt-in): a soft-deleted user was restored (undo_delete).' },
-  { name: 'provider.connection.deleted', domain: 'connection.deleted', documented: false, description: 'Roster extension (opt-in): a connection was removed (deregistration or user delete).' },
+  { name: 'provider.connection.deleted', domain: 'connection.deleted', documented: false, description: 'Roster extension (opt-in): a connection was removed (deregistration, or one for each connection of a deleted user).' },
 ];
 const O: CatalogueEntry[] = [
   { name: 'users:created', domain: 'user.created', documented: true, description: 'A user was created (or restored by undo_delete) on any face.' },
   { name: 'users:updated', domain: 'user.updated', documented: true, description: 'A user, its demographics or insurance changed.' },
   { name: 'users:deleted', domain: 'user.deleted', documented: true, description: 'A user was deleted.' },
-  { name: 'users.data_syncs:updated', domain: 'connection.created', documented: true, description: 'A provider connection was created, errored or removed.' },
+  { name: 'users.data_syncs:updated', domain: 'connection.created', documented: true, description: 'A provider connection was created, errored or removed (also one for each connection of a deleted user).' },
 ];
 const S: CatalogueEntry[] = DOMAIN_EVENT_TYPES.map((t) => ({ name: t, domain: t, documented: true, description: STANDARD_DESCRIPTIONS()[t] }));
 
@@ -108,7 +108,7 @@ function STANDARD_DESCRIPTIONS(): Record<DomainEventType, string> {
     'user.restored': 'A soft-deleted user was restored.',
     'connection.created': 'A provider was connected.',
     'connection.error': 'A connection entered the error state.',
-    'connection.deleted': 'A connection was removed.',
+    'connection.deleted': 'A connection was removed (deregistration, or one for each connection of a deleted user).',
     'device.created': 'A connection recorded a new device.',
   };
 }

@@ -62,6 +62,8 @@ export interface Delivery {
   status: DeliveryStatus;
   attempts: number;
   manual: boolean;
+  /** An operational message.attempt.failing or .exhausted was sent for it (so a success sends .recovered). */
+  alerted: boolean;
   nextAttemptAt: Date | null;
   lastStatusCode: number | null;
   createdAt: Date;

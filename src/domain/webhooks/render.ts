@@ -82,7 +82,11 @@ export function generateSecret(format: WebhookFormat): string {
 
 /** Null when `secret` is acceptable for the format, else why not. */
 export function secretProblem(format: WebhookFormat, secret: string): string | null {
-  if (format === 'onvy') return ONVY_SECRET_RE.test(secret) ? null : 'an onvy secret is 16 to 200 printable ASCII characters';
+  if (format === 'onvy') {
+    // The prefix of a secret sealed at rest (src/store/secret-box.ts): a plaintext one may not look sealed.
+    if (secret.startsWith('enc:')) return 'an onvy secret may not start with "enc:"';
+    return ONVY_SECRET_RE.test(secret) ? null : 'an onvy secret is 16 to 200 printable ASCII characters';
+  }
   if (!SVIX_SECRET_RE.test(secret)) return 'a secret must match ^(whsec_)?[A-Za-z0-9+/=]{32,100}$';
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   return key.length >= 24 && key.length <= 64 ? null : 'a secret must decode to 24 to 64 bytes';

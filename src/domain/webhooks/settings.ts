@@ -1,5 +1,6 @@
 // The webhook settings (README "Settings"), read once in src/config.ts.
 import { DEFAULT_RETRY_SCHEDULE } from './retry.ts';
+import type { OperationalSettings } from './operational.ts';
 
 export interface WebhookSettings {
   /** ROSTER_WEBHOOK_WORKER: run the dispatcher in this instance (default on). */
@@ -16,8 +17,10 @@ export interface WebhookSettings {
   leaseS: number;
   /** The fallback poll when no NOTIFY arrives. */
   pollMs: number;
+  /** ROSTER_OPERATIONAL_WEBHOOK_URL and _SECRET: the operator's endpoint for delivery trouble (operational.ts); null = none. */
+  operational: OperationalSettings | null;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
-  worker: true, retrySchedule: DEFAULT_RETRY_SCHEDULE, allowHttp: false, allowCidrs: [], retentionDays: 30, leaseS: 30, pollMs: 1000,
+  worker: true, retrySchedule: DEFAULT_RETRY_SCHEDULE, allowHttp: false, allowCidrs: [], retentionDays: 30, leaseS: 30, pollMs: 1000, operational: null,
 };

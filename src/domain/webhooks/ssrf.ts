@@ -6,6 +6,11 @@ export interface SsrfPolicy {
   allowHttp: boolean;
   /** ROSTER_WEBHOOK_ALLOW_CIDRS: ranges exempt from the address rule (e.g. 127.0.0.0/8 in tests). */
   allowCidrs: string[];
+  /**
+   * Any address and host name: for the operator's own URL (ROSTER_OPERATIONAL_WEBHOOK_URL), which
+   * no team chose. Credentials in the URL and non-http(s) schemes are still refused.
+   */
+  anyAddress?: boolean;
 }
 
 const BLOCKED_V4: [string, number][] = [
@@ -64,7 +69,7 @@ export class AddressPolicy {
     const c = canonicalIp(ip);
     const fam = isIP(c) === 4 ? 'ipv4' : 'ipv6';
     if (!isIP(c)) return `not an IP address: ${ip}`;
-    if (this.allow.check(c, fam)) return null;
+    if (this.policy.anyAddress || this.allow.check(c, fam)) return null;
     if (blocked.check(c, fam)) return `${ip} is a private, loopback, link-local, metadata or reserved address`;
     return null;
   }
@@ -79,7 +84,7 @@ export class AddressPolicy {
     if (u.username || u.password) return 'URLs with user:password@ are not allowed';
     if (u.hash) return 'URLs with a #fragment are not allowed';
     const host = hostOf(u);
-    if (!isIP(host)) {
+    if (!isIP(host) && !this.policy.anyAddress) {
       const h = host.toLowerCase().replace(/\.$/, '');
       if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal') || h === 'host.docker.internal') return `${host} is not allowed`;
     }

@@ -18,7 +18,7 @@ import { clientRequestId } from '../request-id.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     /** What an admin mutation acted on, for its audit entry (C11). */
-    adminAudit?: { teamId: string; keyId: string | null };
+    adminAudit?: { teamId: string; keyId: string | null; actions?: string[] };
   }
 }
 
@@ -42,7 +42,11 @@ const Time = Type.String({ format: 'date-time' });
 const NullableOf = (type: 'string' | 'integer', extra: Record<string, unknown> = {}) => Type.Unsafe<string | number | null>({ type: [type, 'null'], ...extra });
 const TeamCreated = Type.Object({ team_id: Uuid, name: Type.String(), mode: Type.String(), key_id: Uuid, api_key: Type.String({ description: 'Shown once' }) });
 const TeamList = Type.Object({ teams: Type.Array(Type.Object({ team_id: Uuid, name: Type.String(), mode: Type.String(), created_at: Time, active_keys: Type.Integer() })) });
-const TeamPatched = Type.Object({ team_id: Uuid, rate_limit_per_minute: NullableOf('integer') });
+const TeamPatched = Type.Object({
+  team_id: Uuid,
+  mode: Type.Optional(Type.String({ description: 'The mode now (when the PATCH named it)' })),
+  rate_limit_per_minute: Type.Optional(NullableOf('integer')),
+});
 const KeyList = Type.Object({ keys: Type.Array(Type.Object({ key_id: Uuid, prefix: Type.String(), role: Type.String(), created_at: Time, revoked_at: NullableOf('string', { format: 'date-time' }) })) });
 const KeyCreated = Type.Object({ key_id: Uuid, team_id: Uuid, role: Type.String(), prefix: Type.String(), api_key: Type.String({ description: 'Shown once' }) });
 const AuditEvents = Type.Object({ events: Type.Array(Type.Object({
@@ -80,7 +84,9 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const p = req.params as { team_id?: string } | undefined;
     const teamId = req.adminAudit?.teamId ?? (p?.team_id ? parseUuid(p.team_id) : null);
     const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
-    if (teamId && op) void services.audit.record(operatorEntry('admin', op, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date(), clientRequestId(req.headers))).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
+    // A PATCH that changed several things names each (setTeamMode, setTeamRateLimit), as the CLI and console do.
+    const ops = req.adminAudit?.actions ?? (op ? [op] : []);
+    if (teamId) for (const o of ops) void services.audit.record(operatorEntry('admin', o, teamId, req.adminAudit?.keyId ?? null, req.id, reply.statusCode, new Date(), clientRequestId(req.headers))).catch((e) => req.log.warn({ err: (e as Error).message }, 'audit failed'));
     done();
   });
 
@@ -93,14 +99,31 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
     const teams = await services.teams.listTeams();
     return { teams: teams.map((t) => ({ team_id: t.id, name: t.name, mode: t.mode, created_at: t.createdAt.toISOString(), active_keys: t.keys })) };
   });
-  const TeamPatch = Type.Object({ rate_limit_per_minute: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()]) });
-  a.patch('/teams/:team_id', { schema: { operationId: 'setTeamRateLimit', summary: 'Set (or clear) a team\'s own per-key rate limit', tags, params: TeamParams, body: TeamPatch, response: { 200: TeamPatched } } }, async (req) => {
+  const TeamPatch = Type.Object({
+    mode: Type.Optional(Type.Union([Type.Literal('sandbox'), Type.Literal('production')])),
+    rate_limit_per_minute: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()])),
+  }, { additionalProperties: false, minProperties: 1 });
+  a.patch('/teams/:team_id', { schema: { operationId: 'updateTeam', summary: 'Change a team: its mode (sandbox or production) and/or its own per-key rate limit (null = the server default)', tags, params: TeamParams, body: TeamPatch, response: { 200: TeamPatched } } }, async (req) => {
     const teamId = parseUuid(req.params.team_id)!;
-    await services.teams.setRateLimit(teamId, req.body.rate_limit_per_minute);
-    // Cached principals carry the old limit: drop them so the new one applies at once here
-    // (other instances pick it up within the key cache's lifetime).
+    const b = req.body;
+    const out: { team_id: string; mode?: string; rate_limit_per_minute?: number | null } = { team_id: teamId };
+    const actions: string[] = [];
+    // The mode first: it is the one with rules that may refuse (the sandbox cap), so a refused
+    // PATCH changes nothing.
+    if (b.mode !== undefined) {
+      out.mode = (await services.teams.setMode(teamId, b.mode)).team.mode;
+      actions.push('setTeamMode');
+    }
+    if (b.rate_limit_per_minute !== undefined) {
+      await services.teams.setRateLimit(teamId, b.rate_limit_per_minute);
+      out.rate_limit_per_minute = b.rate_limit_per_minute;
+      actions.push('setTeamRateLimit');
+    }
+    req.adminAudit = { teamId, keyId: null, actions };
+    // Cached principals carry the old mode and limit: drop them so the new ones apply at once here
+    // (other instances pick them up within the key cache's lifetime).
     services.keys.clear();
-    return { team_id: teamId, rate_limit_per_minute: req.body.rate_limit_per_minute };
+    return out;
   });
   a.get('/teams/:team_id/keys', { schema: { operationId: 'listKeys', summary: 'List a team\'s API keys', tags, params: TeamParams, response: { 200: KeyList } } }, async (req) => {
     const keys = await services.teams.listKeys(parseUuid(req.params.team_id)!);

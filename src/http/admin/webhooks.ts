@@ -87,6 +87,8 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
   });
   const w = services.webhooks;
   const team = (p: { team_id: string }) => parseUuid(p.team_id)!;
+  // Changes (POST, PATCH, DELETE) are audited by the admin scope's onResponse hook (admin/index.ts),
+  // refusals included; only the secret's reveal, a GET that hook skips, is recorded here.
   const audit = (req: FastifyRequest, teamId: string, action: string, status: number) =>
     services.audit.record({ teamId, id: newId(), keyId: null, action: `admin.${action}`, userId: null, requestId: req.id, clientRequestId: clientRequestId(req.headers), status, at: new Date() });
 
@@ -103,7 +105,6 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
       ...(b.disabled !== undefined ? { disabled: b.disabled } : {}), ...(b.secret !== undefined ? { secret: b.secret } : {}),
       ...(b.headers !== undefined ? { headers: b.headers } : {}), ...(b.rate_limit !== undefined ? { rateLimit: b.rate_limit } : {}),
     });
-    await audit(req, ep.teamId, 'createWebhook', 201);
     return reply.code(201).send({ ...endpointJson(ep), secret: ep.secret });
   });
 
@@ -119,13 +120,11 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
       ...(b.filter_types !== undefined ? { filterTypes: b.filter_types } : {}), ...(b.disabled !== undefined ? { disabled: b.disabled } : {}),
       ...(b.headers !== undefined ? { headers: b.headers } : {}), ...(b.rate_limit !== undefined ? { rateLimit: b.rate_limit } : {}),
     });
-    await audit(req, ep.teamId, 'updateWebhook', 200);
     return endpointJson(ep);
   });
 
   a.delete('/teams/:team_id/webhooks/:id', { schema: { operationId: 'deleteWebhook', summary: 'Delete a webhook endpoint (its pending deliveries are cancelled)', tags, params: EpParams } }, async (req, reply) => {
     await w.remove(team(req.params), req.params.id.toLowerCase());
-    await audit(req, team(req.params), 'deleteWebhook', 204);
     return reply.code(204).send();
   });
 
@@ -137,7 +136,6 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
 
   a.post('/teams/:team_id/webhooks/:id/secret/rotate', { schema: { operationId: 'rotateWebhookSecret', summary: 'Rotate the signing secret; the old one keeps signing for the grace period', tags, params: EpParams, body: Type.Optional(RotateBody) }, ...bodyOptional }, async (req) => {
     const key = await w.rotate(team(req.params), req.params.id.toLowerCase(), req.body?.key, req.body?.grace_period_seconds);
-    await audit(req, team(req.params), 'rotateWebhookSecret', 200);
     return { key };
   });
 
@@ -150,7 +148,6 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
     const since = new Date(req.body.since);
     if (Number.isNaN(since.getTime())) return sendError(reply, 400, 'VALIDATION_FAILED', 'since must be an ISO 8601 date-time');
     const n = await w.recover(team(req.params), req.params.id.toLowerCase(), since);
-    await audit(req, team(req.params), 'recoverWebhook', 202);
     return reply.code(202).send({ requeued: n });
   });
 
@@ -171,7 +168,6 @@ export async function webhookAdmin(app: FastifyInstance, services: Services) {
 
   a.post('/teams/:team_id/webhook-deliveries/:delivery_id/retry', { schema: { operationId: 'retryWebhookDelivery', summary: 'Attempt a delivery again now (a manual attempt, not rescheduled if it fails)', tags, params: DeliveryParams } }, async (req, reply) => {
     await w.retry(team(req.params), req.params.delivery_id.toLowerCase());
-    await audit(req, team(req.params), 'retryWebhookDelivery', 202);
     return reply.code(202).send({ queued: true });
   });
 

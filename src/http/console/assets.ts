@@ -54,6 +54,16 @@ button.danger { background: var(--danger); border-color: var(--danger); }
 .login { max-width: 28rem; margin: 3rem auto; padding: 0 1rem; }
 .login input[type=password] { width: 100%; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+label.choice { font-weight: 400; margin-right: 1rem; }
+.checks { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: .1rem 1rem; }
+.checks label { font-weight: 400; }
+.checks .muted { font-size: .85em; }
+input[type=url] { font: inherit; padding: .35rem .5rem; border: 1px solid #8c959f; border-radius: 4px; min-width: 26rem; max-width: 100%; }
+pre.payload { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: .75rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; max-height: 32rem; }
+.badge.success, .badge.enabled { border-color: var(--ok); color: var(--ok); }
+.badge.failed, .badge.disabled, .badge.cancelled { border-color: var(--danger); color: var(--danger); }
+.actions { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; }
+.actions form { margin: 0; }
 @media (max-width: 40rem) { input[type=search] { min-width: 0; width: 100%; } }
 `;
 

@@ -2,19 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import { parseUuid } from '../../domain/ids.ts';
 import { hasForbiddenChars } from '../../domain/text.ts';
-import { html, fmtTime, raw } from './html.ts';
+import { html, fmtTime, parseTime, raw } from './html.ts';
 import { BASE } from './layout.ts';
 import { decodeCursor } from './users.ts';
 import type { ConsoleKit } from './kit.ts';
 
 const PAGE = 50;
-
-/** `YYYY-MM-DDTHH:MM` (datetime-local, read as UTC) or a full ISO time; null when empty or invalid. */
-function parseTime(s: string): Date | null | 'bad' {
-  if (!s) return null;
-  const d = new Date(/Z|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
-  return Number.isNaN(d.getTime()) ? 'bad' : d;
-}
 
 export function auditRoutes(app: FastifyInstance, kit: ConsoleKit) {
   const { reads } = kit.deps;

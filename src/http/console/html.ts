@@ -38,3 +38,13 @@ export const fmtCount = (n: number): string => n.toLocaleString('en-US');
 /** A page count: exact, "about N" (estimated) or "N+" (at least). */
 export const fmtTotal = (c: { n: number; kind: 'exact' | 'estimate' | 'atLeast' }): string =>
   c.kind === 'estimate' ? `about ${fmtCount(c.n)}` : c.kind === 'atLeast' ? `${fmtCount(c.n)}+` : fmtCount(c.n);
+
+/** `YYYY-MM-DDTHH:MM` (datetime-local, read as UTC) or a full ISO time; null when empty, 'bad' when invalid. */
+export function parseTime(s: string): Date | null | 'bad' {
+  if (!s) return null;
+  const d = new Date(/Z|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
+  return Number.isNaN(d.getTime()) ? 'bad' : d;
+}
+
+/** A time as a datetime-local value in UTC (`YYYY-MM-DDTHH:MM`). */
+export const toLocalInput = (d: Date): string => d.toISOString().slice(0, 16);

@@ -5,6 +5,7 @@
 // the domain services and the console's read port.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isDomainError } from '../../domain/errors.ts';
+import { WebhookError } from '../../domain/webhooks/service.ts';
 import { newId, parseUuid } from '../../domain/ids.ts';
 import { consoleAssets } from './assets.ts';
 import { BASE, shell, type NavItem } from './layout.ts';
@@ -95,7 +96,7 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
       return reply.code(303).header('location', done ? `${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}` : path).send();
     },
     problem(e) {
-      if (isDomainError(e)) return e.message;
+      if (isDomainError(e) || e instanceof WebhookError) return e.message;
       throw e;
     },
     form(req) {

@@ -49,7 +49,7 @@ export interface ConsoleKit {
   audit(req: FastifyRequest, teamId: string, operation: string, userId: string | null, status?: number): Promise<void>;
   /** 303 to a console path, with an optional status message code. */
   redirect(reply: FastifyReply, path: string, done?: string): FastifyReply;
-  /** The message for a domain error, or rethrows anything else. */
+  /** The message for a domain error (DomainError, WebhookError), or rethrows anything else. */
   problem(e: unknown): string;
   form(req: FastifyRequest): Record<string, string>;
   /** Base URL for links Roster hands out (portal links). */

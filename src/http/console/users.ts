@@ -15,6 +15,7 @@ import { html, fmtTime, fmtTotal, raw, type Html } from './html.ts';
 import { BASE, csrfField } from './layout.ts';
 import { shownOnce } from './teams.ts';
 import type { ConsoleKit } from './kit.ts';
+import { userDeliveries } from './webhooks/user-deliveries.ts';
 
 export const PAGE_SIZE = 50;
 
@@ -75,6 +76,7 @@ function results(team: ConsoleTeam, q: ListQuery, page: UserPage): Html {
   const what = q.state === 'deleted' ? 'deleted users awaiting undo' : 'live users';
   return html`<section id="results" aria-labelledby="results-h">
     <h2 id="results-h">${q.q || q.provider || q.errored ? html`${total} matching ${what}` : html`${total} ${what}`}</h2>
+    ${page.total.kind === 'exact' ? '' : html`<p class="muted">${page.total.kind === 'estimate' ? 'An estimate from the database\'s statistics' : 'At least this many'}: totals are counted exactly up to 10,000 users (an exact count of a team this size takes longer than a page may).</p>`}
     ${page.rows.length === 0
       ? html`<p>No user matches. ${q.q ? 'The box finds a Junction user_id, a client_user_id (exact or by its start; also the Onvy id), a basic userId or an e-mail.' : ''}</p>`
       : html`<table>
@@ -148,7 +150,10 @@ export function usersRoutes(app: FastifyInstance, kit: ConsoleKit) {
       live ? orNull(services.insurance.latest(team.id, userId, false)) : Promise.resolve(null),
     ]);
     const ids = [userId, user.clientUserId, ...(faces ? [String(faces.basicId)] : [])];
-    const activity = await reads.audit({ teamId: team.id, action: null, keyId: null, userIds: ids, since: null, until: null, after: null, limit: 50 });
+    const [activity, deliveries] = await Promise.all([
+      reads.audit({ teamId: team.id, action: null, keyId: null, userIds: ids, since: null, until: null, after: null, limit: 50 }),
+      userDeliveries(services.webhooks, team.id, userId),
+    ]);
     const url = `${BASE}/t/${team.id}/users/${userId}`;
     const csrf = csrfField(req.consoleSession?.csrfToken);
     const done = typeof (req.query as Record<string, unknown>).done === 'string' ? DONE[(req.query as Record<string, string>).done!] : undefined;
@@ -225,7 +230,9 @@ export function usersRoutes(app: FastifyInstance, kit: ConsoleKit) {
         ? html`<table aria-labelledby="act-h"><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Status</th><th scope="col">Key</th><th scope="col">Request</th></tr></thead>
           <tbody>${activity.entries.map((e) => html`<tr><td>${fmtTime(e.at)}</td><td>${e.action}</td><td>${e.status}</td><td>${e.keyId ? html`<code>${e.keyId}</code>` : 'console'}</td><td><code>${e.requestId}</code></td></tr>`)}</tbody></table>
           <p><a href="${BASE}/t/${team.id}/audit?user=${encodeURIComponent(userId)}">All of this user's audit entries</a></p>`
-        : html`<p class="muted">No audit entries name this user.</p>`}`;
+        : html`<p class="muted">No audit entries name this user.</p>`}
+      <h2 id="wh-h">Webhook deliveries</h2>
+      ${deliveries}`;
     const statusMsg = extra.error ? { text: extra.error, kind: 'error' as const } : done ? { text: done, kind: 'ok' as const } : extra.shown ? { text: 'Created. Copy it now: it is not shown again.', kind: 'ok' as const } : null;
     return kit.page(req, reply, { title: `User ${user.clientUserId}`, team, current: 'users', body, status: statusMsg }, status);
   };

@@ -15,7 +15,7 @@ const connectionsArray = (eb: ExpressionBuilder<Database, 'users'>) =>
     .orderBy('connections.created_at').orderBy('connections.provider'));
 
 /**
- * The user's connections as a JSON array column `conns`, null when the row's kept count says the user has none (0015_cheaper_reads.sql):
+ * The user's connections as a JSON array column `conns`, null when the row's kept count says the user has none (0017_cheaper_reads.sql):
  * most users have no connection, and the sub-select is then the larger part of a read's SQL work.
  */
 export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) =>

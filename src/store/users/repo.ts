@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
-import type { InsertOptions, InsertResult, SyncConnection, UsersRepo } from '../../domain/users/repo.ts';
+import type { InsertOptions, InsertResult, SyncChange, SyncConnection, UsersRepo } from '../../domain/users/repo.ts';
 import type { ListCursor, ProfiledUser, TeamMetrics, UndoTarget, User, UserOrder, UserQuery, UserSelector, UserView } from '../../domain/users/model.ts';
 import type { StoredSync } from '../../domain/users/data-syncs.ts';
 import type { Connection } from '../../domain/connections.ts';
@@ -14,6 +14,9 @@ import {
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
 import { roomUnderCap } from './team-cap.ts';
 import { lockUser } from '../connections.ts';
+import { CreateGroups } from './create-group.ts';
+import { currentScope, rootOf } from '../../db/request-tx.ts';
+import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
@@ -39,9 +42,12 @@ type Inserted = { basic_id: number; client_user_id: string };
 
 export class PgUsersRepo implements UsersRepo {
   private readonly q: HotQueries;
+  private readonly groups: CreateGroups | null;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** `group: false`: every create takes the single path (tests of its races). */
+  constructor(private readonly db: Kysely<Database>, opts: { group?: boolean } = {}) {
     this.q = hotQueries(db);
+    this.groups = opts.group === false ? null : new CreateGroups(rootOf(db));
   }
 
   // ---------- create ----------
@@ -49,14 +55,27 @@ export class PgUsersRepo implements UsersRepo {
   async insert(u: ProfiledUser, opts: InsertOptions): Promise<InsertResult> {
     const row = userRow(u);
     const teamId = u.user.teamId;
+    // Autocommit creates with a client id of their own go in groups (create-group.ts); the group
+    // hands back what it cannot settle exactly, and that is settled here, alone.
+    if (this.groups && !opts.nameFromNumber && !currentScope()?.trx) {
+      const r = await this.groups.submit({ row, ...(opts.liveCap ? { cap: opts.liveCap } : {}), ...(opts.event ? { event: opts.event } : {}) });
+      if (r !== 'retry') return r;
+    }
+    const event = opts.event;
     try {
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        // Without a cap: autocommit statements, no transaction. With one: the count and the insert
-        // in one transaction under the team's cap lock (team-cap.ts).
+        // Without a cap or an event: autocommit statements, no transaction. With a cap: the count
+        // and the insert in one transaction under the team's cap lock (team-cap.ts). An event is
+        // written in the insert's transaction, iff the user was inserted.
         const cap = opts.liveCap;
-        const r = cap
+        const once = async (db: Kysely<Database>) => {
+          const ins = await this.insertOnce(db, row, opts, attempt > 0);
+          if (ins && event) await insertEvents(db, [event]);
+          return ins;
+        };
+        const r = cap || event
           ? await withRetry(() => this.db.transaction().execute(async (tx) =>
-            (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : this.insertOnce(tx, row, opts, attempt > 0)))
+            (cap && (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : once(tx))))
           : await this.insertOnce(this.db, row, opts, attempt > 0);
         if (r === 'cap') return { ok: false, reason: 'cap' };
         if (r) return { ok: true, number: Number(r.basic_id), clientUserId: r.client_user_id };
@@ -247,19 +266,26 @@ export class PgUsersRepo implements UsersRepo {
       const u = await tx.selectFrom('users').select('id').where('team_id', '=', teamId).where('id', '=', userId).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!u) return false;
       const errorCols = { error_type: c.error?.type ?? null, error_message: c.error?.message ?? null, errored_at: c.error ? e.updatedAt : null };
-      await tx.insertInto('connections').values({
+      const made = await tx.insertInto('connections').values({
         team_id: teamId, user_id: userId, provider: e.provider, id: c.id, status: c.status, external_user_id: null,
         ...errorCols, resources: '{}', demo: false, created_at: e.updatedAt,
-      }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider']).doNothing()).execute();
-      if (c.setStatus) {
-        await tx.updateTable('connections').set({ status: c.status, ...errorCols })
-          .where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', e.provider).execute();
+      }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider']).doNothing()).returning('status').executeTakeFirst();
+      const entered = (s: string) => (s === 'error' ? 'errored' as const : 'connected' as const);
+      let change: SyncChange['connection'] = made ? entered(made.status) : null;
+      if (c.setStatus && !made) {
+        // The status before, read in the same statement (the FROM subquery sees the row as it was).
+        const r = await sql<{ before: string }>`update connections c set status = ${c.status}, error_type = ${errorCols.error_type},
+            error_message = ${errorCols.error_message}, errored_at = ${errorCols.errored_at}
+          from (select status as before from connections where team_id = ${teamId} and user_id = ${userId} and provider = ${e.provider}) o
+          where c.team_id = ${teamId} and c.user_id = ${userId} and c.provider = ${e.provider} returning o.before`.execute(tx);
+        const before = r.rows[0]?.before;
+        if (before !== undefined && (before === 'error') !== (c.status === 'error')) change = entered(c.status);
       }
       await tx.insertInto('data_syncs').values({
         team_id: teamId, user_id: userId, provider: e.provider, data_type: e.dataType, sync_type: e.syncType, status: e.status, updated_at: e.updatedAt,
       }).onConflict((oc) => oc.columns(['team_id', 'user_id', 'provider', 'data_type', 'sync_type']).doUpdateSet({ status: e.status, updated_at: e.updatedAt })).execute();
       await tx.updateTable('users').set({ updated_at: e.updatedAt }).where('team_id', '=', teamId).where('id', '=', userId).execute();
-      return true;
+      return { connection: change };
     }));
   }
 
@@ -280,9 +306,9 @@ export class PgUsersRepo implements UsersRepo {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
       const r = await tx.updateTable('users').set({ deleted_at: now, updated_at: now })
         .where('team_id', '=', teamId).where('id', '=', id).where('deleted_at', 'is', null).returning('id').executeTakeFirst();
-      if (!r) return false;
-      await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', id).execute();
-      return true;
+      if (!r) return null;
+      const gone = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', id).returning('provider').execute();
+      return gone.map((c) => c.provider);
     }));
   }
 
@@ -291,9 +317,13 @@ export class PgUsersRepo implements UsersRepo {
       const cur = await tx.selectFrom('users').selectAll()
         .where('team_id', '=', teamId).where(selWhere(sel)).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
       if (!cur || !guard(toProfiled(cur))) return null;
-      // Connections, devices, records, tokens and sync entries cascade.
-      await tx.deleteFrom('users').where('team_id', '=', teamId).where('id', '=', cur.id).execute();
-      return cur.id;
+      // Connections, devices, records, tokens and sync entries cascade (at the statement's end, so
+      // the RETURNING subquery still sees the connections: their providers, in the same statement).
+      const gone = await tx.deleteFrom('users').where('team_id', '=', teamId).where('id', '=', cur.id)
+        .returning((eb) => eb.selectFrom('connections').select(sql<string[]>`coalesce(array_agg(provider order by provider), '{}')`.as('p'))
+          .where('connections.team_id', '=', teamId).where('connections.user_id', '=', cur.id).as('providers'))
+        .executeTakeFirst();
+      return { gone: toProfiled(cur), providers: (gone?.providers as string[] | null) ?? [] };
     }));
   }
 

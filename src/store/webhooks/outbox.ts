@@ -38,20 +38,7 @@ export class PgEventOutbox implements EventOutbox {
   }
 
   async record(events: DomainEvent[]): Promise<void> {
-    const mine = events.filter((e) => this.teams.has(e.teamId));
-    if (mine.length === 0) return;
-    const rows = JSON.stringify(mine.map((e) => ({ team_id: e.teamId, id: e.id, type: e.type, user_id: e.userId, facts: e.facts, occurred_at: e.occurredAt.toISOString() })));
-    // One statement: the events (completed with the user's client id and basic id when its row
-    // exists) and the wake-up of every dispatcher, delivered at commit.
-    await sql`with ins as (
-        insert into webhook_events (team_id, id, type, user_id, facts, occurred_at)
-        select e.team_id, e.id, e.type, e.user_id,
-          coalesce((select jsonb_strip_nulls(jsonb_build_object('client_user_id', u.client_user_id, 'basic_id', u.basic_id))
-                    from users u where u.team_id = e.team_id and u.id = e.user_id), '{}'::jsonb) || e.facts,
-          e.occurred_at
-        from jsonb_to_recordset(${rows}::jsonb) as e(team_id uuid, id text, type text, user_id uuid, facts jsonb, occurred_at timestamptz)
-        returning 1)
-      select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from ins limit 1) x`.execute(this.db);
+    await insertEvents(this.db, events.filter((e) => this.teams.has(e.teamId)));
   }
 
   async emit<T>(teamId: string, change: () => Promise<T>, events: (result: T) => DomainEvent[] | Promise<DomainEvent[]>): Promise<T> {
@@ -75,6 +62,25 @@ export class PgEventOutbox implements EventOutbox {
       throw e;
     }
   }
+}
+
+/**
+ * Writes `events` in `db`'s transaction (or as one autocommit statement), whatever the team: the
+ * caller has decided they are wanted. One statement: the events (completed with the user's client
+ * id and basic id when its row exists) and the wake-up of every dispatcher, delivered at commit.
+ */
+export async function insertEvents(db: Kysely<Database>, events: DomainEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = JSON.stringify(events.map((e) => ({ team_id: e.teamId, id: e.id, type: e.type, user_id: e.userId, facts: e.facts, occurred_at: e.occurredAt.toISOString() })));
+  await sql`with ins as (
+      insert into webhook_events (team_id, id, type, user_id, facts, occurred_at)
+      select e.team_id, e.id, e.type, e.user_id,
+        coalesce((select jsonb_strip_nulls(jsonb_build_object('client_user_id', u.client_user_id, 'basic_id', u.basic_id))
+                  from users u where u.team_id = e.team_id and u.id = e.user_id), '{}'::jsonb) || e.facts,
+        e.occurred_at
+      from jsonb_to_recordset(${rows}::jsonb) as e(team_id uuid, id text, type text, user_id uuid, facts jsonb, occurred_at timestamptz)
+      returning 1)
+    select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from ins limit 1) x`.execute(db);
 }
 
 /**

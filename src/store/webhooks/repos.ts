@@ -6,9 +6,12 @@ import { rootOf } from '../../db/request-tx.ts';
 import { newId } from '../../domain/ids.ts';
 import { endpointWants, newBatchId, type DomainEvent, type DomainEventType, type WebhookFormat } from '../../domain/webhooks/events.ts';
 import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
-import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, StoredEvent } from '../../domain/webhooks/ports.ts';
+import { grantRequests } from '../../domain/webhooks/rate.ts';
+import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
+import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
 import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
-import { ENDPOINTS_CHANNEL } from './outbox.ts';
+import { ENDPOINTS_CHANNEL, EVENTS_CHANNEL } from './outbox.ts';
+import type { OperationalStore, OperationalType, StoredOperational } from '../../domain/webhooks/operational.ts';
 
 interface EndpointRow {
   team_id: string; id: string; format: WebhookFormat; url: string; description: string; filter_types: string[] | null;
@@ -17,7 +20,7 @@ interface EndpointRow {
 }
 interface DeliveryRow {
   team_id: string; id: string; event_id: string; event_type: string; user_id: string | null; endpoint_id: string; format: WebhookFormat;
-  batch_id: string | null; payload: string; status: Delivery['status']; attempts: number; manual: boolean; next_attempt_at: Date | null;
+  batch_id: string | null; payload: string; status: Delivery['status']; attempts: number; manual: boolean; alerted: boolean; next_attempt_at: Date | null;
   last_status_code: number | null; created_at: Date; updated_at: Date;
 }
 interface AttemptRow {
@@ -25,14 +28,20 @@ interface AttemptRow {
   started_at: Date; duration_ms: number; status_code: number; error: string | null; response_excerpt: string | null;
 }
 
-const toEndpoint = (r: EndpointRow): Endpoint => ({
+// Signing secrets at rest (contract §5): sealed with AES-256-GCM when ROSTER_SECRET_KEY is set
+// (src/store/secret-box.ts, as the JWT signing keys and portal secrets are), plaintext otherwise.
+const secretName = (id: string) => `webhook endpoint ${id} secret`;
+const sealOld = (codec: SecretCodec, old: OldSecret[]): OldSecret[] => old.map((o) => ({ secret: codec.writeText(o.secret), expires_at: o.expires_at }));
+const toEndpoint = (r: EndpointRow, codec: SecretCodec): Endpoint => ({
   teamId: r.team_id, id: r.id, format: r.format, url: r.url, description: r.description, filterTypes: r.filter_types, headers: r.headers,
-  secret: r.secret, oldSecrets: r.old_secrets, rateLimit: r.rate_limit, disabled: r.disabled, disabledReason: r.disabled_reason,
+  secret: codec.readText(r.secret, secretName(r.id)),
+  oldSecrets: r.old_secrets.map((o) => ({ secret: codec.readText(o.secret, `${secretName(r.id)} (rotated)`), expires_at: o.expires_at })),
+  rateLimit: r.rate_limit, disabled: r.disabled, disabledReason: r.disabled_reason,
   firstFailureAt: r.first_failure_at, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 const toDelivery = (r: DeliveryRow): Delivery => ({
   teamId: r.team_id, id: r.id, eventId: r.event_id, eventType: r.event_type, userId: r.user_id, endpointId: r.endpoint_id, format: r.format,
-  batchId: r.batch_id, payload: r.payload, status: r.status, attempts: r.attempts, manual: r.manual, nextAttemptAt: r.next_attempt_at,
+  batchId: r.batch_id, payload: r.payload, status: r.status, attempts: r.attempts, manual: r.manual, alerted: r.alerted, nextAttemptAt: r.next_attempt_at,
   lastStatusCode: r.last_status_code, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 const toAttempt = (r: AttemptRow): Attempt => ({
@@ -43,22 +52,22 @@ const toAttempt = (r: AttemptRow): Attempt => ({
 export class PgEndpointsRepo implements EndpointsRepo {
   private readonly db: Kysely<Database>;
   /** `onChanged`: this instance's own cache reload (other instances hear the NOTIFY). */
-  constructor(db: Kysely<Database>, private readonly onChanged: () => Promise<void> = async () => {}) { this.db = rootOf(db); }
+  constructor(db: Kysely<Database>, private readonly onChanged: () => Promise<void> = async () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
   async insert(e: Endpoint) {
     await sql`insert into webhook_endpoints (team_id, id, format, url, description, filter_types, headers, secret, old_secrets, rate_limit, disabled, disabled_reason, first_failure_at, created_at, updated_at)
-      values (${e.teamId}, ${e.id}, ${e.format}, ${e.url}, ${e.description}, ${e.filterTypes}, ${JSON.stringify(e.headers)}::jsonb, ${e.secret}, ${JSON.stringify(e.oldSecrets)}::jsonb,
+      values (${e.teamId}, ${e.id}, ${e.format}, ${e.url}, ${e.description}, ${e.filterTypes}, ${JSON.stringify(e.headers)}::jsonb, ${this.codec.writeText(e.secret)}, ${JSON.stringify(sealOld(this.codec, e.oldSecrets))}::jsonb,
         ${e.rateLimit}, ${e.disabled}, ${e.disabledReason}, ${e.firstFailureAt}, ${e.createdAt}, ${e.updatedAt})`.execute(this.db);
   }
 
   async get(teamId: string, id: string) {
     const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} and id = ${id}`.execute(this.db);
-    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+    return r.rows[0] ? toEndpoint(r.rows[0], this.codec) : null;
   }
 
   async list(teamId: string) {
     const r = await sql<EndpointRow>`select * from webhook_endpoints where team_id = ${teamId} order by created_at, id`.execute(this.db);
-    return r.rows.map(toEndpoint);
+    return r.rows.map((x) => toEndpoint(x, this.codec));
   }
 
   async update(teamId: string, id: string, p: EndpointPatch, now: Date) {
@@ -71,10 +80,10 @@ export class PgEndpointsRepo implements EndpointsRepo {
     if (p.disabled !== undefined) sets.push(sql`disabled = ${p.disabled}`);
     if (p.disabledReason !== undefined) sets.push(sql`disabled_reason = ${p.disabledReason}`);
     if (p.firstFailureAt !== undefined) sets.push(sql`first_failure_at = ${p.firstFailureAt}`);
-    if (p.secret !== undefined) sets.push(sql`secret = ${p.secret}`);
-    if (p.oldSecrets !== undefined) sets.push(sql`old_secrets = ${JSON.stringify(p.oldSecrets)}::jsonb`);
+    if (p.secret !== undefined) sets.push(sql`secret = ${this.codec.writeText(p.secret)}`);
+    if (p.oldSecrets !== undefined) sets.push(sql`old_secrets = ${JSON.stringify(sealOld(this.codec, p.oldSecrets))}::jsonb`);
     const r = await sql<EndpointRow>`update webhook_endpoints set ${sql.join(sets)} where team_id = ${teamId} and id = ${id} returning *`.execute(this.db);
-    return r.rows[0] ? toEndpoint(r.rows[0]) : null;
+    return r.rows[0] ? toEndpoint(r.rows[0], this.codec) : null;
   }
 
   async remove(teamId: string, id: string) {
@@ -149,9 +158,9 @@ export class PgDeliveriesRepo implements DeliveriesRepo {
   }
 }
 
-export class PgDispatchStore implements DispatchStore {
+export class PgDispatchStore implements DispatchStore, OperationalStore {
   private readonly db: Kysely<Database>;
-  constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}) { this.db = rootOf(db); }
+  constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
   async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number> {
     return this.db.transaction().execute(async (tx) => {
@@ -160,7 +169,7 @@ export class PgDispatchStore implements DispatchStore {
         order by occurred_at limit ${limit} for update skip locked`.execute(tx);
       if (ev.rows.length === 0) return 0;
       const teams = [...new Set(ev.rows.map((e) => e.team_id))];
-      const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map(toEndpoint);
+      const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map((x) => toEndpoint(x, this.codec));
       const rows: unknown[] = [];
       for (const r of ev.rows) {
         const e: DomainEvent = { teamId: r.team_id, id: r.id, type: r.type, userId: r.user_id, facts: r.facts, occurredAt: r.occurred_at };
@@ -202,6 +211,15 @@ export class PgDispatchStore implements DispatchStore {
           where d.team_id = c.team_id and d.id = c.id returning d.*`.execute(tx)).rows.filter((d) => !have.has(d.id));
         claimed.push(...more);
       }
+      const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
+      const epRows = (await sql<EndpointRow & { rate_window: string | null; rate_used: number }>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
+        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows;
+      const eps = new Map(epRows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r, this.codec)]));
+      if (epRows.some((r) => r.rate_limit !== null && !r.disabled)) {
+        const deferred = await deferOverRate(tx, claimed, epRows, now);
+        if (deferred.size) claimed.splice(0, claimed.length, ...claimed.filter((d) => !deferred.has(d.id)));
+        if (claimed.length === 0) return [];
+      }
       // New Onvy deliveries: frozen into batches of up to 10 per endpoint.
       const fresh = new Map<string, DeliveryRow[]>();
       for (const d of claimed) {
@@ -221,9 +239,6 @@ export class PgDispatchStore implements DispatchStore {
         await sql`update webhook_deliveries w set batch_id = k.batch_id from jsonb_to_recordset(${JSON.stringify(assign)}::jsonb) as k(team_id uuid, id uuid, batch_id text)
           where w.team_id = k.team_id and w.id = k.id`.execute(tx);
       }
-      const epKeys = JSON.stringify([...new Set(claimed.map((d) => `${d.team_id} ${d.endpoint_id}`))].map((k) => { const [t, id] = k.split(' '); return { team_id: t, id }; }));
-      const eps = new Map((await sql<EndpointRow>`select e.* from webhook_endpoints e join jsonb_to_recordset(${epKeys}::jsonb) as k(team_id uuid, id uuid)
-        on e.team_id = k.team_id and e.id = k.id`.execute(tx)).rows.map((r) => [`${r.team_id} ${r.id}`, toEndpoint(r)]));
       const groups = new Map<string, ClaimedGroup>();
       for (const r of claimed) {
         const d = toDelivery(r);
@@ -247,11 +262,24 @@ export class PgDispatchStore implements DispatchStore {
         })));
         await sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${rows}::jsonb)`.execute(tx);
       }
-      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode })));
+      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })));
       await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
-          locked_until = null, manual = false, updated_at = now()
-        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint)
+          locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
+        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
         where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      if (r.audit?.length) {
+        await sql`insert into audit_events (team_id, id, key_id, action, user_id, request_id, status, at)
+          select a.team_id, a.id, null, a.action, a.user_id, a.request_id, a.status, a.at
+          from jsonb_to_recordset(${JSON.stringify(r.audit.map((a) => ({ team_id: a.teamId, id: a.id, action: a.action, user_id: a.userId, request_id: a.requestId, status: a.status, at: a.at.toISOString() })))}::jsonb)
+            as a(team_id uuid, id uuid, action text, user_id text, request_id text, status integer, at timestamptz)`.execute(tx);
+      }
+      if (r.operational?.length) {
+        // In the attempt's own transaction: an operational message exists exactly when its cause was recorded.
+        const ops = JSON.stringify(r.operational.map((m) => ({ id: m.id, type: m.type, payload: m.payload })));
+        await sql`insert into webhook_operational (id, type, payload, status, next_attempt_at, created_at, updated_at)
+          select o.id, o.type, o.payload, 'pending', now(), now(), now() from jsonb_to_recordset(${ops}::jsonb) as o(id text, type text, payload text)`.execute(tx);
+        await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(tx);
+      }
       const e = r.endpoint;
       if (e) {
         if (e.disabled) {
@@ -268,6 +296,20 @@ export class PgDispatchStore implements DispatchStore {
     if (disabled) this.onEndpointsChanged();
   }
 
+  async claimOperational(now: Date, leaseMs: number, limit: number): Promise<StoredOperational[]> {
+    const r = await sql<{ id: string; type: OperationalType; payload: string; attempts: number }>`update webhook_operational o
+        set status = 'sending', locked_until = ${new Date(now.getTime() + leaseMs)}, attempts = o.attempts + 1, updated_at = ${now}
+      from (select id from webhook_operational where (status = 'pending' and next_attempt_at <= ${now}) or (status = 'sending' and locked_until < ${now})
+            order by next_attempt_at limit ${limit} for update skip locked) c
+      where o.id = c.id returning o.id, o.type, o.payload, o.attempts`.execute(this.db);
+    return r.rows;
+  }
+
+  async finishOperational(id: string, status: 'pending' | 'success' | 'failed', nextAttemptAt: Date | null, statusCode: number): Promise<void> {
+    await sql`update webhook_operational set status = ${status}, next_attempt_at = ${nextAttemptAt}, locked_until = null, last_status_code = ${statusCode}, updated_at = now()
+      where id = ${id}`.execute(this.db);
+  }
+
   /** Pending deliveries and the age of the oldest (metrics §5). */
   async backlog(now: Date): Promise<{ pending: number; oldestS: number }> {
     const r = await sql<{ n: string; oldest: Date | null }>`select count(*) as n, min(created_at) as oldest from webhook_deliveries where status in ('pending', 'sending')`.execute(this.db);
@@ -276,13 +318,55 @@ export class PgDispatchStore implements DispatchStore {
   }
 }
 
+const byDue = (a: DeliveryRow, b: DeliveryRow) => ((a.next_attempt_at?.getTime() ?? 0) - (b.next_attempt_at?.getTime() ?? 0)) || (a.created_at.getTime() - b.created_at.getTime()) || (a.id < b.id ? -1 : 1);
+
+/**
+ * rate_limit across instances (src/domain/webhooks/rate.ts): for each rate-limited endpoint among
+ * the claimed deliveries, takes the window under the endpoint's row lock, keeps the requests it
+ * allows (an Onvy batch, or up to 10 new Onvy deliveries, is one request) and puts the rest back,
+ * pending, due at the next window, their attempt not counted. Returns the ids put back.
+ */
+async function deferOverRate(tx: Kysely<Database>, claimed: DeliveryRow[], eps: (EndpointRow & { rate_window: string | null; rate_used: number })[], now: Date): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const ep of eps) {
+    if (ep.rate_limit === null || ep.disabled) continue;
+    const mine = claimed.filter((d) => d.team_id === ep.team_id && d.endpoint_id === ep.id).sort(byDue);
+    // The requests these deliveries make, in the order they are due.
+    const units: DeliveryRow[][] = [];
+    const batches = new Map<string, DeliveryRow[]>();
+    let fresh: DeliveryRow[] = [];
+    for (const d of mine) {
+      if (d.batch_id) {
+        const b = batches.get(d.batch_id);
+        if (b) b.push(d); else { const nb = [d]; batches.set(d.batch_id, nb); units.push(nb); }
+      } else if (d.format === 'onvy') {
+        if (fresh.length === 0) units.push(fresh);
+        fresh.push(d);
+        if (fresh.length === ONVY_BATCH_MAX) fresh = [];
+      } else units.push([d]);
+    }
+    const cur = (await sql<{ rate_window: string | null; rate_used: number }>`select rate_window, rate_used from webhook_endpoints
+      where team_id = ${ep.team_id} and id = ${ep.id} for update`.execute(tx)).rows[0];
+    if (!cur) continue;
+    const g = grantRequests(ep.rate_limit, { window: cur.rate_window === null ? null : Number(cur.rate_window), used: cur.rate_used }, units.length, now.getTime());
+    await sql`update webhook_endpoints set rate_window = ${g.next.window}, rate_used = ${g.next.used} where team_id = ${ep.team_id} and id = ${ep.id}`.execute(tx);
+    const back = units.slice(g.granted).flat();
+    if (back.length === 0) continue;
+    for (const d of back) out.add(d.id);
+    const keys = JSON.stringify(back.map((d) => ({ team_id: d.team_id, id: d.id })));
+    await sql`update webhook_deliveries w set status = 'pending', attempts = w.attempts - 1, locked_until = null, next_attempt_at = ${new Date(g.deferUntilMs)}
+      from jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, id uuid) where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+  }
+  return out;
+}
+
 /** Deletes events, deliveries and attempts older than `before`, in batches. Returns rows removed. */
 export async function purgeWebhooksBefore(db: Kysely<Database>, before: Date): Promise<number> {
   const root = rootOf(db);
   let total = 0;
-  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_events'] as const) {
+  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_events', 'webhook_operational'] as const) {
     const col = table === 'webhook_attempts' ? 'started_at' : table === 'webhook_events' ? 'occurred_at' : 'created_at';
-    const extra = table === 'webhook_deliveries' ? sql` and status in ('success', 'failed', 'cancelled')` : table === 'webhook_events' ? sql` and fanned_out_at is not null` : sql``;
+    const extra = table === 'webhook_deliveries' || table === 'webhook_operational' ? sql` and status in ('success', 'failed', 'cancelled')` : table === 'webhook_events' ? sql` and fanned_out_at is not null` : sql``;
     for (;;) {
       const r = await sql`delete from ${sql.table(table)} where ctid = any(array(select ctid from ${sql.table(table)} where ${sql.ref(col)} < ${before}${extra} limit 5000))`.execute(root);
       const n = Number(r.numAffectedRows ?? 0);

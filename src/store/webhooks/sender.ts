@@ -13,8 +13,36 @@ export type Resolver = (host: string) => Promise<{ address: string; family: numb
 
 const systemResolver: Resolver = (host) => dnsLookup(host, { all: true, verbatim: true });
 
+/** Keep-alive pools kept at once (one per receiver address); the oldest goes first. */
+const MAX_AGENTS = 256;
+
 export class HttpWebhookSender implements WebhookSender {
+  /**
+   * Keep-alive connection pools, one per checked address (with the URL's scheme, port and host
+   * name): a connection is only ever reused for the address it was opened to, which was checked
+   * before that attempt and is checked again before each later one (the pool is chosen after the
+   * check). A connection per delivery cost a TCP (and TLS) handshake per event: most of an
+   * event's delivery cost (docs/benchmark.md, 2026-12-07).
+   */
+  private readonly agents = new Map<string, http.Agent>();
+
   constructor(private readonly policy: AddressPolicy, private readonly resolve: Resolver = systemResolver, private readonly timeoutMs = ATTEMPT_TIMEOUT_MS) {}
+
+  private agentFor(u: URL, address: string): http.Agent {
+    const key = `${u.protocol}//${hostOf(u)}:${u.port}@${address}`;
+    let a = this.agents.get(key);
+    if (!a) {
+      if (this.agents.size >= MAX_AGENTS) {
+        const [oldest, agent] = this.agents.entries().next().value as [string, http.Agent];
+        this.agents.delete(oldest);
+        agent.destroy();
+      }
+      const o = { keepAlive: true, maxSockets: 32, maxFreeSockets: 8, scheduling: 'lifo' as const };
+      a = u.protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
+      this.agents.set(key, a);
+    }
+    return a;
+  }
 
   /** Every address the URL's host resolves to, or why it may not be used. */
   private async addresses(url: string): Promise<{ ok: true; u: URL; addrs: { address: string; family: number }[] } | { ok: false; reason: string }> {
@@ -62,7 +90,7 @@ export class HttpWebhookSender implements WebhookSender {
         method: 'POST',
         headers: { ...headers, 'content-length': String(payload.length) },
         lookup,
-        agent: false,
+        agent: this.agentFor(r.u, pinned.address),
         // TLS verification always on; the certificate is checked against the URL's host name.
         ...(r.u.protocol === 'https:' ? { servername: isIP(hostOf(r.u)) ? undefined : hostOf(r.u), rejectUnauthorized: true } : {}),
       } as https.RequestOptions, (res) => {

@@ -1,0 +1,143 @@
+// Grouped creates (src/store/users/create-group.ts) against PostgreSQL: a group is one statement
+// and one commit, and each member gets the outcome it would have had alone, in arrival order: its
+// row, a conflict naming the holder (stored, or an earlier member), its own sandbox-cap refusal;
+// its webhook event exists iff its user does. A group is formed deterministically by allowing one
+// group at the database at a time: the first create goes alone, the ones sent meanwhile go together.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
+import { CreateGroups, type GroupedCreate, type GroupedOutcome } from '../../src/store/users/create-group.ts';
+import { PgUsersRepo } from '../../src/store/users/repo.ts';
+import { userRow } from '../../src/store/users/rows.ts';
+import { UsersService, buildUser } from '../../src/domain/users/service.ts';
+import { userEvent } from '../../src/domain/webhooks/events.ts';
+import type { TeamMode } from '../../src/domain/users/model.ts';
+import type { EventOutbox } from '../../src/domain/webhooks/ports.ts';
+import { newId } from '../../src/domain/ids.ts';
+
+for (const backend of backends()) {
+  describe(`grouped creates (${backend.name})`, () => {
+    let tdb: TestDatabase;
+    before(async () => { tdb = await freshDatabase(backend, { poolMax: 20 }); });
+    after(async () => { await tdb?.drop(); });
+
+    const newTeam = async (mode: TeamMode = 'production') => {
+      const id = newId(Date.now());
+      await tdb.db.kysely.insertInto('teams').values({ id, name: `t-${id}`, mode, created_at: new Date() }).execute();
+      return id;
+    };
+    const made = (teamId: string, clientUserId: string, profile = {}) => buildUser(teamId, { clientUserId, profile }, new Date());
+    const item = (teamId: string, cid: string, o: { cap?: number; event?: boolean; profile?: object } = {}): GroupedCreate & { id: string } => {
+      const u = made(teamId, cid, o.profile ?? {});
+      return { id: u.user.id, row: userRow(u), ...(o.cap ? { cap: o.cap } : {}), ...(o.event ? { event: userEvent('user.created', teamId, u.user.id, new Date()) } : {}) };
+    };
+    /** `lone` goes alone; `group` is sent while it is at the database, so it goes as one group. */
+    const inOneGroup = async (lone: GroupedCreate, group: GroupedCreate[]): Promise<GroupedOutcome[]> => {
+      const g = new CreateGroups(tdb.db.kysely, 1);
+      const first = g.submit(lone);
+      const rest = group.map((x) => g.submit(x));
+      await first;
+      return Promise.all(rest);
+    };
+    const xmins = async (ids: string[]) => new Set((await sql<{ x: string }>`select xmin::text as x from users where id = any(${ids}::uuid[])`.execute(tdb.db.kysely)).rows.map((r) => r.x));
+    const liveCount = async (teamId: string) => Number((await tdb.db.kysely.selectFrom('users').select((eb) => eb.fn.countAll().as('n'))
+      .where('team_id', '=', teamId).where('deleted_at', 'is', null).executeTakeFirstOrThrow()).n);
+
+    test('duplicates inside one group settle in arrival order: the first is created, each later one names it', async () => {
+      const team = await newTeam();
+      const a = item(team, 'same');
+      const b = item(team, 'other');
+      const c = item(team, 'same');
+      const d = item(team, 'same');
+      const rs = await inOneGroup(item(team, 'lone'), [a, b, c, d]);
+      assert.equal(rs[0] !== 'retry' && rs[0]!.ok, true, JSON.stringify(rs));
+      assert.equal(rs[1] !== 'retry' && rs[1]!.ok, true, JSON.stringify(rs));
+      for (const r of [rs[2], rs[3]]) {
+        assert.ok(r && r !== 'retry' && !r.ok && r.reason === 'taken', JSON.stringify(r));
+        assert.equal(r.existing.userId, a.id);
+        assert.equal(r.existing.createdAt.getTime(), (a.row.created_at as Date).getTime());
+      }
+      assert.equal((await xmins([a.id, b.id])).size, 1, 'the group committed as one transaction');
+      const live = await tdb.db.kysely.selectFrom('users').select('id').where('team_id', '=', team).where('client_user_id', '=', 'same').where('deleted_at', 'is', null).execute();
+      assert.deepEqual(live.map((r) => r.id), [a.id]);
+    });
+
+    test('a member whose client id a stored user holds is refused naming that user; the others are created', async () => {
+      const team = await newTeam();
+      const holder = made(team, 'held');
+      assert.ok((await new PgUsersRepo(tdb.db.kysely, { group: false }).insert(holder, {})).ok);
+      const rs = await inOneGroup(item(team, 'lone2'), [item(team, 'free-1'), item(team, 'held'), item(team, 'free-2')]);
+      assert.ok(rs[1] !== 'retry' && !rs[1]!.ok && rs[1]!.reason === 'taken' && rs[1]!.existing.userId === holder.user.id, JSON.stringify(rs));
+      assert.ok([rs[0], rs[2]].every((r) => r !== 'retry' && r!.ok));
+      const nums = rs.filter((r) => r !== 'retry' && r.ok).map((r) => (r as { number: number }).number);
+      assert.equal(new Set(nums).size, 2);
+      assert.ok(nums.every((n) => n > 2), 'numbered after the users before the group');
+    });
+
+    test('the sandbox cap counts the group in order: exactly the room is created, a duplicate takes no place', async () => {
+      const team = await newTeam('sandbox');
+      const cap = 5;
+      const lone = item(team, 'first', { cap });
+      const group = [item(team, 'a', { cap }), item(team, 'a', { cap }), item(team, 'b', { cap }), item(team, 'c', { cap }), item(team, 'd', { cap }), item(team, 'e', { cap })];
+      const rs = await inOneGroup(lone, group);
+      const kinds = rs.map((r) => (r === 'retry' ? 'retry' : r.ok ? 'ok' : r.reason));
+      // Room for 4 after `first`: a, (a again: taken), b, c, d; then e over the cap.
+      assert.deepEqual(kinds, ['ok', 'taken', 'ok', 'ok', 'ok', 'cap']);
+      assert.equal(await liveCount(team), cap);
+      // At the cap, a duplicate is refused for the cap (as a lone create is: the cap is checked first).
+      const more = await inOneGroup(item(team, 'x', { cap }), [item(team, 'a', { cap })]);
+      assert.deepEqual(more.map((r) => (r === 'retry' ? 'retry' : r.ok ? 'ok' : r.reason)), ['cap']);
+    });
+
+    test('the sandbox cap under concurrency, two teams, grouped and lone creates mixed: exactly each cap', async () => {
+      const [t1, t2] = [await newTeam('sandbox'), await newTeam('sandbox')];
+      const repo = new PgUsersRepo(tdb.db.kysely);
+      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => repo.insert(made(i % 2 ? t1 : t2, `k-${i % 13}`), { liveCap: 7 })));
+      assert.ok(rs.every((r) => r.ok || r.reason === 'cap' || r.reason === 'taken'), JSON.stringify(rs));
+      assert.equal(await liveCount(t1), 7);
+      assert.equal(await liveCount(t2), 7);
+      // Every refusal for a taken id names the live holder.
+      for (const r of rs) {
+        if (r.ok || r.reason !== 'taken') continue;
+        const h = await tdb.db.kysely.selectFrom('users').select('client_user_id').where('id', '=', r.existing.userId).where('deleted_at', 'is', null).executeTakeFirst();
+        assert.ok(h, 'the named holder is live');
+      }
+    });
+
+    test('webhook events ride in the group\'s statement: one for each user created, none for a refused member', async () => {
+      const team = await newTeam();
+      const a = item(team, 'ev-a', { event: true });
+      const b = item(team, 'ev-a', { event: true });
+      const c = item(team, 'ev-c');
+      const rs = await inOneGroup(item(team, 'ev-lone', { event: true }), [a, b, c]);
+      assert.deepEqual(rs.map((r) => (r === 'retry' ? 'retry' : r.ok ? 'ok' : r.reason)), ['ok', 'taken', 'ok']);
+      const evs = (await sql<{ user_id: string; facts: Record<string, unknown>; type: string }>`select user_id, facts, type from webhook_events where team_id = ${team} order by occurred_at, id`.execute(tdb.db.kysely)).rows;
+      const forA = evs.filter((e) => e.user_id === a.id);
+      assert.equal(forA.length, 1);
+      assert.equal(forA[0]!.type, 'user.created');
+      assert.equal(forA[0]!.facts.client_user_id, 'ev-a');
+      assert.equal(forA[0]!.facts.basic_id, (rs[0] as { number: number }).number);
+      assert.equal(evs.some((e) => e.user_id === b.id), false, 'no event for the refused member');
+      assert.equal(evs.some((e) => e.user_id === c.id), false, 'no event where none was asked');
+    });
+
+    test('an error that belongs to one member (another user\'s e-mail) sends the group back: each is settled alone, events iff created', async () => {
+      const team = await newTeam();
+      const events = new Set<string>([team]);
+      const outbox: EventOutbox = { wants: (t) => events.has(t), record: async () => {}, emit: (_t, change) => change() };
+      const svc = new UsersService({ repo: new PgUsersRepo(tdb.db.kysely), events: outbox });
+      const ctx = { teamId: team, mode: 'production' as const };
+      await svc.create(ctx, { clientUserId: 'mail-owner', profile: { email: 'taken@example.com' } });
+      const rs = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => svc.create(ctx, { clientUserId: `m-${i}`, profile: i === 6 ? { email: 'taken@example.com' } : {} })));
+      rs.forEach((r, i) => {
+        if (i === 6) assert.ok(r.status === 'rejected' && (r.reason as { code?: string }).code === 'email_taken', String((r as PromiseRejectedResult).reason));
+        else assert.equal(r.status, 'fulfilled', String((r as PromiseRejectedResult).reason));
+      });
+      const created = (await sql<{ id: string }>`select id from users where team_id = ${team}`.execute(tdb.db.kysely)).rows.map((r) => r.id).sort();
+      const evented = (await sql<{ user_id: string }>`select user_id from webhook_events where team_id = ${team}`.execute(tdb.db.kysely)).rows.map((r) => r.user_id).sort();
+      assert.equal(created.length, 12);
+      assert.deepEqual(evented, created, 'exactly one event per user created');
+    });
+  });
+}
