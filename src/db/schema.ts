@@ -55,6 +55,8 @@ export interface UsersTable {
   tz_offset_seconds: number | null;
   /** The basic face's integer userId; assigned by a trigger when an insert leaves it out. */
   basic_id: ColumnType<number, number | undefined, number>;
+  /** How many connections the user holds: kept by a trigger on connections (0017), never written by the application. */
+  connection_count: ColumnType<number, never, never>;
 }
 
 export interface ConnectionsTable {

@@ -14,6 +14,10 @@ const resourcesJson = (c: NewConnection) => JSON.stringify(Object.fromEntries(Ob
   scope_requirements: v.scopeRequirements && { user_granted: v.scopeRequirements.userGranted, user_denied: v.scopeRequirements.userDenied },
 }])));
 
+/** Locks the user row (live or not) for the rest of the transaction. */
+export const lockUser = (tx: Kysely<Database>, teamId: string, userId: string) =>
+  tx.selectFrom('users').select('id').where('team_id', '=', teamId).where('id', '=', userId).forUpdate().executeTakeFirst();
+
 export class PgConnectionsRepo implements ConnectionsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -37,9 +41,14 @@ export class PgConnectionsRepo implements ConnectionsRepo {
     }));
   }
 
-  async disconnect(teamId: string, userId: string, provider: string) {
-    const r = await this.db.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+  disconnect(teamId: string, userId: string, provider: string) {
+    return withRetry(() => this.db.transaction().execute(async (tx) => {
+      // The user row first, as connect does: the delete's trigger updates the user's connection
+      // count (0017), and taking the two locks in the other order than connect could deadlock.
+      await lockUser(tx, teamId, userId);
+      const r = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    }));
   }
 
   async listDevices(teamId: string, userId: string) {

@@ -13,12 +13,15 @@ import {
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
 import { roomUnderCap } from './team-cap.ts';
+import { lockUser } from '../connections.ts';
 import { CreateGroups } from './create-group.ts';
 import { currentScope, rootOf } from '../../db/request-tx.ts';
 import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
+/** From this offset on, a page and its count are each a long index scan: run them in parallel. */
+const DEEP_OFFSET = 10_000;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -33,7 +36,7 @@ const SORT_SQL: Record<UserOrder['field'], ReturnType<typeof sql.raw>> = {
   email: sql.raw('email collate "C"'),
 };
 
-const toView = (r: ViewRow): UserView => ({ user: toUser(r), connections: r.conns.map(fromJsonConnection) });
+const toView = (r: ViewRow): UserView => ({ user: toUser(r), connections: r.conns ? r.conns.map(fromJsonConnection) : [] });
 
 type Inserted = { basic_id: number; client_user_id: string };
 
@@ -121,10 +124,16 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    // Page and count in parallel (two connections): at a million users each is an index scan of
-    // most of the team, so a deep page costs the longer of the two rather than their sum.
+    if (offset < DEEP_OFFSET && limit > 0) {
+      // One statement: the page with the count as a column. An empty page (past the end) has no
+      // row to carry it: count apart.
+      const rows = (await this.q.livePage(this.db, teamId, offset, limit)).rows;
+      return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
+    }
+    // Deep pages: page and count in parallel (two connections): at a million users each is an
+    // index scan of most of the team, so the page costs the longer of the two rather than their sum.
     const [page, total] = await Promise.all([
-      limit === 0 ? null : this.q.livePage(this.db, teamId, offset, limit),
+      limit === 0 ? null : this.q.livePageOnly(this.db, teamId, offset, limit),
       this.liveCount(teamId),
     ]);
     return { views: (page?.rows ?? []).map(toView), total };
@@ -165,7 +174,7 @@ export class PgUsersRepo implements UsersRepo {
   async findWithSyncInputs(teamId: string, clientUserId: string) {
     const r = (await this.q.withSyncsByClientId(this.db, teamId, clientUserId)).rows[0];
     if (!r) return null;
-    return { user: toProfiled(r), connections: r.conns.map(fromJsonConnection), stored: r.syncs.map(fromJsonSync) };
+    return { user: toProfiled(r), connections: r.conns ? r.conns.map(fromJsonConnection) : [], stored: r.syncs.map(fromJsonSync) };
   }
 
   async syncInputs(teamId: string, userIds: string[]) {
@@ -282,6 +291,7 @@ export class PgUsersRepo implements UsersRepo {
 
   async disconnect(teamId: string, userId: string, providerSlug: string, now: Date) {
     return withRetry(() => this.db.transaction().execute(async (tx) => {
+      await lockUser(tx, teamId, userId); // before the connection row, as connect does (connections.ts)
       const gone = await tx.deleteFrom('connections').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', providerSlug).executeTakeFirst();
       await tx.deleteFrom('data_syncs').where('team_id', '=', teamId).where('user_id', '=', userId).where('provider', '=', providerSlug).execute();
       if (Number(gone.numDeletedRows) === 0) return false;
