@@ -9,11 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { buildApp, type BuiltApp } from '../../src/app.ts';
 import { createDb, type Db } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { freePort } from '../support/net.ts';
+import { testRedis } from '../support/backends.ts';
 
 function pgBin(): string {
   const base = '/usr/lib/postgresql';
@@ -78,10 +79,7 @@ describe('read replica (DATABASE_READ_URL) on a real hot standby', () => {
     replica = createDb({ url: `postgres://postgres@127.0.0.1:${standbyPort}/roster`, max: 5 });
     await waitFor('the standby to have the schema', async () => (await replica.pool.query("select to_regclass('public.users') is not null as ok")).rows[0].ok === true);
 
-    if (process.env.REDIS_URL) {
-      redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect(); // REDIS_URL set but unreachable: fail loudly
-    }
+    redis = await testRedis(); // REDIS_URL set but unreachable: fails loudly
     for (let i = 0; i < 2; i++) {
       const built = await buildApp({
         db: primary, databaseUrl: `postgres://postgres@127.0.0.1:${primaryPort}/roster`, logLevel: 'silent',

@@ -9,8 +9,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
+import type { Redis } from 'ioredis';
+import { backends, freshDatabase, type TestDatabase, testRedis } from '../support/backends.ts';
 import { call, type RawResponse } from '../support/junction-http.ts';
 import { demographicsBody } from '../support/records.ts';
 import { buildApp, type AppOptions, type BuiltApp } from '../../src/app.ts';
@@ -84,10 +84,7 @@ for (const backend of backends()) {
     let redis: Redis | null = null;
     before(async () => {
       tdb = await freshDatabase(backend);
-      if (process.env.REDIS_URL) {
-        redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        await redis.connect(); // set but unreachable: fail loudly
-      }
+      redis = await testRedis(); // REDIS_URL set but unreachable: fails loudly
       s = await start(tdb, { redis });
     });
     after(async () => {

@@ -2,8 +2,8 @@
 // Idempotency-Key semantics, the audit trail, per-key limits across instances, security headers.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
-import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
+import type { Redis } from 'ioredis';
+import { backends, freshDatabase, type TestDatabase, testRedis } from '../support/backends.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 
 const ADMIN = 'admin-token-for-write-path-tests';
@@ -176,10 +176,7 @@ for (const backend of backends()) {
     let redis: Redis | null = null;
     before(async () => {
       tdb = await freshDatabase(backend);
-      if (process.env.REDIS_URL) {
-        redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        await redis.connect(); // set but unreachable: fail loudly
-      }
+      redis = await testRedis(); // REDIS_URL set but unreachable: fails loudly
       // Two instances on one database (and, with REDIS_URL, one Redis), 5 requests per minute per key.
       for (let i = 0; i < 2; i++) servers.push(await startServer(tdb, { logLevel: 'silent', rateLimitPerMinute: 5, redis }));
     });

@@ -51,3 +51,15 @@ export async function freshDatabase(backend: Backend, opts: { migrate?: boolean;
     },
   };
 }
+
+/**
+ * The Redis at REDIS_URL, connected, or null when REDIS_URL is unset. Set but unreachable: the
+ * connect throws and the suite fails loudly (CI sets it; it never skips).
+ */
+export async function testRedis(): Promise<import('ioredis').Redis | null> {
+  if (!process.env.REDIS_URL) return null;
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  return redis;
+}
