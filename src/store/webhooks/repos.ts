@@ -251,37 +251,77 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
     });
   }
 
-  async finish(r: AttemptRecord): Promise<void> {
+  private finishing: { r: AttemptRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  /**
+   * Records one attempt's outcome. Outcomes that finish while an earlier record is being written
+   * wait for it and are then written together, in one transaction (no timer: a lone outcome goes at
+   * once), so a busy dispatcher pays one commit for many attempts rather than one each.
+   */
+  finish(r: AttemptRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.finishing.push({ r, resolve, reject });
+      if (!this.flushing) void this.flushFinished();
+    });
+  }
+
+  private async flushFinished(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.finishing.length) {
+        const batch = this.finishing.splice(0, 64);
+        try {
+          await this.finishAll(batch.map((b) => b.r));
+          batch.forEach((b) => b.resolve());
+        } catch (e) {
+          if (batch.length === 1) { batch[0]!.reject(e); continue; }
+          // One record's fault must not cost the others their record: each is written alone.
+          for (const b of batch) await this.finishAll([b.r]).then(b.resolve, b.reject);
+        }
+      }
+    } finally { this.flushing = false; }
+  }
+
+  private async finishAll(rs: AttemptRecord[]): Promise<void> {
     let disabled = false;
+    const attempts = rs.flatMap((r) => r.attempts);
+    const deliveries = rs.flatMap((r) => r.deliveries);
+    const audit = rs.flatMap((r) => r.audit ?? []);
+    const operational = rs.flatMap((r) => r.operational ?? []);
     await this.db.transaction().execute(async (tx) => {
-      if (r.attempts.length) {
-        const rows = JSON.stringify(r.attempts.map((a) => ({
+      if (attempts.length) {
+        const rows = JSON.stringify(attempts.map((a) => ({
           team_id: a.teamId, id: a.id, delivery_id: a.deliveryId, endpoint_id: a.endpointId, attempt: a.attempt, trigger: a.trigger,
           started_at: a.startedAt.toISOString(), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error,
           response_excerpt: a.responseExcerpt === null ? null : a.responseExcerpt.replace(/\u0000/g, ''),
         })));
         await sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${rows}::jsonb)`.execute(tx);
       }
-      const ups = JSON.stringify(r.deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })));
-      await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
-          locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
-        from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
-        where w.team_id = k.team_id and w.id = k.id`.execute(tx);
-      if (r.audit?.length) {
+      if (deliveries.length) {
+        const ups = JSON.stringify(deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })));
+        await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
+            locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
+          from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
+          where w.team_id = k.team_id and w.id = k.id`.execute(tx);
+      }
+      if (audit.length) {
         await sql`insert into audit_events (team_id, id, key_id, action, user_id, request_id, status, at)
           select a.team_id, a.id, null, a.action, a.user_id, a.request_id, a.status, a.at
-          from jsonb_to_recordset(${JSON.stringify(r.audit.map((a) => ({ team_id: a.teamId, id: a.id, action: a.action, user_id: a.userId, request_id: a.requestId, status: a.status, at: a.at.toISOString() })))}::jsonb)
+          from jsonb_to_recordset(${JSON.stringify(audit.map((a) => ({ team_id: a.teamId, id: a.id, action: a.action, user_id: a.userId, request_id: a.requestId, status: a.status, at: a.at.toISOString() })))}::jsonb)
             as a(team_id uuid, id uuid, action text, user_id text, request_id text, status integer, at timestamptz)`.execute(tx);
       }
-      if (r.operational?.length) {
+      if (operational.length) {
         // In the attempt's own transaction: an operational message exists exactly when its cause was recorded.
-        const ops = JSON.stringify(r.operational.map((m) => ({ id: m.id, type: m.type, payload: m.payload })));
+        const ops = JSON.stringify(operational.map((m) => ({ id: m.id, type: m.type, payload: m.payload })));
         await sql`insert into webhook_operational (id, type, payload, status, next_attempt_at, created_at, updated_at)
           select o.id, o.type, o.payload, 'pending', now(), now(), now() from jsonb_to_recordset(${ops}::jsonb) as o(id text, type text, payload text)`.execute(tx);
         await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(tx);
       }
-      const e = r.endpoint;
-      if (e) {
+      // Endpoint health: rows in one order in every transaction (no deadlock between instances);
+      // for one endpoint, in the order its attempts finished (a later outcome wins, as one by one).
+      const eps = rs.flatMap((r) => (r.endpoint ? [r.endpoint] : [])).sort((a, b) => (a.teamId + a.id < b.teamId + b.id ? -1 : a.teamId + a.id > b.teamId + b.id ? 1 : 0));
+      for (const e of eps) {
         if (e.disabled) {
           disabled = true;
           await sql`update webhook_endpoints set first_failure_at = ${e.firstFailureAt}, disabled = true, disabled_reason = ${e.disabled.reason}, updated_at = now()
