@@ -69,7 +69,7 @@ export async function adminApi(app: FastifyInstance, services: Services, token: 
   a.setErrorHandler(createErrorHandler({
     validation: (err, _req, reply) => sendError(reply, 400, 'VALIDATION_FAILED', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring)/, '')}`),
     domain(err, _req, reply) {
-      const status = err.code === 'team_not_found' || err.code === 'key_not_found' ? 404 : 400;
+      const status = err.code === 'team_not_found' || err.code === 'key_not_found' || err.code === 'user_not_found' ? 404 : 400;
       return sendError(reply, status, err.code.toUpperCase(), err.message);
     },
     unavailable: (_req, reply) => sendError(reply, 503, 'UNAVAILABLE', 'database not reachable'),

@@ -8,7 +8,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../services.ts';
 import { parseUuid } from '../../domain/ids.ts';
-import { isDomainError } from '../../domain/errors.ts';
 
 const UserParams = Type.Object({ team_id: Type.String({ format: 'uuid' }), user_id: Type.String({ format: 'uuid' }) });
 const LinkParams = Type.Object({ team_id: Type.String({ format: 'uuid' }), code: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -20,32 +19,23 @@ const tags = ['admin'];
 const notFound = (reply: FastifyReply, what: string) =>
   reply.code(404).type('application/json').send({ error: { code: `${what.toUpperCase()}_NOT_FOUND`, message: `${what} not found` } });
 
+// A user that is not the team's (user_not_found) is the admin error handler's 404 (admin/index.ts).
 export function adminSessions(a: FastifyInstance<any, any, any, any, TypeBoxTypeProvider>, services: Services) {
   a.post('/teams/:team_id/users/:user_id/end-sessions', {
     schema: { operationId: 'endUserSessions', summary: 'End every mobile session of a user (refresh and access tokens stop working; unused sign-in tokens too)', tags, params: UserParams, response: { 200: Ended } },
-  }, async (req, reply) => {
+  }, async (req) => {
     const teamId = parseUuid(req.params.team_id)!;
     const userId = parseUuid(req.params.user_id)!;
-    try {
-      const r = await services.authTokens.endSessions(teamId, userId);
-      return { team_id: teamId, user_id: userId, sessions_ended: r.sessions, sign_in_tokens_revoked: r.signInTokens };
-    } catch (e) {
-      if (isDomainError(e) && e.code === 'user_not_found') return notFound(reply as FastifyReply, 'user');
-      throw e;
-    }
+    const r = await services.authTokens.endSessions(teamId, userId);
+    return { team_id: teamId, user_id: userId, sessions_ended: r.sessions, sign_in_tokens_revoked: r.signInTokens };
   });
   a.post('/teams/:team_id/users/:user_id/revoke-portal-links', {
     schema: { operationId: 'revokeUserPortalLinks', summary: 'Revoke every portal link issued to a user so far', tags, params: UserParams, response: { 200: Revoked } },
-  }, async (req, reply) => {
+  }, async (req) => {
     const teamId = parseUuid(req.params.team_id)!;
     const userId = parseUuid(req.params.user_id)!;
-    try {
-      const r = await services.portal.revokeUserLinks(teamId, userId);
-      return { team_id: teamId, user_id: userId, stored_links_revoked: r.storedLinksRevoked };
-    } catch (e) {
-      if (isDomainError(e) && e.code === 'user_not_found') return notFound(reply as FastifyReply, 'user');
-      throw e;
-    }
+    const r = await services.portal.revokeUserLinks(teamId, userId);
+    return { team_id: teamId, user_id: userId, stored_links_revoked: r.storedLinksRevoked };
   });
   a.delete('/teams/:team_id/portal-links/:code', {
     schema: { operationId: 'revokePortalLink', summary: 'Revoke one short portal link (the code after /p/)', tags, params: LinkParams, response: { 204: NoBody } },
