@@ -3,12 +3,15 @@
 // be the ones the response schema's serializer writes, every entry must be what the read by id
 // shows, and every timestamp must be PostgreSQL's, to the millisecond (timestamps are read by
 // src/db/timestamptz.ts and written by src/kernel/iso-time.ts, not by pg's and V8's own code).
+// `total` comes from team_live_counts, kept by triggers (0019_team_live_counts.sql): it must equal
+// the team's live users after every way a user comes or goes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import pg from 'pg';
 import { backends } from '../support/backends.ts';
-import { call } from '../support/junction-http.ts';
+import { call, mapLimit } from '../support/junction-http.ts';
+import { loadMigrations } from '../../src/db/migrate.ts';
 import { PaginatedUsersResponse } from '../../src/http/junction/schemas.ts';
 import { facesSuite, type FacesServer, type Team } from './faces-support.ts';
 import type { TestDatabase } from '../support/backends.ts';
@@ -29,7 +32,8 @@ for (const backend of backends()) {
     let srv: FacesServer;
     let tdb: TestDatabase;
     let A: Team;
-    facesSuite(backend, {}, (s) => ({ srv, tdb, A } = s));
+    let B: Team;
+    facesSuite(backend, {}, (s) => ({ srv, tdb, A, B } = s));
     const j = (m: string, p: string, json?: unknown) => call(srv.baseUrl, m, p, { key: A.key, ...(json === undefined ? {} : { json }) });
 
     test('bytes as the schema writes them, entries as the read by id shows them, timestamps as PostgreSQL has them', async () => {
@@ -110,6 +114,88 @@ for (const backend of backends()) {
         const rows = await read(zone);
         assert.deepEqual(rows.map((x) => x.t.getTime()), utc.map((x) => x.t.getTime()), `${zone}: ${rows.map((x) => x.text).join(', ')}`);
       }
+    });
+
+    /** Teams whose kept count differs from their live users (must be none). */
+    const drifted = async () => (await tdb.db.pool.query<{ team_id: string; kept: string | null; live: string | null }>(
+      `select coalesce(k.team_id, l.team_id) as team_id, k.n as kept, l.n as live
+         from (select team_id, sum(n) as n from team_live_counts group by team_id) k
+         full join (select team_id, count(*) as n from users where deleted_at is null group by team_id) l on l.team_id = k.team_id
+        where coalesce(k.n, 0) <> coalesce(l.n, 0)`)).rows;
+    const total = async (t: Team, q = 'limit=100') => {
+      const r = await call(srv.baseUrl, 'GET', `/v2/user?${q}`, { key: t.key });
+      assert.equal(r.status, 200, r.text);
+      return r.body.total as number;
+    };
+    const live = async (t: Team) => Number((await tdb.db.pool.query('select count(*) as n from users where team_id = $1 and deleted_at is null', [t.teamId])).rows[0].n);
+    /** The list's total is the team's live users, on a page, past the end and with limit 0; no team drifted. */
+    const exact = async (t: Team) => {
+      const n = await live(t);
+      assert.equal(await total(t), n, 'total on the first page');
+      assert.equal(await total(t, 'offset=100000&limit=10'), n, 'total past the end');
+      assert.equal(await total(t, 'limit=0'), n, 'total with limit 0');
+      assert.deepEqual(await drifted(), []);
+      return n;
+    };
+
+    test('total: exact after concurrent creates, conflicts, every face\'s create and delete, undo, purge and changes in SQL', async () => {
+      const C = await srv.newTeam();
+      const jc = (m: string, p: string, json?: unknown) => call(srv.baseUrl, m, p, { key: C.key, ...(json === undefined ? {} : { json }) });
+      assert.equal(await exact(C), 0);
+      // 60 concurrent creates (grouped at the database), 20 of them for a client id another one holds.
+      const made = await mapLimit(Array.from({ length: 60 }, (_, i) => `c-${i % 40}`), 30, (cid) => jc('POST', '/v2/user', { client_user_id: cid }));
+      assert.equal(made.filter((r) => r.status === 200).length, 40);
+      assert.equal(made.filter((r) => r.status === 400 || r.status === 409).length, 20, made.map((r) => r.status).join(','));
+      assert.equal(await exact(C), 40);
+      // Onvy's and the basic face's creates (the basic one numbered, alone).
+      assert.equal((await call(srv.baseUrl, 'POST', '/onvy/users', { apiKey: C.key, json: { id: 'onvy-1', firstname: 'Ona' } })).status, 201);
+      assert.equal((await call(srv.baseUrl, 'POST', '/basic/users', { bearer: C.key, json: { firstName: 'Bea', lastName: 'Sic', contactEmail: 'bea@example.com' } })).status, 201);
+      assert.equal(await exact(C), 42);
+      // Soft deletes on Junction, undo of one, Onvy's delete.
+      const ids = made.filter((r) => r.status === 200).map((r) => r.body.user_id as string);
+      for (const id of ids.slice(0, 3)) assert.equal((await jc('DELETE', `/v2/user/${id}`)).status, 200);
+      assert.equal(await exact(C), 39);
+      assert.equal((await jc('POST', `/v2/user/undo_delete?user_id=${ids[0]}`)).status, 200);
+      assert.equal((await call(srv.baseUrl, 'DELETE', '/onvy/users/onvy-1', { apiKey: C.key })).status, 204);
+      assert.equal(await exact(C), 39);
+      // A purge of the deleted (as the sweep does), a hard delete of live users, a bulk load with
+      // deleted rows in it, a user moved to another team, a soft delete and undo in one statement.
+      await tdb.db.pool.query('delete from users where team_id = $1 and deleted_at is not null', [C.teamId]);
+      assert.equal(await exact(C), 39);
+      await tdb.db.pool.query('delete from users where team_id = $1 and id = any($2::uuid[])', [C.teamId, ids.slice(3, 5)]);
+      assert.equal(await exact(C), 37);
+      await tdb.db.pool.query(
+        `insert into users (team_id, id, client_user_id, created_at, updated_at, deleted_at)
+         select $1::uuid, gen_random_uuid(), 'bulk-' || g, now(), now(), case when g % 4 = 0 then now() end from generate_series(1, 200) g`, [C.teamId]);
+      assert.equal(await exact(C), 187);
+      await tdb.db.pool.query(`update users set team_id = $2, client_user_id = 'moved-' || client_user_id where team_id = $1 and client_user_id in ('bulk-1', 'bulk-2')`, [C.teamId, B.teamId]);
+      assert.equal(await exact(C), 185);
+      await exact(B);
+      await tdb.db.pool.query(
+        `update users set deleted_at = case when deleted_at is null then now() end where team_id = $1 and client_user_id in ('bulk-3', 'bulk-4')`, [C.teamId]);
+      assert.equal(await exact(C), 185);
+      // A patch changes nothing in the count.
+      assert.equal((await jc('PATCH', `/v2/user/${ids[0]}`, { fallback_time_zone: 'Europe/Paris' })).status, 204);
+      assert.equal(await exact(C), 185);
+    });
+
+    test('the migration counts the users already there', async () => {
+      const m = (await loadMigrations()).find((x) => x.name === '0019_team_live_counts')!;
+      const c = await tdb.db.pool.connect();
+      try {
+        // The schema as it was before 0019, with users in several teams; then 0019 itself.
+        await c.query('begin');
+        await c.query(`drop trigger users_live_count_insert on users; drop trigger users_live_count_delete on users; drop trigger users_live_count_update on users;
+                       drop function users_live_counts_rows(); drop function users_live_counts_update(); drop table team_live_counts`);
+        await c.query(`insert into users (team_id, id, client_user_id, created_at, updated_at) select $1::uuid, gen_random_uuid(), 'pre-' || g, now(), now() from generate_series(1, 5) g`, [A.teamId]);
+        await c.query(m.sql);
+        await c.query('commit');
+      } finally {
+        c.release();
+      }
+      assert.ok((await live(A)) >= 5);
+      await exact(A);
+      await exact(B);
     });
   });
 }

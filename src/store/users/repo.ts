@@ -20,8 +20,6 @@ import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
-/** From this offset on, a page and its count are each a long index scan: run them in parallel. */
-const DEEP_OFFSET = 10_000;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -124,19 +122,11 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    if (offset < DEEP_OFFSET && limit > 0) {
-      // One statement: the page with the count as a column. An empty page (past the end) has no
-      // row to carry it: count apart.
-      const rows = (await this.q.livePage(this.db, teamId, offset, limit)).rows;
-      return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
-    }
-    // Deep pages: page and count in parallel (two connections): at a million users each is an
-    // index scan of most of the team, so the page costs the longer of the two rather than their sum.
-    const [page, total] = await Promise.all([
-      limit === 0 ? null : this.q.livePageOnly(this.db, teamId, offset, limit),
-      this.liveCount(teamId),
-    ]);
-    return { views: (page?.rows ?? []).map(toView), total };
+    // One statement: the page with the count as a column (the count is a few rows of
+    // team_live_counts, so a deep page no longer runs it apart). An empty page (past the end,
+    // limit 0) has no row to carry it: count apart.
+    const rows = limit > 0 ? (await this.q.livePage(this.db, teamId, offset, limit)).rows : [];
+    return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
   }
 
   private async liveCount(teamId: string): Promise<number> {
