@@ -14,10 +14,11 @@ const digit = (s: string, i: number): number => {
 };
 const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1);
 
-/** `text` as a Date, or undefined when it is not the common shape (the caller's parser decides). */
+/** `text` (a space or a `T` between date and time) as a Date, or undefined when it is not that shape (the caller's parser decides). */
 export function parseIsoTimestamptz(text: string): Date | undefined {
   const n = text.length;
-  if (n < 22 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32
+  const sep = text.charCodeAt(10);
+  if (n < 22 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (sep !== 32 && sep !== 84)
     || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
   const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3);
   let i = 19;

@@ -25,6 +25,12 @@ describe('parseIsoTimestamptz', () => {
     }
   });
 
+  test('the shape JSON gives a timestamptz (a T between date and time) reads the same', () => {
+    for (const text of ['2026-01-01 00:00:10+00:00', '2026-01-01 00:00:10.5+00:00', '1999-12-31 23:59:59.999999-03:30']) {
+      assert.equal(parseIsoTimestamptz(text.replace(' ', 'T'))!.getTime(), (parseDate(text) as unknown as Date).getTime(), text);
+    }
+  });
+
   test('microseconds are truncated to the millisecond, not rounded', () => {
     assert.equal(parseIsoTimestamptz('2026-01-01 00:00:10.999999+00')!.toISOString(), '2026-01-01T00:00:10.999Z');
     assert.equal(parseIsoTimestamptz('2026-01-01 00:00:10.0009+00')!.toISOString(), '2026-01-01T00:00:10.000Z');

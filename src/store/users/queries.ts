@@ -4,7 +4,7 @@ import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database } from '../../db/schema.ts';
 import { precompile } from './compiled.ts';
-import { ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type UserColumn, type UserRow } from './rows.ts';
+import { PAGE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type PageEntry, type UserColumn, type UserRow } from './rows.ts';
 
 const USER_COLUMNS_Q = USER_COLUMNS.map((c) => `users.${c}` as const);
 
@@ -18,8 +18,9 @@ const connectionsArray = (eb: ExpressionBuilder<Database, 'users'>) =>
  * The user's connections as a JSON array column `conns`, null when the row's kept count says the user has none (0017_cheaper_reads.sql):
  * most users have no connection, and the sub-select is then the larger part of a read's SQL work.
  */
-export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) =>
-  sql<JsonConnection[] | null>`case when users.connection_count > 0 then ${connectionsArray(eb)} end`.as('conns');
+const connectionsJsonIfAnyExpr = (eb: ExpressionBuilder<Database, 'users'>) =>
+  sql<JsonConnection[] | null>`case when users.connection_count > 0 then ${connectionsArray(eb)} end`;
+export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) => connectionsJsonIfAnyExpr(eb).as('conns');
 
 /** The user's recorded sync entries as a JSON array column `syncs`. */
 const syncsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
@@ -61,12 +62,23 @@ export function hotQueries(db: Kysely<Database>) {
     // for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched by `= any`.
     // `total` rides along as an init-plan (computed once, from team_live_counts); the caller counts
     // apart when the page is empty.
-    livePage: precompile<[string, number, number], ViewRow & { total: string }>(db, 3, (k, team, offset, limit) =>
-      view(k).select((eb) => liveTotal(eb, team).as('total'))
-        .where('users.team_id', '=', team)
-        .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
-          .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`)
-        .orderBy('users.created_at', 'desc').orderBy('users.id', 'desc')),
+    // The whole page is one JSON value (an array of arrays, PAGE_COLUMNS then the connections)
+    // next to `total`, in one row even when the page is empty: the driver reads one field when the
+    // last byte is in, instead of 100 rows × 14 fields as they trickle in. Rows parsed as they
+    // arrived stayed alive across the event loop's turns (20 queries streaming at once), and
+    // copying them at each young-generation GC was most of a list's GC time (docs/benchmark.md,
+    // 2026-12-08 session 2).
+    livePage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [
+        liveTotal(eb, team).as('total'),
+        eb.selectFrom('users')
+          .select(sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
+            order by users.created_at desc, users.id desc), '[]')`.as('page'))
+          .where('users.team_id', '=', team)
+          .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
+            .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`)
+          .as('page'),
+      ])),
     liveCount: precompile<[string], { n: number }>(db, 1, (k, team) => k.selectNoFrom((eb) => liveTotal(eb, team).as('n'))),
     liveVersioned: precompile<[string, string], Pick<UserRow, UserColumn> & { version: string }>(db, 2, (k, team, id) =>
       k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))

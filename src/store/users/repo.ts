@@ -9,7 +9,7 @@ import type { StoredSync } from '../../domain/users/data-syncs.ts';
 import type { Connection } from '../../domain/connections.ts';
 import { isUniqueViolation, withRetry } from '../errors.ts';
 import {
-  PROFILE_WRITE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, fromJsonConnection, fromJsonSync, pickColumns, toConnection, toProfiled, toUser, userColumns, userRow,
+  PROFILE_WRITE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, fromJsonConnection, fromPageEntry, fromJsonSync, pickColumns, toConnection, toProfiled, toUser, userColumns, userRow,
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
 import { roomUnderCap } from './team-cap.ts';
@@ -122,11 +122,17 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    // One statement: the page with the count as a column (the count is a few rows of
-    // team_live_counts, so a deep page no longer runs it apart). An empty page (past the end,
-    // limit 0) has no row to carry it: count apart.
-    const rows = limit > 0 ? (await this.q.livePage(this.db, teamId, offset, limit)).rows : [];
-    return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
+    // One statement, one row: the page as one JSON value and the count beside it (a few rows of
+    // team_live_counts). limit 0 needs no page.
+    if (limit === 0) return { views: [], total: await this.liveCount(teamId) };
+    const r = (await this.q.livePage(this.db, teamId, offset, limit)).rows[0]!;
+    return {
+      views: r.page.map((e) => {
+        const { user, conns } = fromPageEntry(teamId, e);
+        return { user, connections: conns ? conns.map(fromJsonConnection) : [] };
+      }),
+      total: Number(r.total),
+    };
   }
 
   private async liveCount(teamId: string): Promise<number> {
