@@ -59,13 +59,6 @@ export interface UsersTable {
   connection_count: ColumnType<number, never, never>;
 }
 
-/** A team's live users, as the sum of its slots (0019_team_live_counts.sql: kept by triggers on users). */
-export interface TeamLiveCountsTable {
-  team_id: string;
-  slot: number;
-  n: string;
-}
-
 export interface ConnectionsTable {
   team_id: string;
   user_id: string;
@@ -227,7 +220,6 @@ export interface Database {
   api_keys: ApiKeysTable;
   users: UsersTable;
   connections: ConnectionsTable;
-  team_live_counts: TeamLiveCountsTable;
   auth_signing_keys: AuthSigningKeysTable;
   auth_sign_in_tokens: AuthSignInTokensTable;
   auth_sessions: AuthSessionsTable;

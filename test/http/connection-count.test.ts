@@ -113,7 +113,7 @@ for (const backend of backends()) {
       assert.deepEqual(await shown(u, 'count-migrated'), ['oura', 'fitbit']);
     });
 
-    test('list: total is exact on a full page, the last page, past the end, and a deep page', async () => {
+    test('list: total is exact on a full page, the last page, past the end, and a deep page (counted apart)', async () => {
       // 10,050 live users and 7 deleted ones in team B, straight in SQL (the API would take minutes).
       await tdb.db.pool.query(
         `insert into users (team_id, id, client_user_id, created_at, updated_at, deleted_at)

@@ -27,19 +27,24 @@ const syncsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
   jsonArrayFrom(eb.selectFrom('data_syncs').select(['data_syncs.provider', 'data_syncs.data_type', 'data_syncs.sync_type', 'data_syncs.status', 'data_syncs.updated_at'])
     .whereRef('data_syncs.team_id', '=', 'users.team_id').whereRef('data_syncs.user_id', '=', 'users.id')).as('syncs');
 
-/**
- * The team's live users: the sum of its slots in team_live_counts, which triggers on `users` keep
- * in the same statement as the rows (0019_team_live_counts.sql). Exact, and a few index entries
- * to read instead of one per live user (~400 µs of PostgreSQL CPU at 10,000 users, growing with the team).
- */
+/** The team's live users: an index-only scan of users_live_team (0017_cheaper_reads.sql). */
 const liveTotal = (eb: ExpressionBuilder<Database, any>, team: never) =>
-  eb.selectFrom('team_live_counts').select(sql<string>`coalesce(sum(n), 0)::bigint`.as('n')).where('team_live_counts.team_id', '=', team);
+  eb.selectFrom('users').select((e) => e.fn.countAll<string>().as('n')).where('users.team_id', '=', team).where('users.deleted_at', 'is', null);
 
 /** `conns` is null when the user has no connection. */
 export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] | null };
 
 /** Columns the Junction-field update writes: every user column but the key and the lifecycle ones. */
 export const USER_UPDATE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
+
+/** A page of the team's live users, newest first, as one JSON array of PAGE_COLUMNS + connections. */
+const pageJson = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
+  eb.selectFrom('users')
+    .select(sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
+      order by users.created_at desc, users.id desc), '[]')`.as('page'))
+    .where('users.team_id', '=', team)
+    .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
+      .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`);
 
 export function hotQueries(db: Kysely<Database>) {
   const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJsonIfAny);
@@ -60,25 +65,17 @@ export function hotQueries(db: Kysely<Database>) {
     // million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale"); joining the keys
     // back to `users` let the planner hash-join a scan of the whole team (2.3 ms of PostgreSQL CPU
     // for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched by `= any`.
-    // `total` rides along as an init-plan (computed once, from team_live_counts); the caller counts
-    // apart when the page is empty.
+    // `total` rides along (an init-plan, computed once, same snapshot as the page); from offset
+    // 10,000 on the caller counts apart, in parallel (then the page and the count are each a long scan).
     // The whole page is one JSON value (an array of arrays, PAGE_COLUMNS then the connections)
     // next to `total`, in one row even when the page is empty: the driver reads one field when the
-    // last byte is in, instead of 100 rows × 14 fields as they trickle in. Rows parsed as they
-    // arrived stayed alive across the event loop's turns (20 queries streaming at once), and
-    // copying them at each young-generation GC was most of a list's GC time (docs/benchmark.md,
-    // 2026-12-08 session 2).
+    // last byte is in, instead of 100 rows × 14 fields as they trickle in, which kept every
+    // streaming page alive across young-generation GCs (docs/benchmark.md, 2026-12-08 session 2).
     livePage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
-      k.selectNoFrom((eb) => [
-        liveTotal(eb, team).as('total'),
-        eb.selectFrom('users')
-          .select(sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
-            order by users.created_at desc, users.id desc), '[]')`.as('page'))
-          .where('users.team_id', '=', team)
-          .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
-            .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`)
-          .as('page'),
-      ])),
+      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageJson(k, eb, team, offset, limit).as('page')])),
+    /** The same page without the count (deep pages: the count runs beside it, on another connection). */
+    livePageOnly: precompile<[string, number, number], { page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [pageJson(k, eb, team, offset, limit).as('page')])),
     liveCount: precompile<[string], { n: number }>(db, 1, (k, team) => k.selectNoFrom((eb) => liveTotal(eb, team).as('n'))),
     liveVersioned: precompile<[string, string], Pick<UserRow, UserColumn> & { version: string }>(db, 2, (k, team, id) =>
       k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))

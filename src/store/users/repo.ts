@@ -12,6 +12,7 @@ import {
   PROFILE_WRITE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, fromJsonConnection, fromPageEntry, fromJsonSync, pickColumns, toConnection, toProfiled, toUser, userColumns, userRow,
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
+import type { PageEntry } from './rows.ts';
 import { roomUnderCap } from './team-cap.ts';
 import { lockUser } from '../connections.ts';
 import { CreateGroups } from './create-group.ts';
@@ -20,6 +21,8 @@ import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
+/** From this offset on, a page and its count are each a long index scan: run them in parallel. */
+const DEEP_OFFSET = 10_000;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -122,17 +125,20 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    // One statement, one row: the page as one JSON value and the count beside it (a few rows of
-    // team_live_counts). limit 0 needs no page.
+    const views = (page: PageEntry[]) => page.map((e) => {
+      const { user, conns } = fromPageEntry(teamId, e);
+      return { user, connections: conns ? conns.map(fromJsonConnection) : [] };
+    });
     if (limit === 0) return { views: [], total: await this.liveCount(teamId) };
-    const r = (await this.q.livePage(this.db, teamId, offset, limit)).rows[0]!;
-    return {
-      views: r.page.map((e) => {
-        const { user, conns } = fromPageEntry(teamId, e);
-        return { user, connections: conns ? conns.map(fromJsonConnection) : [] };
-      }),
-      total: Number(r.total),
-    };
+    if (offset < DEEP_OFFSET) {
+      // One statement, one row: the page as one JSON value and the count beside it.
+      const r = (await this.q.livePage(this.db, teamId, offset, limit)).rows[0]!;
+      return { views: views(r.page), total: Number(r.total) };
+    }
+    // Deep pages: page and count in parallel (two connections): at a million users each is an
+    // index scan of most of the team, so the page costs the longer of the two rather than their sum.
+    const [page, total] = await Promise.all([this.q.livePageOnly(this.db, teamId, offset, limit), this.liveCount(teamId)]);
+    return { views: views(page.rows[0]!.page), total };
   }
 
   private async liveCount(teamId: string): Promise<number> {
