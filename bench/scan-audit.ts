@@ -61,6 +61,9 @@ try {
     'select relname, seq_scan, seq_tup_read, coalesce(idx_tup_fetch, 0) as idx_tup_fetch from pg_stat_user_tables')).rows.map((r) => [r.relname, r]));
   const ops: [string, (i: number) => Promise<unknown>][] = [
     ['junction create', () => send('POST', '/v2/user', J, { client_user_id: `scan-${uniq++}` })],
+    ['junction create, Idempotency-Key (single path)', () => send('POST', '/v2/user', { ...J, 'idempotency-key': `k-${uniq}` }, { client_user_id: `scan-${uniq++}` })],
+    ['junction create, client id taken (409)', (i) => send('POST', '/v2/user', J, { client_user_id: cids[i % cids.length] }).catch(() => null)],
+    ['junction delete', () => send('POST', '/v2/user', J, { client_user_id: `del-${uniq++}` }).then((u) => send('DELETE', `/v2/user/${u.user_id as string}`, J))],
     ['junction get', (i) => send('GET', `/v2/user/${ids[i % ids.length]}`, J)],
     ['junction resolve', (i) => send('GET', `/v2/user/resolve/${cids[i % cids.length]}`, J)],
     ['junction list (limit 100)', () => send('GET', '/v2/user?limit=100', J)],
