@@ -52,6 +52,13 @@ try {
   for (const g of [1, 4, 12, 32]) {
     await run(`roster group statement, named, ${g} per group`, g, () => c.query({ name: 'grp', text: GROUP_SQL, values: [JSON.stringify(Array.from({ length: g }, user)), '[]'] }));
   }
+  // A lone create as one plain row insert of every column Roster writes (what a group of one could send instead).
+  const { ROW_COLUMNS } = await import('../src/store/users/rows.ts');
+  const single = `insert into users (${ROW_COLUMNS.map((x) => `"${x}"`).join(', ')}) values (${ROW_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+    on conflict (team_id, client_user_id) where deleted_at is null do nothing returning basic_id, client_user_id`;
+  const singleValues = () => { const u = user() as Record<string, unknown>; return ROW_COLUMNS.map((col) => u[col] ?? null); };
+  await run(`one-row insert, all ${ROW_COLUMNS.length} columns, named`, 1, () => c.query({ name: 'one', text: single, values: singleValues() }));
+  await run(`one-row insert, all ${ROW_COLUMNS.length} columns, unnamed`, 1, () => c.query(single, singleValues()));
   for (const g of [12, 32]) {
     await run(`audit batch, ${g} rows`, g, () => c.query(`insert into audit_events (team_id, id, key_id, action, user_id, request_id, status, at)
       select $1, gen_random_uuid(), null, 'user.create', gen_random_uuid()::text, gen_random_uuid()::text, 200, now() from generate_series(1, ${g}) on conflict do nothing`, [team]));
