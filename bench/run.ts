@@ -363,6 +363,7 @@ async function measure(t: Target_, sc: { op: string; label: string; requests: Re
     socketErrors: s.socketErrors,
     statusCodes: s.statusCodes,
     rssPeakMb: usage.rssPeakMb,
+    bytesPerResponse: Math.round(s.bytesPerResponse),
     rssHwmMb: usage.rssHwmMb,
     pgPeakMb: usage.pgPeakMb,
     cpuUsPerReq: s.total ? (usage.serverCpuMs * 1000) / s.total : 0,
@@ -831,7 +832,11 @@ async function defaultMode() {
   }
   for (const peer of ['json-server', 'prism']) {
     for (const r of rows.filter((x) => x.system === peer && !x.skipped && x.ratio !== undefined)) {
-      targets.push(target(`Roster ahead of ${peer}: ${r.op} (Roster ÷ ${peer})`, r.ratio!, 1, 'min', '×'));
+      // Answers of different weight are named: Prism answers any list with one generated example.
+      const ro = find('roster', peerDb, r.op);
+      const weigh = ro?.bytesPerResponse && r.bytesPerResponse && Math.abs(ro.bytesPerResponse / r.bytesPerResponse - 1) > 0.5
+        ? `answers of different size: Roster ${ro.bytesPerResponse.toLocaleString('en-US')} B, ${peer} ${r.bytesPerResponse.toLocaleString('en-US')} B per response` : undefined;
+      targets.push(target(`Roster ahead of ${peer}: ${r.op} (Roster ÷ ${peer})`, r.ratio!, 1, 'min', '×', weigh));
     }
   }
   const rosterRows = rows.filter((r) => r.system.startsWith('roster') && !r.skipped);
