@@ -75,6 +75,51 @@ for (const backend of backends()) {
       assert.ok(nums.every((n) => n > 2), 'numbered after the users before the group');
     });
 
+    test('members without a client id (the basic face) are named basic:<n> after their number, in the group, with the others', async () => {
+      const team = await newTeam();
+      const nameless = (o: { cap?: number; event?: boolean } = {}) => { const x = item(team, 'unused', o); return { ...x, row: { ...x.row, client_user_id: null as unknown as string } }; };
+      const a = nameless({ event: true });
+      const b = item(team, 'named');
+      const c = nameless();
+      const rs = await inOneGroup(item(team, 'lone-b'), [a, b, c]);
+      assert.ok(rs.every((r) => r !== 'retry' && r.ok), JSON.stringify(rs));
+      const [ra, rb, rc] = rs as { number: number; clientUserId: string }[];
+      assert.equal(ra!.clientUserId, `basic:${ra!.number}`);
+      assert.equal(rc!.clientUserId, `basic:${rc!.number}`);
+      assert.equal(rb!.clientUserId, 'named');
+      assert.equal((await xmins([a.id, b.id, c.id])).size, 1, 'one statement, one commit');
+      const stored = await tdb.db.kysely.selectFrom('users').select(['id', 'client_user_id', 'basic_id']).where('id', 'in', [a.id, c.id]).execute();
+      for (const r of stored) assert.equal(r.client_user_id, `basic:${r.basic_id}`, 'the stored name is the stored number');
+      const ev = (await sql<{ facts: Record<string, unknown> }>`select facts from webhook_events where team_id = ${team} and user_id = ${a.id}`.execute(tdb.db.kysely)).rows;
+      assert.equal(ev[0]?.facts.client_user_id, `basic:${ra!.number}`, 'the event carries the generated name');
+    });
+
+    test('a generated name a live user already holds is handed back, and the repository settles it on the next number', async () => {
+      const team = await newTeam();
+      const repo = new PgUsersRepo(tdb.db.kysely);
+      const first = await repo.insert(made(team, 'seed-user'), {});
+      assert.ok(first.ok);
+      // Another face took, as its client id, the name the next number will get.
+      const squatter = await repo.insert(made(team, `basic:${first.number + 2}`), {});
+      assert.ok(squatter.ok);
+      assert.equal(squatter.number, first.number + 1);
+      const r = await repo.insert(buildUser(team, { clientUserId: null, profile: {} }, new Date()), { nameFromNumber: true });
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.equal(r.clientUserId, `basic:${r.number}`, 'named after the number it was given');
+      assert.ok(r.number > first.number + 2, 'the held name\'s number was passed over');
+      const live = await tdb.db.kysely.selectFrom('users').select('client_user_id').where('team_id', '=', team).where('deleted_at', 'is', null).execute();
+      assert.equal(new Set(live.map((x) => x.client_user_id)).size, live.length, 'every live name once');
+    });
+
+    test('a sandbox group of members without a client id: each takes a place, none is refused as a duplicate of another', async () => {
+      const team = await newTeam('sandbox');
+      const cap = 4;
+      const nameless = () => { const x = item(team, 'unused', { cap }); return { ...x, row: { ...x.row, client_user_id: null as unknown as string } }; };
+      const rs = await inOneGroup(item(team, 'lone-s', { cap }), [nameless(), nameless(), nameless(), nameless()]);
+      assert.deepEqual(rs.map((r) => (r === 'retry' ? 'retry' : r.ok ? 'ok' : r.reason)), ['ok', 'ok', 'ok', 'cap']);
+      assert.equal(await liveCount(team), cap);
+    });
+
     test('the sandbox cap counts the group in order: exactly the room is created, a duplicate takes no place', async () => {
       const team = await newTeam('sandbox');
       const cap = 5;
