@@ -109,12 +109,17 @@ for (const backend of backends()) {
       assert.equal(ep.description, 'renamed');
       assert.equal((await c.get(`${epUrl}/disable`)).status, 404);
       assert.equal((await endpoints())[0]!.disabled, false);
+      // The teams page (the console's home) counts each team's endpoints, linked to its webhook pages.
+      const homeRow = async () => (await c.get(`${BASE}/`)).text.split('<tr>').find((r) => r.includes(`<code class="muted">${team.teamId}</code>`)) ?? '';
+      assert.match(await homeRow(), new RegExp(`<a href="${wh}">1 enabled</a>`));
       assert.equal((await c.post(`${epUrl}/disable`, { _csrf: csrf })).status, 303);
       ep = (await endpoints())[0]!;
       assert.equal(ep.disabled, true);
       assert.match((await c.get(epUrl)).text, /badge disabled">disabled</);
+      assert.match(await homeRow(), />0 enabled, 1 disabled</);
       assert.equal((await c.post(`${epUrl}/enable`, { _csrf: csrf })).status, 303);
       assert.equal((await endpoints())[0]!.disabled, false);
+      assert.match(await homeRow(), />1 enabled</);
     });
 
     test('secret: reveal is a POST and audited; rotate shows a new secret and the old one keeps signing', async () => {
