@@ -25,6 +25,7 @@
 //   --only OPS              only these operations, comma-separated (get,resolve,list,patch,mixed,
 //                           create), on every system; the other faces are skipped. For iterating.
 //                           `webhooks` adds the webhook rows (on by default without --only).
+//                           With --profile: the loads to profile (default get,create).
 //   --no-write              do not write bench/results/<date>.json
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
