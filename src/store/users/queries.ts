@@ -37,14 +37,36 @@ export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] | nu
 /** Columns the Junction-field update writes: every user column but the key and the lifecycle ones. */
 export const USER_UPDATE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
 
-/** A page of the team's live users, newest first, as one JSON array of PAGE_COLUMNS + connections. */
-const pageJson = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
-  eb.selectFrom('users')
-    .select(sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
-      order by users.created_at desc, users.id desc), '[]')`.as('page'))
-    .where('users.team_id', '=', team)
-    .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`);
+/** The page's JSON: one array per user, PAGE_COLUMNS then its connections, newest first. */
+const pageAgg = (eb: ExpressionBuilder<Database, never>) =>
+  sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
+      order by users.created_at desc, users.id desc), '[]')`.as('page');
+
+/** The team's live users, newest first, keys only (users_live_created): what a page skips and takes. */
+const pageKeys = (k: Kysely<Database>, team: never, offset: never, limit: never) =>
+  k.selectFrom('users').where('team_id', '=', team).where('deleted_at', 'is', null)
+    .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit);
+
+/**
+ * A page: the keys from the index alone, then only those rows, by primary key. Selecting the
+ * connections in the same query as the OFFSET would compute them for every skipped row (at offset
+ * 900,000 of a million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale"); joining
+ * the keys back to `users` let the planner hash-join a scan of the whole team (2.3 ms of
+ * PostgreSQL CPU for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched
+ * by `= any`.
+ */
+const pageByKeys = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
+  eb.selectFrom('users').select(pageAgg(eb)).where('users.team_id', '=', team)
+    .where(sql<boolean>`users.id = any(array(${pageKeys(k, team, offset, limit).select('id')}))`);
+
+/**
+ * A first page: the rows straight off users_live_created in its order, the connections computed
+ * for the page's rows only (outside the sub-select). It reads the skipped rows' heap too, so it is
+ * for small offsets (queries by the repository): at offset 0 it costs PostgreSQL ~100 µs less than
+ * 100 primary-key probes; at offset 1,000, more.
+ */
+const pageInOrder = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
+  eb.selectFrom(pageKeys(k, team, offset, limit).selectAll().as('users')).select(pageAgg(eb));
 
 export function hotQueries(db: Kysely<Database>) {
   const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJsonIfAny);
@@ -59,23 +81,20 @@ export function hotQueries(db: Kysely<Database>) {
       view(k).where('users.team_id', '=', team).where('users.id', '=', id)),
     liveViewByClientId: precompile<[string, string], ViewRow>(db, 2, (k, team, cid) =>
       view(k).where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null)),
-    // The page's keys come from the index alone (users_live_created), and only those rows are
-    // read, by primary key, and given their connections. Selecting the connections in the same
-    // query as the OFFSET would compute them for every skipped row (at offset 900,000 of a
-    // million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale"); joining the keys
-    // back to `users` let the planner hash-join a scan of the whole team (2.3 ms of PostgreSQL CPU
-    // for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched by `= any`.
-    // `total` rides along (an init-plan, computed once, same snapshot as the page); from offset
-    // 10,000 on the caller counts apart, in parallel (then the page and the count are each a long scan).
     // The whole page is one JSON value (an array of arrays, PAGE_COLUMNS then the connections)
     // next to `total`, in one row even when the page is empty: the driver reads one field when the
     // last byte is in, instead of 100 rows × 14 fields as they trickle in, which kept every
     // streaming page alive across young-generation GCs (docs/benchmark.md, 2026-12-08 session 2).
+    // `total` rides along (an init-plan, computed once, same snapshot as the page); from offset
+    // 10,000 on the caller counts apart, in parallel (then the page and the count are each a long scan).
     livePage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
-      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageJson(k, eb, team, offset, limit).as('page')])),
+      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageByKeys(k, eb, team, offset, limit).as('page')])),
+    /** The same for small offsets, read in index order (pageInOrder). */
+    liveFirstPage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageInOrder(k, eb, team, offset, limit).as('page')])),
     /** The same page without the count (deep pages: the count runs beside it, on another connection). */
     livePageOnly: precompile<[string, number, number], { page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
-      k.selectNoFrom((eb) => [pageJson(k, eb, team, offset, limit).as('page')])),
+      k.selectNoFrom((eb) => [pageByKeys(k, eb, team, offset, limit).as('page')])),
     liveCount: precompile<[string], { n: number }>(db, 1, (k, team) => k.selectNoFrom((eb) => liveTotal(eb, team).as('n'))),
     liveVersioned: precompile<[string, string], Pick<UserRow, UserColumn> & { version: string }>(db, 2, (k, team, id) =>
       k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))

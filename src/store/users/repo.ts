@@ -23,6 +23,8 @@ const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
 /** From this offset on, a page and its count are each a long index scan: run them in parallel. */
 const DEEP_OFFSET = 10_000;
+/** Below this offset a page is read in index order, skipped rows included (queries.ts pageInOrder). */
+const IN_ORDER_OFFSET = 500;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -134,7 +136,7 @@ export class PgUsersRepo implements UsersRepo {
     if (limit === 0) return { views: [], total: await this.liveCount(teamId) };
     if (offset < DEEP_OFFSET) {
       // One statement, one row: the page as one JSON value and the count beside it.
-      const r = (await this.q.livePage(this.db, teamId, offset, limit)).rows[0]!;
+      const r = (await (offset < IN_ORDER_OFFSET ? this.q.liveFirstPage : this.q.livePage)(this.db, teamId, offset, limit)).rows[0]!;
       return { views: views(r.page), total: Number(r.total) };
     }
     // Deep pages: page and count in parallel (two connections): at a million users each is an
