@@ -45,9 +45,21 @@ export interface AttemptRecord {
   audit?: AuditEntry[];
 }
 
+export interface FanOut {
+  /** Events fanned out. */
+  events: number;
+  /** Deliveries this dispatcher took at once (claimed as `claim` would): send them now. */
+  claimed: ClaimedGroup[];
+}
+
 export interface DispatchStore {
-  /** Turns un-fanned events into one pending delivery per matching live endpoint. */
-  fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number>;
+  /**
+   * Turns un-fanned events into one delivery per matching live endpoint. Up to `claim.limit` of
+   * them are created already claimed by this dispatcher (leased for `claim.leaseMs`, their first
+   * attempt counted) when nothing else decides their order (no rate limit, not an Onvy batch): the
+   * claim that would follow is then not needed. The others are pending, for `claim`.
+   */
+  fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number, claim?: { leaseMs: number; limit: number }): Promise<FanOut>;
   claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedGroup[]>;
   finish(r: AttemptRecord): Promise<void>;
 }
@@ -72,6 +84,13 @@ export interface DispatcherOptions {
 }
 
 const MIN_ROUND_MS = 20;
+/**
+ * Attempts whose POST is done but whose record is not written yet, at most. An attempt gives its
+ * sending slot back as soon as its POST is answered: its record waits to be written with others
+ * (PgDispatchStore.finish groups them), so the slots turn over at the speed of the receivers, not
+ * of the database's commits.
+ */
+const MAX_UNRECORDED = 256;
 
 export class Dispatcher {
   private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle' | 'operational'>> & DispatcherOptions;
@@ -79,7 +98,10 @@ export class Dispatcher {
   private wake: (() => void) | null = null;
   private woken = false;
   private loop: Promise<void> | null = null;
+  /** Every attempt not yet recorded (sending, or waiting for its record). */
   private inFlight = new Set<Promise<void>>();
+  /** Attempts whose POST has not been answered yet: at most `concurrency`. */
+  private sending = 0;
 
   constructor(o: DispatcherOptions) {
     this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 16, ...o };
@@ -130,28 +152,42 @@ export class Dispatcher {
     }
   }
 
-  private full(): boolean { return this.inFlight.size >= this.o.concurrency; }
+  private room(): number { return Math.min(this.o.concurrency - this.sending, MAX_UNRECORDED - this.inFlight.size); }
+  private full(): boolean { return this.room() <= 0; }
 
   /** One round: fan out, claim what fits, send in the background. True when there was work. */
   async round(): Promise<boolean> {
     if (this.o.idle?.()) return false;
     const now = this.o.now();
-    const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500);
-    const room = this.o.concurrency - this.inFlight.size;
-    if (room <= 0) return fanned > 0;
+    const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500, { leaseMs: this.o.leaseMs, limit: Math.max(0, this.room()) });
+    this.send(fanned.claimed);
+    const room = this.room();
+    if (room <= 0) return fanned.events > 0;
     const groups = await this.o.store.claim(now, this.o.leaseMs, Math.min(50, room * 2));
-    for (const g of groups) {
-      const p = this.deliver(g).catch((e) => this.o.onError?.(e)).finally(() => { this.inFlight.delete(p); this.poke(); });
-      this.inFlight.add(p);
-    }
-    return fanned > 0 || groups.length > 0;
+    this.send(groups);
+    return fanned.events > 0 || groups.length > 0;
   }
 
-  /** Sends one group and records the outcome. Exposed for tests; the loop calls it. */
-  async deliver(g: ClaimedGroup): Promise<void> {
+  /** Sends claimed groups in the background, each holding a sending slot until its POST is answered. */
+  private send(groups: ClaimedGroup[]): void {
+    for (const g of groups) {
+      this.sending++;
+      let sent = false;
+      const slot = () => { if (!sent) { sent = true; this.sending--; this.poke(); } };
+      const p = this.deliver(g, slot).catch((e) => this.o.onError?.(e)).finally(() => { slot(); this.inFlight.delete(p); this.poke(); });
+      this.inFlight.add(p);
+    }
+  }
+
+  /**
+   * Sends one group and records the outcome; `sent` is called once the POST is answered (or not
+   * made). Exposed for tests; the loop calls it.
+   */
+  async deliver(g: ClaimedGroup, sent: () => void = () => {}): Promise<void> {
     const ep = g.endpoint;
     const first = g.deliveries[0]!;
     if (!ep || ep.disabled) {
+      sent();
       await this.o.store.finish({ attempts: [], endpoint: null, deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status: 'cancelled', nextAttemptAt: null, lastStatusCode: d.lastStatusCode })) });
       return;
     }
@@ -159,6 +195,7 @@ export class Dispatcher {
     const msgId = g.batchId ?? first.eventId;
     const started = this.o.now();
     const res = await sendSigned(this.o.sender, ep, msgId, body, started, this.o.version);
+    sent();
     const manual = g.deliveries.every((d) => d.manual);
     const attemptNo = first.attempts;
     const ok = isSuccess(res);

@@ -9,7 +9,7 @@ import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
 import { grantRequests } from '../../domain/webhooks/rate.ts';
 import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
-import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
+import type { AttemptRecord, ClaimedGroup, DispatchStore, FanOut } from '../../domain/webhooks/dispatcher.ts';
 import { ENDPOINTS_CHANNEL, EVENTS_CHANNEL } from './outbox.ts';
 import type { OperationalStore, OperationalType, StoredOperational } from '../../domain/webhooks/operational.ts';
 
@@ -162,33 +162,48 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
   private readonly db: Kysely<Database>;
   constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
-  async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number> {
+  async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number, claim?: { leaseMs: number; limit: number }): Promise<FanOut> {
     return this.db.transaction().execute(async (tx) => {
       const ev = await sql<{ team_id: string; id: string; type: DomainEventType; user_id: string | null; facts: DomainEvent['facts']; occurred_at: Date }>`
         select team_id, id, type, user_id, facts, occurred_at from webhook_events where fanned_out_at is null
         order by occurred_at limit ${limit} for update skip locked`.execute(tx);
-      if (ev.rows.length === 0) return 0;
+      if (ev.rows.length === 0) return { events: 0, claimed: [] };
       const teams = [...new Set(ev.rows.map((e) => e.team_id))];
       const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map((x) => toEndpoint(x, this.codec));
-      const rows: unknown[] = [];
+      // Taken at once: what `claim` would hand back unchanged (no rate window to count, no Onvy
+      // batch to form), up to the dispatcher's room. The event rows are locked by this
+      // transaction, so no other dispatcher can create (or claim) these deliveries meanwhile.
+      const lease = claim ? new Date(now.getTime() + claim.leaseMs) : null;
+      let room = claim?.limit ?? 0;
+      const rows: { team_id: string; id: string; event_id: string; event_type: string; user_id: string | null; endpoint_id: string; format: string; payload: string; claimed: boolean }[] = [];
+      const claimed: ClaimedGroup[] = [];
       for (const r of ev.rows) {
         const e: DomainEvent = { teamId: r.team_id, id: r.id, type: r.type, userId: r.user_id, facts: r.facts, occurredAt: r.occurred_at };
         for (const ep of eps) {
           if (ep.teamId !== e.teamId || !endpointWants(ep.format, ep.filterTypes, e.type)) continue;
           const payload = render(e, ep);
           if (payload === null) continue;
-          rows.push({ team_id: e.teamId, id: newId(now.getTime()), event_id: e.id, event_type: e.type, user_id: e.userId, endpoint_id: ep.id, format: ep.format, payload });
+          const take = room > 0 && ep.rateLimit === null && ep.format !== 'onvy';
+          const row = { team_id: e.teamId, id: newId(now.getTime()), event_id: e.id, event_type: e.type, user_id: e.userId, endpoint_id: ep.id, format: ep.format, payload, claimed: take };
+          rows.push(row);
+          if (!take) continue;
+          room--;
+          claimed.push({ endpoint: ep, batchId: null, deliveries: [{
+            teamId: row.team_id, id: row.id, eventId: row.event_id, eventType: row.event_type, userId: row.user_id, endpointId: ep.id, format: ep.format, batchId: null,
+            payload, status: 'sending', attempts: 1, manual: false, alerted: false, nextAttemptAt: now, lastStatusCode: null, createdAt: now, updatedAt: now,
+          }] });
         }
       }
       for (let i = 0; i < rows.length; i += 500) {
-        await sql`insert into webhook_deliveries (team_id, id, event_id, event_type, user_id, endpoint_id, format, payload, status, next_attempt_at, created_at, updated_at)
-          select d.team_id, d.id, d.event_id, d.event_type, d.user_id, d.endpoint_id, d.format, d.payload, 'pending', ${now}, ${now}, ${now}
-          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text)`.execute(tx);
+        await sql`insert into webhook_deliveries (team_id, id, event_id, event_type, user_id, endpoint_id, format, payload, status, attempts, locked_until, next_attempt_at, created_at, updated_at)
+          select d.team_id, d.id, d.event_id, d.event_type, d.user_id, d.endpoint_id, d.format, d.payload,
+            case when d.claimed then 'sending' else 'pending' end, case when d.claimed then 1 else 0 end, case when d.claimed then ${lease}::timestamptz end, ${now}, ${now}, ${now}
+          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text, claimed boolean)`.execute(tx);
       }
       const keys = JSON.stringify(ev.rows.map((e) => ({ team_id: e.team_id, id: e.id })));
       await sql`update webhook_events w set fanned_out_at = ${now} from jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, id text)
         where w.team_id = k.team_id and w.id = k.id`.execute(tx);
-      return ev.rows.length;
+      return { events: ev.rows.length, claimed };
     });
   }
 
