@@ -22,7 +22,8 @@ export class EventsWake {
   private closed = false;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    /** Sends the NOTIFY with this payload (notifyEvents). */
+    private readonly notify: (payload: string) => Promise<void>,
     /** This instance's dispatchers, poked at once. */
     private readonly local: () => void,
     private readonly onError: (e: unknown) => void = () => {},
@@ -41,7 +42,7 @@ export class EventsWake {
   private fire(): Promise<void> {
     this.last = Date.now();
     // If it fails, the other instances find the events at their next poll.
-    return sql`select pg_notify(${EVENTS_CHANNEL}, ${this.instance})`.execute(rootOf(this.db)).then(() => {}, this.onError);
+    return this.notify(this.instance).then(() => {}, this.onError);
   }
 
   /** Sends the trailing NOTIFY now if one is due; no more after this. */
@@ -53,3 +54,8 @@ export class EventsWake {
     await this.fire();
   }
 }
+
+/** The NOTIFY on the events channel, in its own autocommit statement. */
+export const notifyEvents = (db: Kysely<Database>) => async (payload: string): Promise<void> => {
+  await sql`select pg_notify(${EVENTS_CHANNEL}, ${payload})`.execute(rootOf(db));
+};
