@@ -71,6 +71,11 @@ export interface DispatcherOptions {
   now?: () => Date;
   leaseMs?: number;
   pollMs?: number;
+  /**
+   * Attempts sent at once, at most (64). Each round takes up to this many: with fewer, a busy
+   * instance's rounds (each a few round trips to the database) could not keep up with its creates.
+   * Per receiver address the sender opens 32 connections at most; the rest wait for one.
+   */
   concurrency?: number;
   version?: string;
   onError?: (e: unknown) => void;
@@ -104,7 +109,7 @@ export class Dispatcher {
   private sending = 0;
 
   constructor(o: DispatcherOptions) {
-    this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 16, ...o };
+    this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 64, ...o };
   }
 
   start(): void {
