@@ -147,6 +147,8 @@ function runOnce(spec: LoadSpec, duration: number): Promise<RunResult> {
         p99: hist.percentile(99),
         p999: hist.percentile(99.9),
         max: hist.max,
+        // autocannon counts the response bytes it read (headers included).
+        bytesPerResponse: total ? r.throughput.total / total : 0,
         acP50: r.latency.p50,
         acP99: r.latency.p99,
         duration: r.duration,

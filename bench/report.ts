@@ -23,6 +23,8 @@ export interface Row {
   socketErrors: number;
   statusCodes: Record<string, number>;
   rssPeakMb: number;
+  /** Bytes per response, headers included (median of the runs). */
+  bytesPerResponse?: number;
   rssHwmMb: number;
   pgPeakMb: number;
   /** CPU time per request, microseconds: the server process, and PostgreSQL (all its processes). */
@@ -73,6 +75,7 @@ export function summarize(runs: RunResult[]) {
       return acc;
     }, {}),
     total: runs.reduce((a, r) => a + r.total, 0),
+    bytesPerResponse: stat(runs.map((r) => r.bytesPerResponse ?? 0)).median,
   };
 }
 

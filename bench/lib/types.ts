@@ -46,6 +46,8 @@ export interface LoadSpec {
 export interface RunResult {
   /** 2xx responses per second: what the table calls req/s. */
   okRps: number;
+  /** Bytes read per response, headers included (what an answer weighs: peers' answers differ). */
+  bytesPerResponse?: number;
   /** All responses per second, errors included. */
   rps: number;
   total: number;

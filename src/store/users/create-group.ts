@@ -11,6 +11,10 @@
 // the group has committed, the dispatchers are woken (`eventsCommitted`, store/webhooks/wake.ts),
 // or, without that, by a NOTIFY in the statement.
 //
+// A create named after its number (the basic face's) goes with no client id: the numbering
+// trigger names it `basic:<n>` in the insert (0020_basic_name_in_trigger.sql), so it is one more
+// member of the group instead of two statements of its own.
+//
 // Only autocommit creates are grouped: an idempotent request's create is inside that request's own
 // transaction (its key row and audit entry commit with it) and takes the single path. A create the
 // group cannot settle exactly (a holder committed by a concurrent writer after the statement's
@@ -31,6 +35,7 @@ export const MAX_IN_FLIGHT = 4;
 const MAX_GROUP = 64;
 
 export interface GroupedCreate {
+  /** client_user_id null: named `basic:<n>` after its number by the insert trigger (0020). */
   row: NewUserRow;
   /** The team's cap of live users (sandbox teams), if it has one. */
   cap?: number;
@@ -74,8 +79,18 @@ left join ins s on ins.id is null and s.team_id = i.team_id and s.client_user_id
 left join lateral (
   select u.id, u.created_at from users u
   where ins.id is null and u.team_id = i.team_id and u.client_user_id = i.client_user_id and u.deleted_at is null
+  -- At most one live holder exists (the unique index); the limit keeps this a per-row probe. Without
+  -- it the planner flattens the lateral into a hash join over every user of the table (a Seq Scan
+  -- per group statement, 4 ms at 20,000 users): test/store/create-groups.test.ts guards the plan.
+  limit 1
 ) h on true
 order by i.ordinality`;
+
+/**
+ * The statement as Roster's server sends it (its dispatchers are woken after the commit).
+ * Exported for bench/pg-create-cost.ts, which measures its PostgreSQL CPU per create.
+ */
+export const GROUP_SQL = groupSql(false);
 
 interface GroupRow { basic_id: string | number | null; client_user_id: string | null; holder_id: string | null; holder_at: Date | null }
 
@@ -189,13 +204,15 @@ export class CreateGroups {
       const out: GroupedOutcome[] = [];
       const chosen: number[] = [];
       items.forEach((x, i) => {
+        // A member named after its number (no client id yet) holds no name and meets no holder.
+        const named = x.row.client_user_id !== null;
         const key = `${x.row.team_id}\u0000${x.row.client_user_id}`;
-        const holder = holders.get(key);
+        const holder = named ? holders.get(key) : undefined;
         if (room.get(x.row.team_id)! <= 0) out[i] = { ok: false, reason: 'cap' };
         else if (holder) out[i] = { ok: false, reason: 'taken', existing: holder };
         else {
           room.set(x.row.team_id, room.get(x.row.team_id)! - 1);
-          holders.set(key, { userId: x.row.id, createdAt: x.row.created_at as Date });
+          if (named) holders.set(key, { userId: x.row.id, createdAt: x.row.created_at as Date });
           chosen.push(i);
         }
       });

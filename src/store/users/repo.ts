@@ -62,10 +62,12 @@ export class PgUsersRepo implements UsersRepo {
   async insert(u: ProfiledUser, opts: InsertOptions): Promise<InsertResult> {
     const row = userRow(u);
     const teamId = u.user.teamId;
-    // Autocommit creates with a client id of their own go in groups (create-group.ts); the group
-    // hands back what it cannot settle exactly, and that is settled here, alone.
-    if (this.groups && !opts.nameFromNumber && !currentScope()?.trx) {
-      const r = await this.groups.submit({ row, ...(opts.liveCap ? { cap: opts.liveCap } : {}), ...(opts.event ? { event: opts.event } : {}) });
+    // Autocommit creates go in groups (create-group.ts); the group hands back what it cannot
+    // settle exactly, and that is settled here, alone. A create named after its number goes with
+    // no client id: the numbering trigger names it (0020_basic_name_in_trigger.sql).
+    if (this.groups && !currentScope()?.trx) {
+      const member = opts.nameFromNumber ? { ...row, client_user_id: null as unknown as string } : row;
+      const r = await this.groups.submit({ row: member, ...(opts.liveCap ? { cap: opts.liveCap } : {}), ...(opts.event ? { event: opts.event } : {}) });
       if (r !== 'retry') return r;
     }
     const event = opts.event;
