@@ -167,9 +167,8 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
       // Marked fanned out as they are taken (one statement, one new row version each); the
       // deliveries are inserted in the same transaction, so it is both or neither.
       const ev = await sql<{ team_id: string; id: string; type: DomainEventType; user_id: string | null; facts: DomainEvent['facts']; occurred_at: Date }>`
-        with ${ASYNC_COMMIT}
         update webhook_events w set fanned_out_at = ${now}
-        from (select team_id, id from webhook_events where fanned_out_at is null order by occurred_at limit ${limit} for update skip locked) k, async_commit
+        from (select team_id, id from webhook_events where fanned_out_at is null order by occurred_at limit ${limit} for update skip locked) k
         where w.team_id = k.team_id and w.id = k.id
         returning w.team_id, w.id, w.type, w.user_id, w.facts, w.occurred_at`.execute(tx);
       if (ev.rows.length === 0) return { events: 0, claimed: [] };
@@ -380,12 +379,13 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
 
 /**
  * A CTE (`async_commit`, one row; the statement must join it) that makes its transaction's commit
- * not wait for the WAL flush (synchronous_commit is read at commit). For the dispatcher's own
- * bookkeeping only — fan-out and attempt records — never for a change or its event: if PostgreSQL
- * itself crashes, the last few hundred milliseconds of these may be lost, which leaves events to
- * fan out again and deliveries claimed until their lease ends, then sent again: what a Roster crash
- * between a POST and its record already does (at least once). Those commits no longer queue for
- * the WAL flush with the creates' (`LWLock:WALWrite`, `IO:WalSync`).
+ * not wait for the WAL flush (synchronous_commit is read at commit). For attempt records only —
+ * never for a change, its event, a fan-out or a claim (what decides who may send is durable before
+ * anything is sent): if PostgreSQL itself crashes, the records of the last few hundred
+ * milliseconds may be lost, which leaves those deliveries claimed until their lease ends (30 s,
+ * twice the attempt timeout, so never while the first POST may still be in flight), then sent
+ * again: what a Roster crash between a POST and its record already does (at least once). Those
+ * commits no longer queue for the WAL flush with the creates' (`LWLock:WALWrite`, `IO:WalSync`).
  */
 const ASYNC_COMMIT = sql`async_commit as (select set_config('synchronous_commit', 'off', true))`;
 
