@@ -5,7 +5,8 @@
 // One Roster with ROSTER_WEBHOOK_WORKER=0 owns the embedded cluster; the delivering one uses it
 // through DATABASE_URL, as a second instance would.
 //
-//   node --import tsx bench/webhook-drain.ts [--events N] [--rounds R] [--cpu-prof DIR]
+//   node --import tsx bench/webhook-drain.ts [--events N] [--rounds R] [--cpu-prof DIR] [--roster-dir DIR]
+// (--roster-dir: the Roster checkout to start, e.g. a worktree of main, to compare with this one)
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -19,6 +20,7 @@ const EVENTS = Number(arg('events', '8000'));
 const ROUNDS = Number(arg('rounds', '2'));
 /** A folder: the delivering Roster runs with --cpu-prof there (bench/profile.ts reads the files). */
 const PROF = arg('cpu-prof', '');
+const ROSTER_DIR = path.resolve(arg('roster-dir', ROOT));
 const ADMIN = 'bench-admin-token-0123456789';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-bench-drain-'));
@@ -30,7 +32,7 @@ const env = (port: number, extra: Record<string, string>) => ({
 });
 const start = async (name: string, extra: Record<string, string>, nodeArgs: string[] = []): Promise<Server> => {
   const port = await freePort();
-  return startServer({ name, args: [...nodeArgs, ...rosterStartArgs(ROOT)], cwd: ROOT, port, env: env(port, extra), logFile: path.join(dir, `${name}.log`), ready: { path: '/readyz' } });
+  return startServer({ name, args: [...nodeArgs, ...rosterStartArgs(ROSTER_DIR)], cwd: ROSTER_DIR, port, env: env(port, extra), logFile: path.join(dir, `${name}.log`), ready: { path: '/readyz' } });
 };
 
 const seen = new Set<string>();
