@@ -186,7 +186,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const sender = new HttpWebhookSender(policy, o.resolver, o.attemptTimeoutMs);
   // Writes wake this instance's dispatchers at once and the others by a NOTIFY at most every
   // WINDOW_MS (wake.ts); the dispatchers are made below, before any write can commit.
-  const wake = new EventsWake(notifyEvents(o.db), () => { dispatcher?.poke(); operational?.poke(); }, o.onError);
+  const wake = new EventsWake(notifyEvents(o.db), () => dispatcher?.nudge(), o.onError);
   const outbox = new PgEventOutbox(o.db, () => wake.committed());
   const codec = o.secrets ?? PLAINTEXT;
   const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload(), codec);

@@ -50,6 +50,8 @@ export interface FanOut {
   events: number;
   /** Deliveries this dispatcher took at once (claimed as `claim` would): send them now. */
   claimed: ClaimedGroup[];
+  /** Deliveries created pending (for `claim`). */
+  pending: number;
 }
 
 export interface DispatchStore {
@@ -107,6 +109,15 @@ export class Dispatcher {
   private inFlight = new Set<Promise<void>>();
   /** Attempts whose POST has not been answered yet: at most `concurrency`. */
   private sending = 0;
+  /**
+   * Pending deliveries may be due: the next round claims. Set at start, by poke() (a NOTIFY: a
+   * manual retry, a recover, another instance), by a poll that timed out, by a fan-out that left
+   * deliveries pending and by a claim that was full. A round woken only by this instance's own
+   * commits or by a free sending slot just fans out (its deliveries are taken at once), and claims
+   * at most once per poll interval: the claim's transaction is not paid on every round.
+   */
+  private claimDue = true;
+  private lastClaim = 0;
 
   constructor(o: DispatcherOptions) {
     this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 64, ...o };
@@ -118,8 +129,14 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** New work may be there (NOTIFY): run a round now. */
+  /** Anything may be due (a NOTIFY): run a round now, and claim in it. */
   poke(): void {
+    this.claimDue = true;
+    this.nudge();
+  }
+
+  /** This instance's own events committed (or a sending slot came free): run a round now. */
+  nudge(): void {
     this.woken = true;
     this.wake?.();
   }
@@ -142,13 +159,14 @@ export class Dispatcher {
       try {
         busy = await this.round();
       } catch (e) {
+        this.claimDue = true;
         this.o.onError?.(e);
       }
       if (!this.running) break;
       if (busy && !this.full()) continue;
       if (this.woken && !this.full()) { this.woken = false; continue; }
       await new Promise<void>((res) => {
-        const t = setTimeout(res, this.o.pollMs);
+        const t = setTimeout(() => { this.claimDue = true; res(); }, this.o.pollMs);
         t.unref?.();
         this.wake = () => { clearTimeout(t); res(); };
       });
@@ -166,9 +184,16 @@ export class Dispatcher {
     const now = this.o.now();
     const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500, { leaseMs: this.o.leaseMs, limit: Math.max(0, this.room()) });
     this.send(fanned.claimed);
+    if (fanned.pending > 0) this.claimDue = true;
     const room = this.room();
     if (room <= 0) return fanned.events > 0;
-    const groups = await this.o.store.claim(now, this.o.leaseMs, Math.min(50, room * 2));
+    if (!this.claimDue && Date.now() - this.lastClaim < this.o.pollMs) return fanned.events > 0;
+    this.claimDue = false;
+    this.lastClaim = Date.now();
+    const limit = Math.min(50, room * 2);
+    const groups = await this.o.store.claim(now, this.o.leaseMs, limit);
+    // A full claim may have left more behind.
+    if (groups.reduce((n, g) => n + g.deliveries.length, 0) >= limit) this.claimDue = true;
     this.send(groups);
     return fanned.events > 0 || groups.length > 0;
   }
@@ -178,8 +203,8 @@ export class Dispatcher {
     for (const g of groups) {
       this.sending++;
       let sent = false;
-      const slot = () => { if (!sent) { sent = true; this.sending--; this.poke(); } };
-      const p = this.deliver(g, slot).catch((e) => this.o.onError?.(e)).finally(() => { slot(); this.inFlight.delete(p); this.poke(); });
+      const slot = () => { if (!sent) { sent = true; this.sending--; this.nudge(); } };
+      const p = this.deliver(g, slot).catch((e) => this.o.onError?.(e)).finally(() => { slot(); this.inFlight.delete(p); this.nudge(); });
       this.inFlight.add(p);
     }
   }

@@ -171,7 +171,7 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
         from (select team_id, id from webhook_events where fanned_out_at is null order by occurred_at limit ${limit} for update skip locked) k
         where w.team_id = k.team_id and w.id = k.id
         returning w.team_id, w.id, w.type, w.user_id, w.facts, w.occurred_at`.execute(tx);
-      if (ev.rows.length === 0) return { events: 0, claimed: [] };
+      if (ev.rows.length === 0) return { events: 0, claimed: [], pending: 0 };
       const teams = [...new Set(ev.rows.map((e) => e.team_id))];
       const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map((x) => toEndpoint(x, this.codec));
       // Taken at once: what `claim` would hand back unchanged (no rate window to count, no Onvy
@@ -204,7 +204,7 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
             case when d.claimed then 'sending' else 'pending' end, case when d.claimed then 1 else 0 end, case when d.claimed then ${lease}::timestamptz end, ${now}, ${now}, ${now}
           from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text, claimed boolean)`.execute(tx);
       }
-      return { events: ev.rows.length, claimed };
+      return { events: ev.rows.length, claimed, pending: rows.length - claimed.length };
     });
   }
 
