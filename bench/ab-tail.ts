@@ -5,7 +5,7 @@
 // Reports the median p50/p99 of each: which embedded setting (if any) explains its longer tail.
 //
 //   node --import tsx bench/ab-tail.ts [--rate 1000] [--rounds 5] [--duration 5] [--op get|create]
-//        [--variants "default;autovacuum=off;io_method=sync;server"]
+//        [--variants "default;restart;autovacuum=off;io_method=sync;server"]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -63,11 +63,13 @@ async function variant(spec: string, i: number): Promise<V> {
     server = await start(name, dir, null);
     url = embeddedUrl(dir);
     if (spec !== 'default') {
-      await sqlOn(url, async (c) => { for (const kv of spec.split(',')) { const [k, v] = kv.split('='); await c.query(`alter system set ${k} = '${v}'`); } });
+      // `restart`: the same cluster, stopped and started again by Roster, no setting changed.
+      const sets = spec.split(',').filter((kv) => kv.includes('='));
+      await sqlOn(url, async (c) => { for (const kv of sets) { const [k, v] = kv.split('='); await c.query(`alter system set ${k} = '${v}'`); } });
       await server.stop();
       server = await start(name, dir, null);
       url = embeddedUrl(dir);
-      const shown = await sqlOn(url, async (c) => Promise.all(spec.split(',').map(async (kv) => `${kv.split('=')[0]}=${(await c.query(`show ${kv.split('=')[0]}`)).rows[0][kv.split('=')[0]!]}`)));
+      const shown = await sqlOn(url, async (c) => Promise.all(sets.map(async (kv) => `${kv.split('=')[0]}=${(await c.query(`show ${kv.split('=')[0]}`)).rows[0][kv.split('=')[0]!]}`)));
       console.log(`${name}: ${shown.join(', ')}`);
     }
   }

@@ -25,6 +25,7 @@
 //   --only OPS              only these operations, comma-separated (get,resolve,list,patch,mixed,
 //                           create), on every system; the other faces are skipped. For iterating.
 //                           `webhooks` adds the webhook rows (on by default without --only).
+//                           With --profile: the loads to profile (default get,create).
 //   --no-write              do not write bench/results/<date>.json
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -1144,10 +1145,13 @@ async function profileMode() {
   const summaries: Record<string, ProfileSummary> = {};
   const rows: Row[] = [];
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-  // `--only webhooks`: the creates of a team with one live endpoint instead (webhookPass), the
-  // dispatcher's delivery of them included up to the drain.
-  const ops: ('get' | 'create' | 'webhooks')[] = O.only?.includes('webhooks') ? ['webhooks'] : ['get', 'create'];
-  for (const op of ops) {
+  // `--only` picks the loads to profile (any of ROSTER's operations, and `webhooks`: the creates of a
+  // team with one live endpoint, webhookPass, the dispatcher's delivery of them included up to the
+  // drain); get and create without it.
+  const profiled: string[] = O.only
+    ? [...ROSTER.filter((x) => O.only!.includes(x.op)).map((x) => x.op), ...(O.only.includes('webhooks') ? ['webhooks'] : [])]
+    : ['get', 'create'];
+  for (const op of profiled) {
     // One folder per load: Node writes a profile per thread (tsx's loader hooks run in a worker);
     // the main thread's file is the one with thread id 0 in its name.
     const dir = path.join(profDir, `${stamp}-${op}`);
@@ -1173,17 +1177,18 @@ async function profileMode() {
   }
   // The per-request log line: the same loads at LOG_LEVEL=warn (no request lines) vs info.
   const ab: Tier = { duration: O.quick ? 3 : 5, runs: O.quick ? 1 : 3, warmup: 1 };
-  for (const level of ops.includes('get') ? ['info', 'warn'] : []) {
+  const logOps = profiled.filter((o) => o === 'get' || o === 'create');
+  for (const level of logOps.length ? ['info', 'warn'] : []) {
     const s = await startRoster({ name: `roster-log-${level}`, dataDir, logLevel: level });
     const pm = postmasterPid(path.join(dataDir, 'pg'));
-    for (const op of ['get', 'create'] as const) {
+    for (const op of logOps) {
       const r = await measure({ system: `roster (LOG_LEVEL=${level})`, db: 'embedded', server: s, pg: pm ? () => postgresPids(pm) : null, drain: { path: '/readyz' } }, ROSTER.find((x) => x.op === op)!, { tier: ab, ...seeded });
       rows.push(r);
     }
     await stopServer(s);
   }
   const lines = ['', `Roster CPU profiles (${tier.duration} s of load each, after ${tier.warmup} s warm-up; files in ${profDir}/; open them in Chrome DevTools or speedscope)`, ''];
-  for (const [op, s] of Object.entries(summaries)) lines.push(...formatProfile(`${op === 'get' ? 'GET /v2/user/{id}' : op === 'webhooks' ? 'POST /v2/user, team with 1 webhook endpoint (until delivered)' : 'POST /v2/user'}`, s), '');
+  for (const [op, s] of Object.entries(summaries)) lines.push(...formatProfile(op === 'webhooks' ? 'POST /v2/user, team with 1 webhook endpoint (until delivered)' : ROSTER.find((x) => x.op === op)!.label, s), '');
   lines.push(...formatRows(rows), '');
   const info = (op: string) => rows.find((r) => r.system === 'roster (LOG_LEVEL=info)' && r.op === op);
   const warn = (op: string) => rows.find((r) => r.system === 'roster (LOG_LEVEL=warn)' && r.op === op);

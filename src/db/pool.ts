@@ -3,10 +3,14 @@ import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { newRetryStats, retry, type RetryStats } from '../kernel/retry.ts';
+import { parseIsoTimestamptz } from './timestamptz.ts';
 
 // `date` stays a 'YYYY-MM-DD' string: it is a floating calendar date (no zone), and turning it into
 // a JS Date would shift it by the process's offset.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
+// timestamptz: the common shape read digit by digit (timestamptz.ts says why), the rest as before.
+const defaultTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ);
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => parseIsoTimestamptz(v) ?? defaultTimestamptz(v));
 // int8 (count(*)) as a JS number: our counts stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 

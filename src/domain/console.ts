@@ -199,6 +199,8 @@ export interface Count {
 export interface ConsoleTeamSummary extends ConsoleTeam {
   liveUsers: Count;
   activeKeys: number;
+  /** Webhook endpoints: all of them, and those that are enabled (delivering). */
+  endpoints: { total: number; enabled: number };
 }
 
 export type UserState = 'live' | 'deleted';

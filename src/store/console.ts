@@ -90,7 +90,11 @@ export class PgConsoleReads implements ConsoleReads {
     const teams = await this.teamList();
     const keys = await sql<{ team_id: string; n: string }>`select team_id, count(*) as n from api_keys where revoked_at is null group by team_id`.execute(this.db);
     const k = new Map(keys.rows.map((x) => [x.team_id, Number(x.n)]));
-    return Promise.all(teams.map(async (t) => ({ ...t, activeKeys: k.get(t.id) ?? 0, liveUsers: await this.count(sql`u.team_id = ${t.id} and u.deleted_at is null`, true) })));
+    const eps = await sql<{ team_id: string; total: string; enabled: string }>`select team_id, count(*) as total, count(*) filter (where not disabled) as enabled
+      from webhook_endpoints group by team_id`.execute(this.db);
+    const e = new Map(eps.rows.map((x) => [x.team_id, { total: Number(x.total), enabled: Number(x.enabled) }]));
+    return Promise.all(teams.map(async (t) => ({ ...t, activeKeys: k.get(t.id) ?? 0, endpoints: e.get(t.id) ?? { total: 0, enabled: 0 },
+      liveUsers: await this.count(sql`u.team_id = ${t.id} and u.deleted_at is null`, true) })));
   }
 
   /**

@@ -175,3 +175,19 @@ describe('the dispatcher decides (contract §4): disabling after 5 days of failu
     assert.deepEqual([quiet.operational, quiet.endpoint], [[], null]);
   });
 });
+
+describe('custom headers shown back (headers.ts)', () => {
+  test('credential-like values are masked; others shown as stored', async () => {
+    const { maskedHeaders, HEADER_MASK } = await import('../../src/domain/webhooks/headers.ts');
+    assert.deepEqual(maskedHeaders({ 'X-Team': 'north', Authorization: 'Bearer t', 'X-Api-Key': 'k', 'X-Session-Token': 's' }),
+      { 'X-Team': 'north', Authorization: HEADER_MASK, 'X-Api-Key': HEADER_MASK, 'X-Session-Token': HEADER_MASK });
+  });
+  test('a mask sent back keeps the stored value of that header (any case); a new value or a plain header is taken as sent', async () => {
+    const { unmaskHeaders, HEADER_MASK } = await import('../../src/domain/webhooks/headers.ts');
+    const stored = { Authorization: 'Bearer t', 'X-Team': 'north' };
+    assert.deepEqual(unmaskHeaders({ authorization: HEADER_MASK, 'X-Team': 'south' }, stored), { authorization: 'Bearer t', 'X-Team': 'south' });
+    assert.deepEqual(unmaskHeaders({ Authorization: 'Bearer new' }, stored), { Authorization: 'Bearer new' });
+    assert.deepEqual(unmaskHeaders({ 'X-Api-Key': HEADER_MASK }, stored), { 'X-Api-Key': HEADER_MASK }, 'nothing stored to keep');
+    assert.deepEqual(unmaskHeaders({ 'X-Team': HEADER_MASK }, stored), { 'X-Team': HEADER_MASK }, 'not a credential: taken as typed');
+  });
+});

@@ -109,12 +109,51 @@ for (const backend of backends()) {
       assert.equal(ep.description, 'renamed');
       assert.equal((await c.get(`${epUrl}/disable`)).status, 404);
       assert.equal((await endpoints())[0]!.disabled, false);
+      // The teams page (the console's home) counts each team's endpoints, linked to its webhook pages.
+      const homeRow = async () => (await c.get(`${BASE}/`)).text.split('<tr>').find((r) => r.includes(`<code class="muted">${team.teamId}</code>`)) ?? '';
+      assert.match(await homeRow(), new RegExp(`<a href="${wh}">1 enabled</a>`));
       assert.equal((await c.post(`${epUrl}/disable`, { _csrf: csrf })).status, 303);
       ep = (await endpoints())[0]!;
       assert.equal(ep.disabled, true);
       assert.match((await c.get(epUrl)).text, /badge disabled">disabled</);
+      assert.match(await homeRow(), />0 enabled, 1 disabled</);
       assert.equal((await c.post(`${epUrl}/enable`, { _csrf: csrf })).status, 303);
       assert.equal((await endpoints())[0]!.disabled, false);
+      assert.match(await homeRow(), />1 enabled</);
+    });
+
+    test('custom headers: set in the settings form, sent with every delivery; bad lines, duplicates and signature headers refused; a form without the field keeps them', async () => {
+      const form = (headers?: string) => ({ _csrf: csrf, url: rx.url, description: 'renamed', rate_limit: '', 'ev:junction:user.created': '1', ...(headers === undefined ? {} : { headers }) });
+      const ok = await c.post(epUrl, form('X-Team: north\r\nAuthorization: Bearer gateway-token\r\n\r\n'));
+      assert.equal(ok.status, 303);
+      assert.deepEqual((await endpoints())[0]!.headers, { 'X-Team': 'north', Authorization: 'Bearer gateway-token' });
+      const page = (await c.get(epUrl)).text;
+      // A credential-like value is never shown back: masked, as the admin API does.
+      assert.match(page, /<textarea id="wh-headers" name="headers"[^>]*>X-Team: north\nAuthorization: \*{8}<\/textarea>/);
+      assert.doesNotMatch(page, /gateway-token/);
+      // Sent with a delivery.
+      const before = rx.received.length;
+      assert.equal((await c.post(`${epUrl}/test`, { _csrf: csrf, event_type: 'provider.connection.created' })).status, 200);
+      assert.equal(rx.received.length, before + 1);
+      assert.equal(rx.received.at(-1)!.headers['x-team'], 'north');
+      assert.equal(rx.received.at(-1)!.headers.authorization, 'Bearer gateway-token');
+      // Refused, with what was typed shown again; nothing changes.
+      for (const [bad, why] of [['no colon here', /Line 1 of the custom headers/], ['X-A: 1\nx-a: 2', /given twice/], ['svix-signature: v1,forged', /cannot be set/], ['X-Bad: caf\u00e9', /value that cannot be sent/]] as const) {
+        const r = await c.post(epUrl, form(bad));
+        assert.equal(r.status, 400, bad);
+        assert.match(r.text, why);
+        assert.match(r.text, /Not saved/);
+        assert.deepEqual((await endpoints())[0]!.headers, { 'X-Team': 'north', Authorization: 'Bearer gateway-token' }, bad);
+      }
+      // The form sent back as shown (the mask) keeps the stored credential; a new value replaces it.
+      assert.equal((await c.post(epUrl, form('X-Team: south\nAuthorization: ********'))).status, 303);
+      assert.deepEqual((await endpoints())[0]!.headers, { 'X-Team': 'south', Authorization: 'Bearer gateway-token' });
+      assert.equal((await c.post(epUrl, form('X-Team: north\nAuthorization: Bearer gateway-token'))).status, 303);
+      // A form without the field leaves them; an empty field removes them.
+      assert.equal((await c.post(epUrl, form())).status, 303);
+      assert.deepEqual(Object.keys((await endpoints())[0]!.headers), ['X-Team', 'Authorization']);
+      assert.equal((await c.post(epUrl, form(''))).status, 303);
+      assert.deepEqual((await endpoints())[0]!.headers, {});
     });
 
     test('secret: reveal is a POST and audited; rotate shows a new secret and the old one keeps signing', async () => {

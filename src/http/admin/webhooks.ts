@@ -8,13 +8,13 @@ import { validatorCompiler } from '../validation.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import { newId, parseUuid } from '../../domain/ids.ts';
 import { WebhookError } from '../../domain/webhooks/service.ts';
+import { maskedHeaders } from '../../domain/webhooks/headers.ts';
 import type { Attempt, Delivery, Endpoint } from '../../domain/webhooks/ports.ts';
 import type { WebhookFormat } from '../../domain/webhooks/events.ts';
 import type { Services } from '../services.ts';
 import { clientRequestId } from '../request-id.ts';
 
 const tags = ['admin'];
-const SENSITIVE = /(authorization|token|key|secret|cookie|password|signature)/i;
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).type('application/json').send({ error: { code, message } });
@@ -23,7 +23,7 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
 export function endpointJson(e: Endpoint) {
   return {
     id: e.id, team_id: e.teamId, format: e.format, url: e.url, description: e.description, filter_types: e.filterTypes,
-    headers: Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, SENSITIVE.test(k) ? '********' : v])),
+    headers: maskedHeaders(e.headers),
     rate_limit: e.rateLimit, disabled: e.disabled, disabled_reason: e.disabledReason,
     created_at: e.createdAt.toISOString(), updated_at: e.updatedAt.toISOString(),
   };

@@ -24,12 +24,13 @@ export function teamsRoutes(app: FastifyInstance, kit: ConsoleKit) {
         ? html`<p>No teams yet. Create the first one below; its API key is shown once.</p>`
         : html`<table>
           <caption class="sr-only">Teams</caption>
-          <thead><tr><th scope="col">Team</th><th scope="col">Mode</th><th scope="col">Live users</th><th scope="col">Active keys</th><th scope="col">Rate limit</th><th scope="col">Created</th></tr></thead>
+          <thead><tr><th scope="col">Team</th><th scope="col">Mode</th><th scope="col">Live users</th><th scope="col">Active keys</th><th scope="col">Webhook endpoints</th><th scope="col">Rate limit</th><th scope="col">Created</th></tr></thead>
           <tbody>${teams.map((t) => html`<tr>
             <td><a href="${BASE}/t/${t.id}/users">${t.name}</a><br><code class="muted">${t.id}</code></td>
             <td><span class="badge">${t.mode}</span></td>
             <td>${fmtTotal(t.liveUsers)}</td>
             <td>${t.activeKeys}</td>
+            <td><a href="${BASE}/t/${t.id}/webhooks">${t.endpoints.total === 0 ? 'none' : `${t.endpoints.enabled} enabled${t.endpoints.total > t.endpoints.enabled ? `, ${t.endpoints.total - t.endpoints.enabled} disabled` : ''}`}</a></td>
             <td>${t.rateLimitPerMinute === null ? 'default' : `${fmtCount(t.rateLimitPerMinute)}/min`}</td>
             <td>${fmtTime(t.createdAt)}</td>
           </tr>`)}</tbody></table>`}

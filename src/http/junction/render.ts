@@ -4,9 +4,10 @@ import type { UserView } from '../../domain/users/model.ts';
 import type { Connection, Device } from '../../domain/connections.ts';
 import type { TeamMetrics } from '../../domain/users/model.ts';
 import { providerInfo } from '../../domain/providers.ts';
+import { isoUtc } from '../../kernel/iso-time.ts';
 
 /** Junction style: ISO 8601 with an explicit `+00:00` offset. */
-export const isoTime = (d: Date): string => d.toISOString().replace('Z', '+00:00');
+export const isoTime = (d: Date): string => isoUtc(d, '+00:00');
 
 function providerObject(slug: string) {
   const p = providerInfo(slug);

@@ -4,7 +4,7 @@ import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database } from '../../db/schema.ts';
 import { precompile } from './compiled.ts';
-import { ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type UserColumn, type UserRow } from './rows.ts';
+import { PAGE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, type JsonConnection, type JsonSync, type PageEntry, type UserColumn, type UserRow } from './rows.ts';
 
 const USER_COLUMNS_Q = USER_COLUMNS.map((c) => `users.${c}` as const);
 
@@ -18,19 +18,55 @@ const connectionsArray = (eb: ExpressionBuilder<Database, 'users'>) =>
  * The user's connections as a JSON array column `conns`, null when the row's kept count says the user has none (0017_cheaper_reads.sql):
  * most users have no connection, and the sub-select is then the larger part of a read's SQL work.
  */
-export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) =>
-  sql<JsonConnection[] | null>`case when users.connection_count > 0 then ${connectionsArray(eb)} end`.as('conns');
+const connectionsJsonIfAnyExpr = (eb: ExpressionBuilder<Database, 'users'>) =>
+  sql<JsonConnection[] | null>`case when users.connection_count > 0 then ${connectionsArray(eb)} end`;
+export const connectionsJsonIfAny = (eb: ExpressionBuilder<Database, 'users'>) => connectionsJsonIfAnyExpr(eb).as('conns');
 
 /** The user's recorded sync entries as a JSON array column `syncs`. */
 const syncsJson = (eb: ExpressionBuilder<Database, 'users'>) =>
   jsonArrayFrom(eb.selectFrom('data_syncs').select(['data_syncs.provider', 'data_syncs.data_type', 'data_syncs.sync_type', 'data_syncs.status', 'data_syncs.updated_at'])
     .whereRef('data_syncs.team_id', '=', 'users.team_id').whereRef('data_syncs.user_id', '=', 'users.id')).as('syncs');
 
+/** The team's live users: an index-only scan of users_live_team (0017_cheaper_reads.sql). */
+const liveTotal = (eb: ExpressionBuilder<Database, any>, team: never) =>
+  eb.selectFrom('users').select((e) => e.fn.countAll<string>().as('n')).where('users.team_id', '=', team).where('users.deleted_at', 'is', null);
+
 /** `conns` is null when the user has no connection. */
 export type ViewRow = Pick<UserRow, UserColumn> & { conns: JsonConnection[] | null };
 
 /** Columns the Junction-field update writes: every user column but the key and the lifecycle ones. */
 export const USER_UPDATE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'team_id' && c !== 'id' && c !== 'created_at' && c !== 'deleted_at');
+
+/** The page's JSON: one array per user, PAGE_COLUMNS then its connections, newest first. */
+const pageAgg = (eb: ExpressionBuilder<Database, never>) =>
+  sql<PageEntry[]>`coalesce(json_agg(json_build_array(${sql.join(PAGE_COLUMNS.map((c) => sql.ref(`users.${c}`)))}, ${connectionsJsonIfAnyExpr(eb as never)})
+      order by users.created_at desc, users.id desc), '[]')`.as('page');
+
+/** The team's live users, newest first, keys only (users_live_created): what a page skips and takes. */
+const pageKeys = (k: Kysely<Database>, team: never, offset: never, limit: never) =>
+  k.selectFrom('users').where('team_id', '=', team).where('deleted_at', 'is', null)
+    .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit);
+
+/**
+ * A page: the keys from the index alone, then only those rows, by primary key. Selecting the
+ * connections in the same query as the OFFSET would compute them for every skipped row (at offset
+ * 900,000 of a million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale"); joining
+ * the keys back to `users` let the planner hash-join a scan of the whole team (2.3 ms of
+ * PostgreSQL CPU for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched
+ * by `= any`.
+ */
+const pageByKeys = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
+  eb.selectFrom('users').select(pageAgg(eb)).where('users.team_id', '=', team)
+    .where(sql<boolean>`users.id = any(array(${pageKeys(k, team, offset, limit).select('id')}))`);
+
+/**
+ * A first page: the rows straight off users_live_created in its order, the connections computed
+ * for the page's rows only (outside the sub-select). It reads the skipped rows' heap too, so it is
+ * for small offsets (queries by the repository): at offset 0 it costs PostgreSQL ~100 µs less than
+ * 100 primary-key probes; at offset 1,000, more.
+ */
+const pageInOrder = (k: Kysely<Database>, eb: ExpressionBuilder<Database, never>, team: never, offset: never, limit: never) =>
+  eb.selectFrom(pageKeys(k, team, offset, limit).selectAll().as('users')).select(pageAgg(eb));
 
 export function hotQueries(db: Kysely<Database>) {
   const view = (k: Kysely<Database>) => k.selectFrom('users').select(USER_COLUMNS_Q).select(connectionsJsonIfAny);
@@ -45,28 +81,21 @@ export function hotQueries(db: Kysely<Database>) {
       view(k).where('users.team_id', '=', team).where('users.id', '=', id)),
     liveViewByClientId: precompile<[string, string], ViewRow>(db, 2, (k, team, cid) =>
       view(k).where('users.team_id', '=', team).where('users.client_user_id', '=', cid).where('users.deleted_at', 'is', null)),
-    // The page's keys come from the index alone (users_live_created), and only those rows are
-    // read, by primary key, and given their connections. Selecting the connections in the same
-    // query as the OFFSET would compute them for every skipped row (at offset 900,000 of a
-    // million-user team: 3.9 s instead of 0.19 s, docs/benchmark.md "At scale"); joining the keys
-    // back to `users` let the planner hash-join a scan of the whole team (2.3 ms of PostgreSQL CPU
-    // for a page of 10,000 users instead of 0.5 ms), so the keys are an array matched by `= any`.
-    // `total` rides along as an init-plan (computed once); the caller counts apart when the page is
-    // empty, or deep (then the page and the count are each a long scan, better run in parallel).
-    livePage: precompile<[string, number, number], ViewRow & { total: string }>(db, 3, (k, team, offset, limit) =>
-      view(k).select((eb) => eb.selectFrom('users').select((e) => e.fn.countAll<string>().as('n')).where('team_id', '=', team).where('deleted_at', 'is', null).as('total'))
-        .where('users.team_id', '=', team)
-        .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
-          .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`)
-        .orderBy('users.created_at', 'desc').orderBy('users.id', 'desc')),
-    /** The same page without the count (deep pages: the count runs beside it). */
-    livePageOnly: precompile<[string, number, number], ViewRow>(db, 3, (k, team, offset, limit) =>
-      view(k).where('users.team_id', '=', team)
-        .where(sql<boolean>`users.id = any(array(${k.selectFrom('users').select('id').where('team_id', '=', team).where('deleted_at', 'is', null)
-          .orderBy('created_at', 'desc').orderBy('id', 'desc').offset(offset).limit(limit)}))`)
-        .orderBy('users.created_at', 'desc').orderBy('users.id', 'desc')),
-    liveCount: precompile<[string], { n: number }>(db, 1, (k, team) =>
-      k.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('team_id', '=', team).where('deleted_at', 'is', null)),
+    // The whole page is one JSON value (an array of arrays, PAGE_COLUMNS then the connections)
+    // next to `total`, in one row even when the page is empty: the driver reads one field when the
+    // last byte is in, instead of 100 rows × 14 fields as they trickle in, which kept every
+    // streaming page alive across young-generation GCs (docs/benchmark.md, 2026-12-08 session 2).
+    // `total` rides along (an init-plan, computed once, same snapshot as the page); from offset
+    // 10,000 on the caller counts apart, in parallel (then the page and the count are each a long scan).
+    livePage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageByKeys(k, eb, team, offset, limit).as('page')])),
+    /** The same for small offsets, read in index order (pageInOrder). */
+    liveFirstPage: precompile<[string, number, number], { total: number; page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [liveTotal(eb, team).as('total'), pageInOrder(k, eb, team, offset, limit).as('page')])),
+    /** The same page without the count (deep pages: the count runs beside it, on another connection). */
+    livePageOnly: precompile<[string, number, number], { page: PageEntry[] }>(db, 3, (k, team, offset, limit) =>
+      k.selectNoFrom((eb) => [pageByKeys(k, eb, team, offset, limit).as('page')])),
+    liveCount: precompile<[string], { n: number }>(db, 1, (k, team) => k.selectNoFrom((eb) => liveTotal(eb, team).as('n'))),
     liveVersioned: precompile<[string, string], Pick<UserRow, UserColumn> & { version: string }>(db, 2, (k, team, id) =>
       k.selectFrom('users').select(USER_COLUMNS_Q).select(sql<string>`users.xmin::text`.as('version'))
         .where('users.team_id', '=', team).where('users.id', '=', id).where('users.deleted_at', 'is', null)),

@@ -9,9 +9,10 @@ import type { StoredSync } from '../../domain/users/data-syncs.ts';
 import type { Connection } from '../../domain/connections.ts';
 import { isUniqueViolation, withRetry } from '../errors.ts';
 import {
-  PROFILE_WRITE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, fromJsonConnection, fromJsonSync, pickColumns, toConnection, toProfiled, toUser, userColumns, userRow,
+  PROFILE_WRITE_COLUMNS, ROW_COLUMNS, USER_COLUMNS, fromJsonConnection, fromPageEntry, fromJsonSync, pickColumns, toConnection, toProfiled, toUser, userColumns, userRow,
 } from './rows.ts';
 import { USER_UPDATE_COLUMNS, hotQueries, type HotQueries, type ViewRow } from './queries.ts';
+import type { PageEntry } from './rows.ts';
 import { roomUnderCap } from './team-cap.ts';
 import { lockUser } from '../connections.ts';
 import { CreateGroups } from './create-group.ts';
@@ -22,6 +23,8 @@ const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
 const LIVE_EMAIL_INDEX = 'users_live_email';
 /** From this offset on, a page and its count are each a long index scan: run them in parallel. */
 const DEEP_OFFSET = 10_000;
+/** Below this offset a page is read in index order, skipped rows included (queries.ts pageInOrder). */
+const IN_ORDER_OFFSET = 500;
 /** How often a create is tried when the holder of its client id vanishes between two statements. */
 const CREATE_ATTEMPTS = 5;
 
@@ -134,19 +137,20 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    if (offset < DEEP_OFFSET && limit > 0) {
-      // One statement: the page with the count as a column. An empty page (past the end) has no
-      // row to carry it: count apart.
-      const rows = (await this.q.livePage(this.db, teamId, offset, limit)).rows;
-      return { views: rows.map(toView), total: rows.length ? Number(rows[0]!.total) : await this.liveCount(teamId) };
+    const views = (page: PageEntry[]) => page.map((e) => {
+      const { user, conns } = fromPageEntry(teamId, e);
+      return { user, connections: conns ? conns.map(fromJsonConnection) : [] };
+    });
+    if (limit === 0) return { views: [], total: await this.liveCount(teamId) };
+    if (offset < DEEP_OFFSET) {
+      // One statement, one row: the page as one JSON value and the count beside it.
+      const r = (await (offset < IN_ORDER_OFFSET ? this.q.liveFirstPage : this.q.livePage)(this.db, teamId, offset, limit)).rows[0]!;
+      return { views: views(r.page), total: Number(r.total) };
     }
     // Deep pages: page and count in parallel (two connections): at a million users each is an
     // index scan of most of the team, so the page costs the longer of the two rather than their sum.
-    const [page, total] = await Promise.all([
-      limit === 0 ? null : this.q.livePageOnly(this.db, teamId, offset, limit),
-      this.liveCount(teamId),
-    ]);
-    return { views: (page?.rows ?? []).map(toView), total };
+    const [page, total] = await Promise.all([this.q.livePageOnly(this.db, teamId, offset, limit), this.liveCount(teamId)]);
+    return { views: views(page.rows[0]!.page), total };
   }
 
   private async liveCount(teamId: string): Promise<number> {

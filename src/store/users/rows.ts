@@ -6,6 +6,7 @@ import type { ConnectionRow, NewUserRow, UsersTable } from '../../db/schema.ts';
 import type { Profile, ProfiledUser, User } from '../../domain/users/model.ts';
 import type { StoredSync } from '../../domain/users/data-syncs.ts';
 import type { Connection } from '../../domain/connections.ts';
+import { parseIsoTimestamptz } from '../../db/timestamptz.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -150,3 +151,31 @@ export const fromJsonConnection = (c: JsonConnection): Connection =>
 
 export const fromJsonSync = (x: JsonSync): StoredSync =>
   ({ provider: x.provider, dataType: x.data_type, syncType: x.sync_type, status: x.status, updatedAt: new Date(x.updated_at) });
+
+/**
+ * The columns of a list entry, in the order the page's JSON arrays hold them (queries.ts
+ * livePage), then the connections (null when none). The team is the page's, deleted_at is null.
+ */
+export const PAGE_COLUMNS = [
+  'id', 'client_user_id', 'created_at', 'updated_at', 'fallback_time_zone', 'fallback_time_zone_source', 'fallback_time_zone_updated_at',
+  'fallback_birth_date', 'fallback_birth_date_source', 'fallback_birth_date_updated_at', 'ingestion_start', 'ingestion_end',
+] as const satisfies readonly UserColumn[];
+type Text = string | null;
+export type PageEntry = [string, string, string, string, Text, Text, Text, Text, Text, Text, Text, Text, JsonConnection[] | null];
+
+/** A timestamptz as JSON writes it (`2026-01-01T00:00:10.5+00:00`). */
+const jsonTime = (s: string): Date => parseIsoTimestamptz(s) ?? new Date(s);
+const jsonTimeOrNull = (s: string | null): Date | null => (s === null ? null : jsonTime(s));
+
+/** A live user of `teamId` from its list entry, mapped as a row is (toUser). */
+export function fromPageEntry(teamId: string, e: PageEntry): { user: User; conns: JsonConnection[] | null } {
+  return {
+    user: toUser({
+      team_id: teamId, id: e[0], client_user_id: e[1], created_at: jsonTime(e[2]), updated_at: jsonTime(e[3]), deleted_at: null,
+      fallback_time_zone: e[4], fallback_time_zone_source: e[5], fallback_time_zone_updated_at: jsonTimeOrNull(e[6]),
+      fallback_birth_date: e[7], fallback_birth_date_source: e[8], fallback_birth_date_updated_at: jsonTimeOrNull(e[9]),
+      ingestion_start: e[10], ingestion_end: e[11],
+    }),
+    conns: e[12],
+  };
+}

@@ -3,6 +3,7 @@
 // deliveries with filters. Through WebhooksService (as the admin API); every change audited.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CATALOGUE } from '../../../domain/webhooks/events.ts';
+import { HEADER_MASK, maskedHeaders, unmaskHeaders } from '../../../domain/webhooks/headers.ts';
 import type { Endpoint } from '../../../domain/webhooks/ports.ts';
 import type { ConsoleTeam } from '../../../domain/console.ts';
 import { parseUuid } from '../../../domain/ids.ts';
@@ -25,7 +26,28 @@ const DONE: Record<string, string> = {
 
 const GRACE: [string, string][] = [['86400', '24 hours'], ['3600', '1 hour'], ['604800', '7 days'], ['0', 'none: stop at once']];
 
-interface Extra { shown?: Html; result?: Html; error?: string; ok?: string; draft?: { url: string; description: string; rateLimit: string; filter: string[] | null } }
+interface Extra { shown?: Html; result?: Html; error?: string; ok?: string; draft?: { url: string; description: string; rateLimit: string; filter: string[] | null; headers: string } }
+
+/** Custom headers as the settings form shows them: one `Name: value` per line, credentials masked. */
+const headersText = (h: Record<string, string>) => Object.entries(maskedHeaders(h)).map(([k, v]) => `${k}: ${v}`).join('\n');
+
+/**
+ * The form's headers text as a map, or a problem. Blank lines are skipped; a name given twice is
+ * refused (which value was meant?). Names and values are then checked by WebhooksService, as the
+ * admin API's are.
+ */
+function readHeaders(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    if (line.trim() === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return `Line ${i + 1} of the custom headers is not "Name: value".`;
+    const name = line.slice(0, colon).trim();
+    if (Object.keys(out).some((k) => k.toLowerCase() === name.toLowerCase())) return `The custom header "${name}" is given twice.`;
+    out[name] = line.slice(colon + 1).trim();
+  }
+  return Object.keys(out).length > 20 ? 'At most 20 custom headers.' : out;
+}
 
 interface DeliveryFilter { status: string; event: string; user: string; cursor: string }
 
@@ -59,7 +81,7 @@ export function endpointRoutes(app: FastifyInstance, kit: ConsoleKit) {
       w.stats(team.id, ep.id),
       w.deliveries(team.id, ep.id, { limit: PAGE, ...(f.status ? { status: f.status } : {}), ...(f.event ? { eventType: f.event } : {}), ...(f.user ? { userId: parseUuid(f.user)! } : {}), ...(f.cursor ? { cursor: parseUuid(f.cursor)! } : {}) }),
     ]);
-    const d = extra.draft ?? { url: ep.url, description: ep.description, rateLimit: ep.rateLimit === null ? '' : String(ep.rateLimit), filter: ep.filterTypes };
+    const d = extra.draft ?? { url: ep.url, description: ep.description, rateLimit: ep.rateLimit === null ? '' : String(ep.rateLimit), filter: ep.filterTypes, headers: headersText(ep.headers) };
     const opt = (v: string, label: string, cur: string) => html`<option value="${v}"${v === cur ? raw(' selected') : ''}>${label}</option>`;
     const sendable = CATALOGUE[ep.format].filter((e) => e.domain !== null);
     const headerNames = Object.keys(ep.headers);
@@ -76,7 +98,7 @@ export function endpointRoutes(app: FastifyInstance, kit: ConsoleKit) {
         <dt>Last 24 hours</dt><dd>${stats.attempts} attempts: ${stats.successes} succeeded, ${stats.failures} failed</dd>
         <dt>Event types</dt><dd>${ep.filterTypes ? ep.filterTypes.map((t) => html`<code>${t}</code> `) : html`<span class="muted">no filter (the format's default events)</span>`}</dd>
         <dt>Rate limit</dt><dd>${ep.rateLimit === null ? html`<span class="muted">none</span>` : `${ep.rateLimit} per second`}</dd>
-        <dt>Custom headers</dt><dd>${headerNames.length ? headerNames.map((h) => html`<code>${h}</code> `) : html`<span class="muted">none</span>`} <span class="muted">(set through the admin API)</span></dd>
+        <dt>Custom headers</dt><dd>${headerNames.length ? headerNames.map((h) => html`<code>${h}</code> `) : html`<span class="muted">none</span>`}</dd>
         <dt>Id</dt><dd><code>${ep.id}</code></dd>
         <dt>Created</dt><dd>${fmtTime(ep.createdAt)}</dd>
       </dl>
@@ -111,6 +133,9 @@ export function endpointRoutes(app: FastifyInstance, kit: ConsoleKit) {
           <div><label for="wh-rate">Rate limit (deliveries per second)</label><input type="number" id="wh-rate" name="rate_limit" min="1" max="100000" step="1" value="${d.rateLimit}"></div>
         </div>
         ${eventChoices(ep.format, d.filter, 'Event types')}
+        <label for="wh-headers">Custom headers (sent with every delivery; one <code>Name: value</code> per line)</label>
+        <textarea id="wh-headers" name="headers" rows="3" maxlength="20000" spellcheck="false" aria-describedby="wh-headers-note">${d.headers}</textarea>
+        <p class="muted" id="wh-headers-note">For example <code>Authorization: Bearer …</code> for a receiver behind a gateway. Values of credential-like headers are shown as <code>${HEADER_MASK}</code>: leave that to keep the stored value. The signature headers cannot be set.</p>
         <button type="submit">Save endpoint</button>
       </form>
 
@@ -201,15 +226,18 @@ export function endpointRoutes(app: FastifyInstance, kit: ConsoleKit) {
   };
 
   action('', 'updateWebhook', async ({ team, ep }, f) => {
-    const draft = { url: String(f.url ?? '').trim(), description: String(f.description ?? '').trim(), rateLimit: String(f.rate_limit ?? ''), filter: readFilter(f, ep.format) };
+    const draft = { url: String(f.url ?? '').trim(), description: String(f.description ?? '').trim(), rateLimit: String(f.rate_limit ?? ''), filter: readFilter(f, ep.format), headers: String(f.headers ?? '') };
     const rate = readRateLimit(f.rate_limit);
+    // A form from before the headers field (or without it) leaves the headers as they are.
+    const headers = f.headers === undefined ? undefined : readHeaders(draft.headers);
     const problem = rate === 'bad' ? RATE_LIMIT_PROBLEM
+      : typeof headers === 'string' ? headers
       : draft.url.length === 0 || draft.url.length > 2048 || hasForbiddenChars(draft.url) ? 'The URL must be 1 to 2,048 characters.'
       : draft.description.length > 1000 || hasForbiddenChars(draft.description) ? 'The description must be at most 1,000 characters.'
       : null;
     if (problem) throw new DraftProblem(`Not saved: ${problem}`, draft);
     try {
-      await w.update(team.id, ep.id, { url: draft.url, description: draft.description, filterTypes: draft.filter, rateLimit: rate as number | null });
+      await w.update(team.id, ep.id, { url: draft.url, description: draft.description, filterTypes: draft.filter, rateLimit: rate as number | null, ...(headers ? { headers: unmaskHeaders(headers as Record<string, string>, ep.headers) } : {}) });
     } catch (e) {
       throw new DraftProblem(`Not saved: ${kit.problem(e)}`, draft);
     }
