@@ -182,7 +182,9 @@ for (const backend of backends()) {
         const rs = await Promise.all([woken.submit(item(team, 'w-1', { event: true })), woken.submit(item(team, 'w-2', { event: true })), woken.submit(item(team, 'w-3'))]);
         assert.ok(rs.every((r) => r !== 'retry' && r.ok), JSON.stringify(rs));
         assert.equal(counts.length, 2, 'once per group that wrote events (the first create went alone)');
-        assert.deepEqual(await Promise.all(counts), [1, 2], 'each time, its events were visible to another connection');
+        // Each count starts after its hook ran (the next group may commit meanwhile: at least).
+        const seen = await Promise.all(counts);
+        assert.ok(seen[0]! >= 1 && seen[1] === 2, `each time, its events were visible to another connection: ${seen}`);
         await woken.submit(item(team, 'w-4'));
         assert.equal(counts.length, 2, 'not for a group without events');
         // A notification committed before a query's answer is delivered before it.
