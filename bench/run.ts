@@ -40,6 +40,7 @@ import { sampleSeeded, seedUsers, teamOfKey } from './seed.ts';
 import { ensurePeers, type PeerInstall } from './peers.ts';
 import { formatRows, formatTargets, stat, summarize, target, type Row, type Target } from './report.ts';
 import { analyzeProfile, formatProfile, type CpuProfile, type ProfileSummary } from './profile.ts';
+import { ulidTime } from '../src/domain/webhooks/events.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Where the peers are installed (git-ignored). CPU profiles go to the system's temp folder. */
@@ -563,13 +564,21 @@ async function dbPass(db: 'embedded' | 'server', roster: Server, url: string, pg
 async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Promise<void> {
   const base = rows.find((r) => r.system === 'roster' && r.db === t.db && r.op === 'create' && !r.skipped && r.rps.median > 0);
   const label = 'POST /v2/user, team with 1 webhook endpoint';
-  // Distinct svix-ids: a delivery retried after a lost answer counts once.
+  // Distinct svix-ids: a delivery retried after a lost answer counts once. The lag of each is
+  // receipt minus the event's time (the ULID's milliseconds in its svix-id), which Roster stamps
+  // just before the create's statement: the lag from commit plus at most the create's own latency.
   const seen = new Set<string>();
+  const lags: number[] = [];
   let first = 0;
   let last = 0;
   const rx = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => { seen.add(String(req.headers['svix-id'])); last = performance.now(); if (!first) first = last; res.writeHead(204).end(); });
+    req.on('end', () => {
+      const id = String(req.headers['svix-id']);
+      if (!seen.has(id)) { seen.add(id); const at = ulidTime(id); if (at !== null) lags.push(Date.now() - at); }
+      last = performance.now(); if (!first) first = last;
+      res.writeHead(204).end();
+    });
   });
   await new Promise<void>((r) => rx.listen(0, HOST, r));
   try {
@@ -591,15 +600,18 @@ async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Pr
     const t0 = performance.now();
     while (seen.size < events && performance.now() - t0 < 120_000) await sleep(200);
     const received = seen.size;
-    const z = { median: 0, min: 0, max: 0 };
     const rate = last > first ? (received / (last - first)) * 1000 : 0;
+    lags.sort((a, b) => a - b);
+    const pct = (q: number) => (lags.length ? lags[Math.min(lags.length - 1, Math.floor(q * lags.length))]! : 0);
+    const lag = { p50: pct(0.5), p99: pct(0.99), max: lags.length ? lags[lags.length - 1]! : 0 };
+    const one = (v: number) => ({ median: v, min: v, max: v });
     rows.push({
       system: 'roster', db: t.db, op: 'webhook-delivery', label: 'webhook deliveries (junction, receiver 204)', duration: Math.round((last - first) / 1000), runs: 1,
-      rps: { median: rate, min: rate, max: rate }, p50: z, p99: z, non2xx: 0, socketErrors: 0, statusCodes: {}, rssPeakMb: 0, rssHwmMb: 0, pgPeakMb: 0,
+      rps: one(rate), p50: one(lag.p50), p99: one(lag.p99), non2xx: 0, socketErrors: 0, statusCodes: {}, rssPeakMb: 0, rssHwmMb: 0, pgPeakMb: 0,
       cpuUsPerReq: 0, pgCpuUsPerReq: 0, otherCpuPct: 0,
-      note: `${received.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} events delivered; drained ${((last - t0) / 1000).toFixed(1)} s after the creates`,
+      note: `${received.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} events delivered; drained ${((last - t0) / 1000).toFixed(1)} s after the creates; p50/p99 are the lag event → receipt (max ${Math.round(lag.max)} ms)`,
     });
-    webhookResults.push({ db: t.db, ratio: base && row.rps.median > 0 ? row.rps.median / base.rps.median : null, delivered: events ? received / events : null, rate });
+    webhookResults.push({ db: t.db, ratio: base && row.rps.median > 0 ? row.rps.median / base.rps.median : null, delivered: events ? received / events : null, rate, lag });
   } catch (e) {
     notes.push(`webhook rows on ${t.db} not measured: ${(e as Error).message}`);
     rows.push(emptyRow(t, { op: 'create+webhook', label }, tier, (e as Error).message));
@@ -607,7 +619,8 @@ async function webhookPass(t: Target_, url: string, tier: Tier, rows: Row[]): Pr
     rx.close();
   }
 }
-const webhookResults: { db: string; ratio: number | null; delivered: number | null; rate: number }[] = [];
+const webhookResults: { db: string; ratio: number | null; delivered: number | null; rate: number; lag: { p50: number; p99: number; max: number } }[] = [];
+
 
 /**
  * Reads by id and creates through PgBouncer (transaction mode, 20 server connections) in front of
@@ -829,7 +842,7 @@ async function defaultMode() {
   }
   for (const w of webhookResults) {
     targets.push(target(`creates, team with one live webhook endpoint ÷ without (${w.db})`, w.ratio, 0.9, 'min', '×', 'issue 12; the dispatcher delivers meanwhile on the same cores'));
-    targets.push(target(`webhook events delivered after those creates (${w.db})`, w.delivered, 1, 'min', '×', `${Math.round(w.rate)} deliveries/s, first to last`));
+    targets.push(target(`webhook events delivered after those creates (${w.db})`, w.delivered, 1, 'min', '×', `${Math.round(w.rate)} deliveries/s, first to last; lag event → receipt p50 ${Math.round(w.lag.p50)} ms, p99 ${Math.round(w.lag.p99)} ms, max ${Math.round(w.lag.max)} ms`));
   }
   for (const peer of ['json-server', 'prism']) {
     for (const r of rows.filter((x) => x.system === peer && !x.skipped && x.ratio !== undefined)) {
@@ -1132,8 +1145,12 @@ async function profileMode() {
   const summaries: Record<string, ProfileSummary> = {};
   const rows: Row[] = [];
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-  // `--only` picks the loads to profile (any of ROSTER's operations); get and create without it.
-  const profiled = O.only ? ROSTER.filter((x) => O.only!.includes(x.op)).map((x) => x.op) : ['get', 'create'] as const;
+  // `--only` picks the loads to profile (any of ROSTER's operations, and `webhooks`: the creates of a
+  // team with one live endpoint, webhookPass, the dispatcher's delivery of them included up to the
+  // drain); get and create without it.
+  const profiled: string[] = O.only
+    ? [...ROSTER.filter((x) => O.only!.includes(x.op)).map((x) => x.op), ...(O.only.includes('webhooks') ? ['webhooks'] : [])]
+    : ['get', 'create'];
   for (const op of profiled) {
     // One folder per load: Node writes a profile per thread (tsx's loader hooks run in a worker);
     // the main thread's file is the one with thread id 0 in its name.
@@ -1141,12 +1158,21 @@ async function profileMode() {
     fs.mkdirSync(dir, { recursive: true });
     const s = await startRoster({ name: `roster-profile-${op}`, dataDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
     const pm = postmasterPid(path.join(dataDir, 'pg'));
-    const row = await measure({ system: 'roster', db: 'embedded', server: s, pg: pm ? () => postgresPids(pm) : null, drain: { path: '/readyz' }, pgUrl: url }, ROSTER.find((x) => x.op === op)!, { tier, ...seeded });
-    rows.push(row);
+    const t: Target_ = { system: 'roster', db: 'embedded', server: s, pg: pm ? () => postgresPids(pm) : null, drain: { path: '/readyz' }, pgUrl: url };
+    let row: Row;
+    if (op === 'webhooks') {
+      const before = rows.length;
+      await webhookPass(t, url, tier, rows);
+      row = rows.slice(before).find((r) => r.op === 'create+webhook') ?? rows[rows.length - 1]!;
+    } else {
+      row = await measure(t, ROSTER.find((x) => x.op === op)!, { tier, ...seeded });
+      rows.push(row);
+    }
     await stopServer(s);
     const main = fs.readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
     if (!main) { notes.push(`no main-thread profile written for ${op} in ${dir}`); continue; }
-    summaries[op] = analyzeProfile(JSON.parse(fs.readFileSync(path.join(dir, main), 'utf8')) as CpuProfile, O.rosterDir, { windowUs: row.windowUs });
+    // The webhook profile is read whole: the dispatcher's work goes on after the creates' window.
+    summaries[op] = analyzeProfile(JSON.parse(fs.readFileSync(path.join(dir, main), 'utf8')) as CpuProfile, O.rosterDir, op === 'webhooks' ? {} : { windowUs: row.windowUs });
     log(`profile: ${path.join(dir, main)}`);
   }
   // The per-request log line: the same loads at LOG_LEVEL=warn (no request lines) vs info.
@@ -1162,7 +1188,7 @@ async function profileMode() {
     await stopServer(s);
   }
   const lines = ['', `Roster CPU profiles (${tier.duration} s of load each, after ${tier.warmup} s warm-up; files in ${profDir}/; open them in Chrome DevTools or speedscope)`, ''];
-  for (const [op, s] of Object.entries(summaries)) lines.push(...formatProfile(ROSTER.find((x) => x.op === op)!.label, s), '');
+  for (const [op, s] of Object.entries(summaries)) lines.push(...formatProfile(op === 'webhooks' ? 'POST /v2/user, team with 1 webhook endpoint (until delivered)' : ROSTER.find((x) => x.op === op)!.label, s), '');
   lines.push(...formatRows(rows), '');
   const info = (op: string) => rows.find((r) => r.system === 'roster (LOG_LEVEL=info)' && r.op === op);
   const warn = (op: string) => rows.find((r) => r.system === 'roster (LOG_LEVEL=warn)' && r.op === op);

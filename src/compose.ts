@@ -31,6 +31,7 @@ import { sql, type Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from './db/schema.ts';
 import { PgEventOutbox, listenWebhooks, type WebhookListener } from './store/webhooks/outbox.ts';
+import { EventsWake, notifyEvents } from './store/webhooks/wake.ts';
 import { PgDeliveriesRepo, PgDispatchStore, PgEndpointsRepo, purgeWebhooksBefore } from './store/webhooks/repos.ts';
 import { HttpWebhookSender, type Resolver } from './store/webhooks/sender.ts';
 import { AddressPolicy } from './domain/webhooks/ssrf.ts';
@@ -83,7 +84,7 @@ export function buildServices(db: Db, s: ServiceSettings): CoreServices {
   const scoped = scopedKysely(db.kysely);
   const audit = new PgAuditLog(scoped, s.onAuditError);
   const events = s.events; // webhooks (i12)
-  const users = new UsersService({ repo: new PgUsersRepo(scoped), now, sandboxUserCap: s.sandboxUserCap, ...(events ? { events } : {}) });
+  const users = new UsersService({ repo: new PgUsersRepo(scoped, events ? { eventsCommitted: () => events.committed() } : {}), now, sandboxUserCap: s.sandboxUserCap, ...(events ? { events } : {}) });
   const demographics = new DemographicsService(new PgDemographicsRepo(scoped), users, now, events);
   return {
     users,
@@ -183,7 +184,10 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const s: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...o.settings };
   const policy = new AddressPolicy({ allowHttp: s.allowHttp, allowCidrs: s.allowCidrs });
   const sender = new HttpWebhookSender(policy, o.resolver, o.attemptTimeoutMs);
-  const outbox = new PgEventOutbox(o.db);
+  // Writes wake this instance's dispatchers at once and the others by a NOTIFY at most every
+  // WINDOW_MS (wake.ts); the dispatchers are made below, before any write can commit.
+  const wake = new EventsWake(notifyEvents(o.db), () => dispatcher?.nudge(), o.onError);
+  const outbox = new PgEventOutbox(o.db, () => wake.committed());
   const codec = o.secrets ?? PLAINTEXT;
   const endpoints = new PgEndpointsRepo(o.db, () => outbox.reload(), codec);
   const deliveries = new PgDeliveriesRepo(o.db);
@@ -216,6 +220,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
   const listener: WebhookListener = listenWebhooks(o.databaseUrl, {
     onEvents: () => { dispatcher?.poke(); operational?.poke(); },
     onEndpoints: () => void outbox.reload().catch((e) => o.onError?.(e)),
+    self: wake.instance,
   });
   await listener.ready;
   await outbox.reload();
@@ -242,6 +247,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     },
     async close() {
       clearInterval(refresh);
+      await wake.close();
       await dispatcher?.stop();
       await operational?.stop();
       await listener.close();

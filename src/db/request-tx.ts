@@ -13,6 +13,8 @@ export interface RequestScope {
   read?: Kysely<Database> | null;
   /** The Idempotency-Key row `trx` holds (src/store/idempotency.ts). */
   idem?: { teamId: string; key: string } | null;
+  /** What to do once `trx` has committed (afterCommit); dropped if it rolls back. */
+  afterCommit?: (() => void)[];
 }
 
 const als = new AsyncLocalStorage<RequestScope>();
@@ -23,6 +25,25 @@ export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
 }
 
 export const currentScope = (): RequestScope | undefined => als.getStore();
+
+/**
+ * Runs `fn` once what was just written has committed: at once outside a request's transaction
+ * (call it after the statement or the transaction that wrote), else when that transaction commits
+ * (settleAfterCommit), never if it rolls back. For signals that must not precede the commit (a
+ * dispatcher's wake-up).
+ */
+export function afterCommit(fn: () => void): void {
+  const s = als.getStore();
+  if (s?.trx) (s.afterCommit ??= []).push(fn);
+  else fn();
+}
+
+/** The committer of `s.trx` calls this after its commit (with `commit: false` after a rollback). */
+export function settleAfterCommit(s: RequestScope, commit: boolean): void {
+  const fns = s.afterCommit;
+  s.afterCommit = undefined;
+  if (commit) for (const fn of fns ?? []) fn();
+}
 
 const roots = new WeakMap<object, Kysely<Database>>();
 /** The Kysely instance a scopedKysely() proxy stands for (the instance itself otherwise). */

@@ -4,7 +4,7 @@
 // together with the change, or not at all.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
-import { runInRequestScope } from '../db/request-tx.ts';
+import { runInRequestScope, settleAfterCommit } from '../db/request-tx.ts';
 import type { AuditEntry, AuditLog } from '../domain/audit.ts';
 import { IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyStore, type StoredResponse } from '../domain/idempotency.ts';
 import type { RequestScope } from '../domain/request-scope.ts';
@@ -65,9 +65,11 @@ export class PgIdempotencyStore implements IdempotencyStore {
     } catch (e) {
       scope.trx = null;
       scope.idem = null;
+      settleAfterCommit(scope, false);
       await trx.rollback().execute().catch(() => {});
       throw e;
     }
+    settleAfterCommit(scope, true);
   }
 
   async abort(s: RequestScope): Promise<void> {
@@ -76,6 +78,7 @@ export class PgIdempotencyStore implements IdempotencyStore {
     if (!trx) return;
     scope.trx = null;
     scope.idem = null;
+    settleAfterCommit(scope, false);
     await trx.rollback().execute().catch(() => {});
   }
 

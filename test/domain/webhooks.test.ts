@@ -145,7 +145,7 @@ describe('the dispatcher decides (contract §4): disabling after 5 days of failu
   });
   const run = async (ep: Endpoint, d: Delivery, statusCode: number) => {
     const records: AttemptRecord[] = [];
-    const store = { fanOut: async () => 0, claim: async () => [], finish: async (r: AttemptRecord) => { records.push(r); } };
+    const store = { fanOut: async () => ({ events: 0, claimed: [], pending: 0 }), claim: async () => [], finish: async (r: AttemptRecord) => { records.push(r); } };
     const sender = { check: async () => null, post: async () => ({ statusCode, error: null, retryAfterS: null, durationMs: 5, excerpt: null }) };
     await new Dispatcher({ store, sender, schedule: DEFAULT_RETRY_SCHEDULE, now: () => at, operational: true }).deliver({ endpoint: ep, deliveries: [d], batchId: null });
     return records[0]!;

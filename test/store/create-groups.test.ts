@@ -6,6 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { backends, freshDatabase, type TestDatabase } from '../support/backends.ts';
 import { CreateGroups, GROUP_SQL, type GroupedCreate, type GroupedOutcome } from '../../src/store/users/create-group.ts';
 import { PgUsersRepo } from '../../src/store/users/repo.ts';
@@ -34,7 +35,7 @@ for (const backend of backends()) {
     };
     /** `lone` goes alone; `group` is sent while it is at the database, so it goes as one group. */
     const inOneGroup = async (lone: GroupedCreate, group: GroupedCreate[]): Promise<GroupedOutcome[]> => {
-      const g = new CreateGroups(tdb.db.kysely, 1);
+      const g = new CreateGroups(tdb.db.kysely, { maxInFlight: 1 });
       const first = g.submit(lone);
       const rest = group.map((x) => g.submit(x));
       await first;
@@ -167,10 +168,39 @@ for (const backend of backends()) {
       assert.equal(evs.some((e) => e.user_id === c.id), false, 'no event where none was asked');
     });
 
+    test('with eventsCommitted: the group NOTIFYs nothing; the hook runs once, after its events are committed; without it, the statement NOTIFYs', async () => {
+      const team = await newTeam();
+      const listener = new pg.Client({ connectionString: tdb.url });
+      await listener.connect();
+      const heard: string[] = [];
+      listener.on('notification', (m) => heard.push(m.channel));
+      await listener.query('listen roster_webhooks');
+      try {
+        const counts: Promise<number>[] = [];
+        const countEvents = async () => Number((await listener.query('select count(*) as n from webhook_events where team_id = $1', [team])).rows[0].n);
+        const woken = new CreateGroups(tdb.db.kysely, { maxInFlight: 1, eventsCommitted: () => counts.push(countEvents()) });
+        const rs = await Promise.all([woken.submit(item(team, 'w-1', { event: true })), woken.submit(item(team, 'w-2', { event: true })), woken.submit(item(team, 'w-3'))]);
+        assert.ok(rs.every((r) => r !== 'retry' && r.ok), JSON.stringify(rs));
+        assert.equal(counts.length, 2, 'once per group that wrote events (the first create went alone)');
+        // Each count starts after its hook ran (the next group may commit meanwhile: at least).
+        const seen = await Promise.all(counts);
+        assert.ok(seen[0]! >= 1 && seen[1] === 2, `each time, its events were visible to another connection: ${seen}`);
+        await woken.submit(item(team, 'w-4'));
+        assert.equal(counts.length, 2, 'not for a group without events');
+        // A notification committed before a query's answer is delivered before it.
+        await listener.query('select 1');
+        assert.deepEqual(heard, []);
+        const plain = new CreateGroups(tdb.db.kysely);
+        await plain.submit(item(team, 'p-1', { event: true }));
+        await listener.query('select 1');
+        assert.deepEqual(heard, ['roster_webhooks']);
+      } finally { await listener.end(); }
+    });
+
     test('an error that belongs to one member (another user\'s e-mail) sends the group back: each is settled alone, events iff created', async () => {
       const team = await newTeam();
       const events = new Set<string>([team]);
-      const outbox: EventOutbox = { wants: (t) => events.has(t), record: async () => {}, emit: (_t, change) => change() };
+      const outbox: EventOutbox = { wants: (t) => events.has(t), record: async () => {}, emit: (_t, change) => change(), committed: () => {} };
       const svc = new UsersService({ repo: new PgUsersRepo(tdb.db.kysely), events: outbox });
       const ctx = { teamId: team, mode: 'production' as const };
       await svc.create(ctx, { clientUserId: 'mail-owner', profile: { email: 'taken@example.com' } });

@@ -311,6 +311,39 @@ for (const backend of backends()) {
       } finally { await second.close(); await rx.close(); }
     });
 
+    test('a serving instance (ROSTER_WEBHOOK_WORKER=0) gets its events delivered by the other instance on its NOTIFY, not its poll', async () => {
+      // Its own database: no other dispatcher polling. The delivering instance polls once a minute,
+      // so everything arriving within the wait below was announced by the serving instance: grouped
+      // creates (woken after their commit), an idempotent create (after its request's
+      // transaction), a PATCH (after the outbox's own transaction), and bursts that fall within one
+      // NOTIFY window (the trailing NOTIFY).
+      const own = await freshDatabase(backend);
+      const serving = await startServer(own, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, worker: false } });
+      const delivering = await startServer(own, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, pollMs: 60_000 } });
+      const rx = await startReceiver();
+      try {
+        const t = await serving.newTeam();
+        const r = await adminClient(serving.baseUrl, ADMIN)('POST', `/teams/${t.teamId}/webhooks`, { url: rx.url, format: 'standard' });
+        assert.equal(r.status, 201);
+        // The delivering instance hears of the endpoint (NOTIFY roster_webhook_endpoints) before it is used.
+        await eventually(async () => delivering.built.webhooks.outbox.wants(t.teamId), 'the endpoint known to the delivering instance');
+        const h = { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' };
+        const create = (cid: string, extra: Record<string, string> = {}) => fetch(`${serving.baseUrl}/v2/user`, { method: 'POST', headers: { ...h, ...extra }, body: JSON.stringify({ client_user_id: cid }) });
+        for (let burst = 0; burst < 3; burst++) {
+          const outs = await Promise.all(Array.from({ length: 5 }, (_, i) => create(`serving-${burst}-${i}`)));
+          assert.ok(outs.every((o) => o.status === 200));
+        }
+        const idem = await create('serving-idem', { 'idempotency-key': 'serving-idem-key' });
+        assert.equal(idem.status, 200);
+        const id = ((await idem.json()) as { user_id: string }).user_id;
+        assert.equal((await fetch(`${serving.baseUrl}/v2/user/${id}`, { method: 'PATCH', headers: h, body: JSON.stringify({ fallback_time_zone: 'Europe/Berlin' }) })).status, 204);
+        await rx.waitFor((all) => all.length >= 17, 20_000, '15 grouped creates, the idempotent one and the PATCH, delivered without a poll');
+        const types = rx.received.map((x) => (JSON.parse(x.body) as { type: string }).type);
+        assert.equal(types.filter((x) => x === 'user.created').length, 16);
+        assert.equal(types.filter((x) => x === 'user.updated').length, 1);
+      } finally { await delivering.close(); await serving.close(); await rx.close(); await own.drop(); }
+    });
+
     test('rate_limit holds across two instances: deliveries beyond it are deferred to the next second, not failed', async () => {
       const second = await startServer(tdb, { logLevel: 'silent', adminToken: ADMIN, webhooks: { ...TEST_WEBHOOKS, retrySchedule: SCHEDULE } });
       const rx = await startReceiver();

@@ -45,9 +45,23 @@ export interface AttemptRecord {
   audit?: AuditEntry[];
 }
 
+export interface FanOut {
+  /** Events fanned out. */
+  events: number;
+  /** Deliveries this dispatcher took at once (claimed as `claim` would): send them now. */
+  claimed: ClaimedGroup[];
+  /** Deliveries created pending (for `claim`). */
+  pending: number;
+}
+
 export interface DispatchStore {
-  /** Turns un-fanned events into one pending delivery per matching live endpoint. */
-  fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number>;
+  /**
+   * Turns un-fanned events into one delivery per matching live endpoint. Up to `claim.limit` of
+   * them are created already claimed by this dispatcher (leased for `claim.leaseMs`, their first
+   * attempt counted) when nothing else decides their order (no rate limit, not an Onvy batch): the
+   * claim that would follow is then not needed. The others are pending, for `claim`.
+   */
+  fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number, claim?: { leaseMs: number; limit: number }): Promise<FanOut>;
   claim(now: Date, leaseMs: number, limit: number): Promise<ClaimedGroup[]>;
   finish(r: AttemptRecord): Promise<void>;
 }
@@ -59,6 +73,11 @@ export interface DispatcherOptions {
   now?: () => Date;
   leaseMs?: number;
   pollMs?: number;
+  /**
+   * Attempts sent at once, at most (64). Each round takes up to this many: with fewer, a busy
+   * instance's rounds (each a few round trips to the database) could not keep up with its creates.
+   * Per receiver address the sender opens 32 connections at most; the rest wait for one.
+   */
   concurrency?: number;
   version?: string;
   onError?: (e: unknown) => void;
@@ -72,6 +91,13 @@ export interface DispatcherOptions {
 }
 
 const MIN_ROUND_MS = 20;
+/**
+ * Attempts whose POST is done but whose record is not written yet, at most. An attempt gives its
+ * sending slot back as soon as its POST is answered: its record waits to be written with others
+ * (PgDispatchStore.finish groups them), so the slots turn over at the speed of the receivers, not
+ * of the database's commits.
+ */
+const MAX_UNRECORDED = 256;
 
 export class Dispatcher {
   private readonly o: Required<Omit<DispatcherOptions, 'onError' | 'onAttempt' | 'onDisabled' | 'version' | 'idle' | 'operational'>> & DispatcherOptions;
@@ -79,10 +105,22 @@ export class Dispatcher {
   private wake: (() => void) | null = null;
   private woken = false;
   private loop: Promise<void> | null = null;
+  /** Every attempt not yet recorded (sending, or waiting for its record). */
   private inFlight = new Set<Promise<void>>();
+  /** Attempts whose POST has not been answered yet: at most `concurrency`. */
+  private sending = 0;
+  /**
+   * Pending deliveries may be due: the next round claims. Set at start, by poke() (a NOTIFY: a
+   * manual retry, a recover, another instance), by a poll that timed out, by a fan-out that left
+   * deliveries pending and by a claim that was full. A round woken only by this instance's own
+   * commits or by a free sending slot just fans out (its deliveries are taken at once), and claims
+   * at most once per poll interval: the claim's transaction is not paid on every round.
+   */
+  private claimDue = true;
+  private lastClaim = 0;
 
   constructor(o: DispatcherOptions) {
-    this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 16, ...o };
+    this.o = { now: () => new Date(), leaseMs: 30_000, pollMs: 1000, concurrency: 64, ...o };
   }
 
   start(): void {
@@ -91,8 +129,14 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** New work may be there (NOTIFY): run a round now. */
+  /** Anything may be due (a NOTIFY): run a round now, and claim in it. */
   poke(): void {
+    this.claimDue = true;
+    this.nudge();
+  }
+
+  /** This instance's own events committed (or a sending slot came free): run a round now. */
+  nudge(): void {
     this.woken = true;
     this.wake?.();
   }
@@ -115,13 +159,14 @@ export class Dispatcher {
       try {
         busy = await this.round();
       } catch (e) {
+        this.claimDue = true;
         this.o.onError?.(e);
       }
       if (!this.running) break;
       if (busy && !this.full()) continue;
       if (this.woken && !this.full()) { this.woken = false; continue; }
       await new Promise<void>((res) => {
-        const t = setTimeout(res, this.o.pollMs);
+        const t = setTimeout(() => { this.claimDue = true; res(); }, this.o.pollMs);
         t.unref?.();
         this.wake = () => { clearTimeout(t); res(); };
       });
@@ -130,28 +175,49 @@ export class Dispatcher {
     }
   }
 
-  private full(): boolean { return this.inFlight.size >= this.o.concurrency; }
+  private room(): number { return Math.min(this.o.concurrency - this.sending, MAX_UNRECORDED - this.inFlight.size); }
+  private full(): boolean { return this.room() <= 0; }
 
   /** One round: fan out, claim what fits, send in the background. True when there was work. */
   async round(): Promise<boolean> {
     if (this.o.idle?.()) return false;
     const now = this.o.now();
-    const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500);
-    const room = this.o.concurrency - this.inFlight.size;
-    if (room <= 0) return fanned > 0;
-    const groups = await this.o.store.claim(now, this.o.leaseMs, Math.min(50, room * 2));
-    for (const g of groups) {
-      const p = this.deliver(g).catch((e) => this.o.onError?.(e)).finally(() => { this.inFlight.delete(p); this.poke(); });
-      this.inFlight.add(p);
-    }
-    return fanned > 0 || groups.length > 0;
+    const fanned = await this.o.store.fanOut(now, (e, ep) => renderPayload(ep.format, e), 500, { leaseMs: this.o.leaseMs, limit: Math.max(0, this.room()) });
+    this.send(fanned.claimed);
+    if (fanned.pending > 0) this.claimDue = true;
+    const room = this.room();
+    if (room <= 0) return fanned.events > 0;
+    if (!this.claimDue && Date.now() - this.lastClaim < this.o.pollMs) return fanned.events > 0;
+    this.claimDue = false;
+    this.lastClaim = Date.now();
+    const limit = Math.min(50, room * 2);
+    const groups = await this.o.store.claim(now, this.o.leaseMs, limit);
+    // A full claim may have left more behind.
+    if (groups.reduce((n, g) => n + g.deliveries.length, 0) >= limit) this.claimDue = true;
+    this.send(groups);
+    return fanned.events > 0 || groups.length > 0;
   }
 
-  /** Sends one group and records the outcome. Exposed for tests; the loop calls it. */
-  async deliver(g: ClaimedGroup): Promise<void> {
+  /** Sends claimed groups in the background, each holding a sending slot until its POST is answered. */
+  private send(groups: ClaimedGroup[]): void {
+    for (const g of groups) {
+      this.sending++;
+      let sent = false;
+      const slot = () => { if (!sent) { sent = true; this.sending--; this.nudge(); } };
+      const p = this.deliver(g, slot).catch((e) => this.o.onError?.(e)).finally(() => { slot(); this.inFlight.delete(p); this.nudge(); });
+      this.inFlight.add(p);
+    }
+  }
+
+  /**
+   * Sends one group and records the outcome; `sent` is called once the POST is answered (or not
+   * made). Exposed for tests; the loop calls it.
+   */
+  async deliver(g: ClaimedGroup, sent: () => void = () => {}): Promise<void> {
     const ep = g.endpoint;
     const first = g.deliveries[0]!;
     if (!ep || ep.disabled) {
+      sent();
       await this.o.store.finish({ attempts: [], endpoint: null, deliveries: g.deliveries.map((d) => ({ teamId: d.teamId, id: d.id, status: 'cancelled', nextAttemptAt: null, lastStatusCode: d.lastStatusCode })) });
       return;
     }
@@ -159,6 +225,7 @@ export class Dispatcher {
     const msgId = g.batchId ?? first.eventId;
     const started = this.o.now();
     const res = await sendSigned(this.o.sender, ep, msgId, body, started, this.o.version);
+    sent();
     const manual = g.deliveries.every((d) => d.manual);
     const attemptNo = first.attempts;
     const ok = isSuccess(res);

@@ -16,6 +16,11 @@ export interface EventOutbox {
    * transaction or opens one. When the team has no live endpoint, just runs `change`.
    */
   emit<T>(teamId: string, change: () => Promise<T>, events: (result: T) => DomainEvent[] | Promise<DomainEvent[]>): Promise<T>;
+  /**
+   * Events written outside record() and emit() (a repository that writes them in its own
+   * statement) have committed: wake the dispatchers. record() and emit() do this themselves.
+   */
+  committed(): void;
 }
 
 /** An outbox that records nothing (CLI imports without --emit-events, unit tests). */
@@ -23,6 +28,7 @@ export const NO_OUTBOX: EventOutbox = {
   wants: () => false,
   record: async () => {},
   emit: (_t, change) => change(),
+  committed: () => {},
 };
 
 export interface OldSecret { secret: string; expires_at: string }

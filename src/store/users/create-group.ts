@@ -7,7 +7,9 @@
 // order: its row; or a conflict naming the live user that holds its client id (a user already
 // stored, or an earlier member of the same group); or, for a sandbox team, its own cap refusal
 // (the group counts against the cap in order). A webhook event rides in the same statement as its
-// user (so a team with a live endpoint pays no extra round trip), and exists iff the user does.
+// user (so a team with a live endpoint pays no extra round trip), and exists iff the user does; once
+// the group has committed, the dispatchers are woken (`eventsCommitted`, store/webhooks/wake.ts),
+// or, without that, by a NOTIFY in the statement.
 //
 // A create named after its number (the basic face's) goes with no client id: the numbering
 // trigger names it `basic:<n>` in the insert (0020_basic_name_in_trigger.sql), so it is one more
@@ -51,9 +53,9 @@ const COLS = ROW_COLUMNS.map((c) => `"${c}"`).join(', ');
  * ON CONFLICT DO NOTHING settles duplicates inside the group in input order (the first wins).
  * Rows go in (team, client id) order, the same in every group, so two groups that share client ids
  * wait for each other in one direction only (no deadlock); duplicates keep their input order.
- * Exported for bench/pg-create-cost.ts, which measures its PostgreSQL CPU per create.
+ * `notify`: the statement NOTIFYs the dispatchers itself (a writer without an EventsWake).
  */
-export const GROUP_SQL = `with i as (
+const groupSql = (notify: boolean) => `with i as (
   select * from jsonb_populate_recordset(null::users, $1::jsonb) with ordinality
 ), ins as (
   insert into users (${COLS}) select ${COLS} from i order by team_id, client_user_id, ordinality
@@ -66,11 +68,11 @@ export const GROUP_SQL = `with i as (
   from jsonb_to_recordset($2::jsonb) as e(user_id uuid, id text, type text, facts jsonb, occurred_at timestamptz)
   join ins on ins.id = e.user_id
   returning 1
-), wake as (
+)${notify ? `, wake as (
   select pg_notify('${EVENTS_CHANNEL}', '') from (select 1 from ev limit 1) x
-)
-select ins.basic_id, ins.client_user_id, coalesce(s.id, h.id) as holder_id, coalesce(s.created_at, h.created_at) as holder_at,
-  (select count(*) from wake) as woke
+)` : ''}
+select ins.basic_id, ins.client_user_id, coalesce(s.id, h.id) as holder_id, coalesce(s.created_at, h.created_at) as holder_at${notify ? `,
+  (select count(*) from wake) as woke` : ''}
 from i
 left join ins on ins.id = i.id
 left join ins s on ins.id is null and s.team_id = i.team_id and s.client_user_id = i.client_user_id
@@ -83,6 +85,12 @@ left join lateral (
   limit 1
 ) h on true
 order by i.ordinality`;
+
+/**
+ * The statement as Roster's server sends it (its dispatchers are woken after the commit).
+ * Exported for bench/pg-create-cost.ts, which measures its PostgreSQL CPU per create.
+ */
+export const GROUP_SQL = groupSql(false);
 
 interface GroupRow { basic_id: string | number | null; client_user_id: string | null; holder_id: string | null; holder_at: Date | null }
 
@@ -106,9 +114,19 @@ interface Waiting { item: GroupedCreate; resolve: (o: GroupedOutcome) => void; r
 export class CreateGroups {
   private queue: Waiting[] = [];
   private inFlight = 0;
+  private readonly sql: string;
+  private readonly maxInFlight: number;
+  private readonly eventsCommitted: (() => void) | null;
 
-  /** `db`: the root Kysely instance (never a request-scoped one: groups are autocommit). */
-  constructor(private readonly db: Kysely<Database>, private readonly maxInFlight = MAX_IN_FLIGHT) {}
+  /**
+   * `db`: the root Kysely instance (never a request-scoped one: groups are autocommit).
+   * `eventsCommitted`: called once a group that wrote events has committed.
+   */
+  constructor(private readonly db: Kysely<Database>, o: { maxInFlight?: number; eventsCommitted?: (() => void) | null } = {}) {
+    this.maxInFlight = o.maxInFlight ?? MAX_IN_FLIGHT;
+    this.eventsCommitted = o.eventsCommitted ?? null;
+    this.sql = groupSql(this.eventsCommitted === null);
+  }
 
   submit(item: GroupedCreate): Promise<GroupedOutcome> {
     return new Promise((resolve, reject) => {
@@ -129,19 +147,26 @@ export class CreateGroups {
     // Teams with a cap are counted under their cap lock, in a transaction; the rest is one statement.
     const capped = group.filter((w) => w.item.cap);
     const plain = capped.length ? group.filter((w) => !w.item.cap) : group;
-    await Promise.all([
+    const answers = await Promise.all([
       plain.length ? this.answer(plain, () => this.insertGroup(this.db, plain.map((w) => w.item))) : null,
       capped.length ? this.answer(capped, () => this.insertCapped(capped.map((w) => w.item))) : null,
     ]);
+    // Both are committed here (an autocommit statement; the capped group's transaction): the
+    // dispatchers are woken before the creates are answered.
+    if (this.eventsCommitted && answers.some((a) => a?.events)) this.eventsCommitted();
+    for (const a of answers) a?.settle();
   }
 
-  private async answer(group: Waiting[], run: () => Promise<GroupedOutcome[]>): Promise<void> {
+  /** Runs one part of a group: how to settle its members, and whether it wrote events. */
+  private async answer(group: Waiting[], run: () => Promise<GroupedOutcome[]>): Promise<{ events: boolean; settle: () => void }> {
     try {
       const out = await run();
-      group.forEach((w, i) => w.resolve(out[i]!));
+      return {
+        events: group.some((w, i) => w.item.event && out[i] !== 'retry' && out[i]!.ok),
+        settle: () => group.forEach((w, i) => w.resolve(out[i]!)),
+      };
     } catch (e) {
-      if (perRow(e)) group.forEach((w) => w.resolve('retry'));
-      else group.forEach((w) => w.reject(e));
+      return { events: false, settle: () => (perRow(e) ? group.forEach((w) => w.resolve('retry')) : group.forEach((w) => w.reject(e))) };
     }
   }
 
@@ -149,7 +174,7 @@ export class CreateGroups {
   private async insertGroup(db: Kysely<Database>, items: GroupedCreate[]): Promise<GroupedOutcome[]> {
     const params = [JSON.stringify(items.map((x) => rowJson(x.row))), JSON.stringify(items.flatMap((x) => (x.event ? [eventJson(x.event)] : [])))];
     const direct = directQueryOf(db);
-    const rows = (direct ? (await direct(GROUP_SQL, params)).rows : (await db.executeQuery(CompiledQuery.raw(GROUP_SQL, params))).rows) as GroupRow[];
+    const rows = (direct ? (await direct(this.sql, params)).rows : (await db.executeQuery(CompiledQuery.raw(this.sql, params))).rows) as GroupRow[];
     return rows.map((r): GroupedOutcome => {
       if (r.basic_id !== null) return { ok: true, number: Number(r.basic_id), clientUserId: r.client_user_id! };
       if (r.holder_id !== null) return { ok: false, reason: 'taken', existing: { userId: r.holder_id, createdAt: r.holder_at! } };

@@ -16,7 +16,7 @@ import type { PageEntry } from './rows.ts';
 import { roomUnderCap } from './team-cap.ts';
 import { lockUser } from '../connections.ts';
 import { CreateGroups } from './create-group.ts';
-import { currentScope, rootOf } from '../../db/request-tx.ts';
+import { afterCommit, currentScope, rootOf } from '../../db/request-tx.ts';
 import { insertEvents } from '../webhooks/outbox.ts';
 
 const LIVE_CLIENT_ID_INDEX = 'users_live_client_user_id';
@@ -47,10 +47,17 @@ export class PgUsersRepo implements UsersRepo {
   private readonly q: HotQueries;
   private readonly groups: CreateGroups | null;
 
-  /** `group: false`: every create takes the single path (tests of its races). */
-  constructor(private readonly db: Kysely<Database>, opts: { group?: boolean } = {}) {
+  private readonly eventsCommitted: (() => void) | null;
+
+  /**
+   * `group: false`: every create takes the single path (tests of its races). `eventsCommitted`:
+   * wakes the webhook dispatchers after a create's event has committed (EventOutbox.committed);
+   * without it, the event's statement NOTIFYs itself.
+   */
+  constructor(private readonly db: Kysely<Database>, opts: { group?: boolean; eventsCommitted?: () => void } = {}) {
     this.q = hotQueries(db);
-    this.groups = opts.group === false ? null : new CreateGroups(rootOf(db));
+    this.eventsCommitted = opts.eventsCommitted ?? null;
+    this.groups = opts.group === false ? null : new CreateGroups(rootOf(db), { eventsCommitted: this.eventsCommitted });
   }
 
   // ---------- create ----------
@@ -75,7 +82,7 @@ export class PgUsersRepo implements UsersRepo {
         const cap = opts.liveCap;
         const once = async (db: Kysely<Database>) => {
           const ins = await this.insertOnce(db, row, opts, attempt > 0);
-          if (ins && event) await insertEvents(db, [event]);
+          if (ins && event) await insertEvents(db, [event], { notify: this.eventsCommitted === null });
           return ins;
         };
         const r = cap || event
@@ -83,6 +90,7 @@ export class PgUsersRepo implements UsersRepo {
             (cap && (await roomUnderCap(tx, teamId, cap)) === 0 ? ('cap' as const) : once(tx))))
           : await this.insertOnce(this.db, row, opts, attempt > 0);
         if (r === 'cap') return { ok: false, reason: 'cap' };
+        if (r && event && this.eventsCommitted) afterCommit(this.eventsCommitted);
         if (r) return { ok: true, number: Number(r.basic_id), clientUserId: r.client_user_id };
         if (opts.nameFromNumber) continue; // lost a race for the generated name: take the next number
         const holder = (await this.q.holder(this.db, teamId, row.client_user_id)).rows[0];

@@ -1,11 +1,12 @@
 // The transactional outbox (contract §5, §10): events are inserted in the change's own transaction
-// (the request's, or one opened here around the change), with a NOTIFY that PostgreSQL delivers at
-// commit. Which teams have a live endpoint is cached per instance and reloaded whenever any
-// instance changes an endpoint (NOTIFY roster_webhook_endpoints), so a team without one pays no SQL.
+// (the request's, or one opened here around the change); once it has committed, the dispatchers are
+// woken (wake.ts: this instance's at once, the others by a NOTIFY sent at most once per window).
+// Which teams have a live endpoint is cached per instance and reloaded whenever any instance
+// changes an endpoint (NOTIFY roster_webhook_endpoints), so a team without one pays no SQL.
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
-import { currentScope, rootOf, runInRequestScope } from '../../db/request-tx.ts';
+import { afterCommit, currentScope, rootOf, runInRequestScope, settleAfterCommit, type RequestScope } from '../../db/request-tx.ts';
 import type { DomainEvent } from '../../domain/webhooks/events.ts';
 import type { EventOutbox } from '../../domain/webhooks/ports.ts';
 
@@ -17,8 +18,14 @@ export class PgEventOutbox implements EventOutbox {
   private loading: Promise<void> | null = null;
   private stale = false;
 
-  /** `db`: the request-scoped handle (src/db/request-tx.ts). */
-  constructor(private readonly db: Kysely<Database>) {}
+  /**
+   * `db`: the request-scoped handle (src/db/request-tx.ts); `committed`: events written through
+   * this outbox have committed (EventsWake.committed). Without it, each write NOTIFYs itself.
+   */
+  constructor(private readonly db: Kysely<Database>, private readonly onCommitted: (() => void) | null = null) {}
+
+  /** Events this instance wrote outside record() (a repository's own statement) have committed. */
+  committed(): void { this.onCommitted?.(); }
 
   wants(teamId: string): boolean { return this.teams.has(teamId); }
   /** Whether any team has a live endpoint (else the dispatcher has nothing to do). */
@@ -38,7 +45,10 @@ export class PgEventOutbox implements EventOutbox {
   }
 
   async record(events: DomainEvent[]): Promise<void> {
-    await insertEvents(this.db, events.filter((e) => this.teams.has(e.teamId)));
+    const wanted = events.filter((e) => this.teams.has(e.teamId));
+    if (wanted.length === 0) return;
+    await insertEvents(this.db, wanted, { notify: this.onCommitted === null });
+    if (this.onCommitted) afterCommit(this.onCommitted);
   }
 
   async emit<T>(teamId: string, change: () => Promise<T>, events: (result: T) => DomainEvent[] | Promise<DomainEvent[]>): Promise<T> {
@@ -49,38 +59,42 @@ export class PgEventOutbox implements EventOutbox {
       return r;
     }
     const trx = await rootOf(this.db).startTransaction().execute();
+    const scope: RequestScope = { trx };
+    let r: T;
     try {
-      const r = await runInRequestScope({ trx }, async () => {
+      r = await runInRequestScope(scope, async () => {
         const out = await change();
         await this.record(await events(out));
         return out;
       });
       await trx.commit().execute();
-      return r;
     } catch (e) {
+      settleAfterCommit(scope, false);
       if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
       throw e;
     }
+    settleAfterCommit(scope, true);
+    return r;
   }
 }
 
 /**
  * Writes `events` in `db`'s transaction (or as one autocommit statement), whatever the team: the
  * caller has decided they are wanted. One statement: the events (completed with the user's client
- * id and basic id when its row exists) and the wake-up of every dispatcher, delivered at commit.
+ * id and basic id when its row exists) and, with `notify` (a writer without an EventsWake), the
+ * wake-up of every dispatcher, delivered at commit; else the caller wakes them after the commit.
  */
-export async function insertEvents(db: Kysely<Database>, events: DomainEvent[]): Promise<void> {
+export async function insertEvents(db: Kysely<Database>, events: DomainEvent[], o: { notify: boolean }): Promise<void> {
   if (events.length === 0) return;
   const rows = JSON.stringify(events.map((e) => ({ team_id: e.teamId, id: e.id, type: e.type, user_id: e.userId, facts: e.facts, occurred_at: e.occurredAt.toISOString() })));
-  await sql`with ins as (
-      insert into webhook_events (team_id, id, type, user_id, facts, occurred_at)
-      select e.team_id, e.id, e.type, e.user_id,
-        coalesce((select jsonb_strip_nulls(jsonb_build_object('client_user_id', u.client_user_id, 'basic_id', u.basic_id))
-                  from users u where u.team_id = e.team_id and u.id = e.user_id), '{}'::jsonb) || e.facts,
-        e.occurred_at
-      from jsonb_to_recordset(${rows}::jsonb) as e(team_id uuid, id text, type text, user_id uuid, facts jsonb, occurred_at timestamptz)
-      returning 1)
-    select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from ins limit 1) x`.execute(db);
+  const insert = sql`insert into webhook_events (team_id, id, type, user_id, facts, occurred_at)
+    select e.team_id, e.id, e.type, e.user_id,
+      coalesce((select jsonb_strip_nulls(jsonb_build_object('client_user_id', u.client_user_id, 'basic_id', u.basic_id))
+                from users u where u.team_id = e.team_id and u.id = e.user_id), '{}'::jsonb) || e.facts,
+      e.occurred_at
+    from jsonb_to_recordset(${rows}::jsonb) as e(team_id uuid, id text, type text, user_id uuid, facts jsonb, occurred_at timestamptz)`;
+  if (!o.notify) await insert.execute(db);
+  else await sql`with ins as (${insert} returning 1) select pg_notify(${EVENTS_CHANNEL}, '') from (select 1 from ins limit 1) x`.execute(db);
 }
 
 /**
@@ -106,10 +120,11 @@ export interface WebhookListener {
 }
 
 /**
- * One dedicated LISTEN connection: `onEvents` when events were committed anywhere, `onEndpoints`
+ * One dedicated LISTEN connection: `onEvents` when events were committed anywhere (but not for the
+ * NOTIFYs whose payload is `self`: this instance's own), `onEndpoints`
  * when any instance changed an endpoint, and `onEndpoints` too after any gap (reconnect).
  */
-export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoints: () => void }): WebhookListener {
+export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoints: () => void; self?: string }): WebhookListener {
   let client: pg.Client | null = null;
   let closed = false;
   let timer: NodeJS.Timeout | null = null;
@@ -121,7 +136,8 @@ export function listenWebhooks(url: string, h: { onEvents: () => void; onEndpoin
     c.on('error', () => {});
     c.on('end', () => { if (client === c) { client = null; h.onEndpoints(); schedule(); } });
     c.on('notification', (m) => {
-      if (m.channel === EVENTS_CHANNEL) h.onEvents();
+      // This instance's own NOTIFYs (EventsWake): its dispatcher was poked when it sent them.
+      if (m.channel === EVENTS_CHANNEL) { if (!h.self || m.payload !== h.self) h.onEvents(); }
       else if (m.channel === ENDPOINTS_CHANNEL) h.onEndpoints();
     });
     try {

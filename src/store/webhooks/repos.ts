@@ -9,7 +9,7 @@ import { ONVY_BATCH_MAX } from '../../domain/webhooks/retry.ts';
 import { grantRequests } from '../../domain/webhooks/rate.ts';
 import type { Attempt, DeliveriesRepo, Delivery, DeliveryQuery, Endpoint, EndpointPatch, EndpointsRepo, OldSecret, StoredEvent } from '../../domain/webhooks/ports.ts';
 import { PLAINTEXT, type SecretCodec } from '../secret-box.ts';
-import type { AttemptRecord, ClaimedGroup, DispatchStore } from '../../domain/webhooks/dispatcher.ts';
+import type { AttemptRecord, ClaimedGroup, DispatchStore, FanOut } from '../../domain/webhooks/dispatcher.ts';
 import { ENDPOINTS_CHANNEL, EVENTS_CHANNEL } from './outbox.ts';
 import type { OperationalStore, OperationalType, StoredOperational } from '../../domain/webhooks/operational.ts';
 
@@ -162,33 +162,49 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
   private readonly db: Kysely<Database>;
   constructor(db: Kysely<Database>, private readonly onEndpointsChanged: () => void = () => {}, private readonly codec: SecretCodec = PLAINTEXT) { this.db = rootOf(db); }
 
-  async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number): Promise<number> {
+  async fanOut(now: Date, render: (e: DomainEvent, ep: Endpoint) => string | null, limit: number, claim?: { leaseMs: number; limit: number }): Promise<FanOut> {
     return this.db.transaction().execute(async (tx) => {
+      // Marked fanned out as they are taken (one statement, one new row version each); the
+      // deliveries are inserted in the same transaction, so it is both or neither.
       const ev = await sql<{ team_id: string; id: string; type: DomainEventType; user_id: string | null; facts: DomainEvent['facts']; occurred_at: Date }>`
-        select team_id, id, type, user_id, facts, occurred_at from webhook_events where fanned_out_at is null
-        order by occurred_at limit ${limit} for update skip locked`.execute(tx);
-      if (ev.rows.length === 0) return 0;
+        update webhook_events w set fanned_out_at = ${now}
+        from (select team_id, id from webhook_events where fanned_out_at is null order by occurred_at limit ${limit} for update skip locked) k
+        where w.team_id = k.team_id and w.id = k.id
+        returning w.team_id, w.id, w.type, w.user_id, w.facts, w.occurred_at`.execute(tx);
+      if (ev.rows.length === 0) return { events: 0, claimed: [], pending: 0 };
       const teams = [...new Set(ev.rows.map((e) => e.team_id))];
       const eps = (await sql<EndpointRow>`select * from webhook_endpoints where team_id = any(${teams}::uuid[]) and not disabled`.execute(tx)).rows.map((x) => toEndpoint(x, this.codec));
-      const rows: unknown[] = [];
+      // Taken at once: what `claim` would hand back unchanged (no rate window to count, no Onvy
+      // batch to form), up to the dispatcher's room. The event rows are locked by this
+      // transaction, so no other dispatcher can create (or claim) these deliveries meanwhile.
+      const lease = claim ? new Date(now.getTime() + claim.leaseMs) : null;
+      let room = claim?.limit ?? 0;
+      const rows: { team_id: string; id: string; event_id: string; event_type: string; user_id: string | null; endpoint_id: string; format: string; payload: string; claimed: boolean }[] = [];
+      const claimed: ClaimedGroup[] = [];
       for (const r of ev.rows) {
         const e: DomainEvent = { teamId: r.team_id, id: r.id, type: r.type, userId: r.user_id, facts: r.facts, occurredAt: r.occurred_at };
         for (const ep of eps) {
           if (ep.teamId !== e.teamId || !endpointWants(ep.format, ep.filterTypes, e.type)) continue;
           const payload = render(e, ep);
           if (payload === null) continue;
-          rows.push({ team_id: e.teamId, id: newId(now.getTime()), event_id: e.id, event_type: e.type, user_id: e.userId, endpoint_id: ep.id, format: ep.format, payload });
+          const take = room > 0 && ep.rateLimit === null && ep.format !== 'onvy';
+          const row = { team_id: e.teamId, id: newId(now.getTime()), event_id: e.id, event_type: e.type, user_id: e.userId, endpoint_id: ep.id, format: ep.format, payload, claimed: take };
+          rows.push(row);
+          if (!take) continue;
+          room--;
+          claimed.push({ endpoint: ep, batchId: null, deliveries: [{
+            teamId: row.team_id, id: row.id, eventId: row.event_id, eventType: row.event_type, userId: row.user_id, endpointId: ep.id, format: ep.format, batchId: null,
+            payload, status: 'sending', attempts: 1, manual: false, alerted: false, nextAttemptAt: now, lastStatusCode: null, createdAt: now, updatedAt: now,
+          }] });
         }
       }
       for (let i = 0; i < rows.length; i += 500) {
-        await sql`insert into webhook_deliveries (team_id, id, event_id, event_type, user_id, endpoint_id, format, payload, status, next_attempt_at, created_at, updated_at)
-          select d.team_id, d.id, d.event_id, d.event_type, d.user_id, d.endpoint_id, d.format, d.payload, 'pending', ${now}, ${now}, ${now}
-          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text)`.execute(tx);
+        await sql`insert into webhook_deliveries (team_id, id, event_id, event_type, user_id, endpoint_id, format, payload, status, attempts, locked_until, next_attempt_at, created_at, updated_at)
+          select d.team_id, d.id, d.event_id, d.event_type, d.user_id, d.endpoint_id, d.format, d.payload,
+            case when d.claimed then 'sending' else 'pending' end, case when d.claimed then 1 else 0 end, case when d.claimed then ${lease}::timestamptz end, ${now}, ${now}, ${now}
+          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 500))}::jsonb) as d(team_id uuid, id uuid, event_id text, event_type text, user_id uuid, endpoint_id uuid, format text, payload text, claimed boolean)`.execute(tx);
       }
-      const keys = JSON.stringify(ev.rows.map((e) => ({ team_id: e.team_id, id: e.id })));
-      await sql`update webhook_events w set fanned_out_at = ${now} from jsonb_to_recordset(${keys}::jsonb) as k(team_id uuid, id text)
-        where w.team_id = k.team_id and w.id = k.id`.execute(tx);
-      return ev.rows.length;
+      return { events: ev.rows.length, claimed, pending: rows.length - claimed.length };
     });
   }
 
@@ -289,22 +305,28 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
     const deliveries = rs.flatMap((r) => r.deliveries);
     const audit = rs.flatMap((r) => r.audit ?? []);
     const operational = rs.flatMap((r) => r.operational ?? []);
+    // Endpoint health: rows in one order in every transaction (no deadlock between instances);
+    // for one endpoint, in the order its attempts finished (a later outcome wins, as one by one).
+    const eps = rs.flatMap((r) => (r.endpoint ? [r.endpoint] : [])).sort((a, b) => (a.teamId + a.id < b.teamId + b.id ? -1 : a.teamId + a.id > b.teamId + b.id ? 1 : 0));
+    const insertAttempts = attempts.length ? sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${JSON.stringify(attempts.map((a) => ({
+      team_id: a.teamId, id: a.id, delivery_id: a.deliveryId, endpoint_id: a.endpointId, attempt: a.attempt, trigger: a.trigger,
+      started_at: a.startedAt.toISOString(), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error,
+      response_excerpt: a.responseExcerpt === null ? null : a.responseExcerpt.replace(/\u0000/g, ''),
+    })))}::jsonb)` : null;
+    const updateDeliveries = deliveries.length ? sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
+        locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
+      from jsonb_to_recordset(${JSON.stringify(deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })))}::jsonb)
+        as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)${sql.raw(', async_commit')}
+      where w.team_id = k.team_id and w.id = k.id` : null;
+    if (insertAttempts && updateDeliveries && !audit.length && !operational.length && !eps.length) {
+      // The usual record (successes of healthy endpoints): one statement, atomic on its own, so no
+      // transaction to open and commit around it.
+      await sql`with ${ASYNC_COMMIT}, a as (${insertAttempts}) ${updateDeliveries}`.execute(this.db);
+      return;
+    }
     await this.db.transaction().execute(async (tx) => {
-      if (attempts.length) {
-        const rows = JSON.stringify(attempts.map((a) => ({
-          team_id: a.teamId, id: a.id, delivery_id: a.deliveryId, endpoint_id: a.endpointId, attempt: a.attempt, trigger: a.trigger,
-          started_at: a.startedAt.toISOString(), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error,
-          response_excerpt: a.responseExcerpt === null ? null : a.responseExcerpt.replace(/\u0000/g, ''),
-        })));
-        await sql`insert into webhook_attempts select * from jsonb_populate_recordset(null::webhook_attempts, ${rows}::jsonb)`.execute(tx);
-      }
-      if (deliveries.length) {
-        const ups = JSON.stringify(deliveries.map((d) => ({ team_id: d.teamId, id: d.id, status: d.status, next_attempt_at: d.nextAttemptAt?.toISOString() ?? null, last_status_code: d.lastStatusCode, alerted: d.alerted ?? null })));
-        await sql`update webhook_deliveries w set status = k.status, next_attempt_at = k.next_attempt_at, last_status_code = k.last_status_code,
-            locked_until = null, manual = false, alerted = coalesce(k.alerted, w.alerted), updated_at = now()
-          from jsonb_to_recordset(${ups}::jsonb) as k(team_id uuid, id uuid, status text, next_attempt_at timestamptz, last_status_code smallint, alerted boolean)
-          where w.team_id = k.team_id and w.id = k.id`.execute(tx);
-      }
+      if (insertAttempts) await insertAttempts.execute(tx);
+      if (updateDeliveries) await sql`with ${ASYNC_COMMIT} ${updateDeliveries}`.execute(tx);
       if (audit.length) {
         await sql`insert into audit_events (team_id, id, key_id, action, user_id, request_id, status, at)
           select a.team_id, a.id, null, a.action, a.user_id, a.request_id, a.status, a.at
@@ -318,9 +340,6 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
           select o.id, o.type, o.payload, 'pending', now(), now(), now() from jsonb_to_recordset(${ops}::jsonb) as o(id text, type text, payload text)`.execute(tx);
         await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(tx);
       }
-      // Endpoint health: rows in one order in every transaction (no deadlock between instances);
-      // for one endpoint, in the order its attempts finished (a later outcome wins, as one by one).
-      const eps = rs.flatMap((r) => (r.endpoint ? [r.endpoint] : [])).sort((a, b) => (a.teamId + a.id < b.teamId + b.id ? -1 : a.teamId + a.id > b.teamId + b.id ? 1 : 0));
       for (const e of eps) {
         if (e.disabled) {
           disabled = true;
@@ -357,6 +376,18 @@ export class PgDispatchStore implements DispatchStore, OperationalStore {
     return { pending: Number(r.rows[0]?.n ?? 0), oldestS: o ? Math.max(0, (now.getTime() - o.getTime()) / 1000) : 0 };
   }
 }
+
+/**
+ * A CTE (`async_commit`, one row; the statement must join it) that makes its transaction's commit
+ * not wait for the WAL flush (synchronous_commit is read at commit). For attempt records only —
+ * never for a change, its event, a fan-out or a claim (what decides who may send is durable before
+ * anything is sent): if PostgreSQL itself crashes, the records of the last few hundred
+ * milliseconds may be lost, which leaves those deliveries claimed until their lease ends (30 s,
+ * twice the attempt timeout, so never while the first POST may still be in flight), then sent
+ * again: what a Roster crash between a POST and its record already does (at least once). Those
+ * commits no longer queue for the WAL flush with the creates' (`LWLock:WALWrite`, `IO:WalSync`).
+ */
+const ASYNC_COMMIT = sql`async_commit as (select set_config('synchronous_commit', 'off', true))`;
 
 const byDue = (a: DeliveryRow, b: DeliveryRow) => ((a.next_attempt_at?.getTime() ?? 0) - (b.next_attempt_at?.getTime() ?? 0)) || (a.created_at.getTime() - b.created_at.getTime()) || (a.id < b.id ? -1 : 1);
 
