@@ -112,6 +112,7 @@ for (const backend of backends()) {
       await check(page, 'teams');
       await page.screenshot({ path: shot('teams') });
       await page.getByRole('link', { name: 'Acme Health' }).click();
+      await page.waitForURL(/\/t\/[0-9a-f-]{36}\/users$/); // the click's navigation, not the page before it
       teamUrl = page.url().replace(/\/users$/, '');
     });
 
@@ -228,6 +229,9 @@ for (const backend of backends()) {
       await page.screenshot({ path: shot('webhooks'), fullPage: true });
 
       await page.getByRole('table').getByRole('link', { name: rx.url }).click();
+      // The page that was loaded is already 'load'ed: wait for the endpoint's own address, or
+      // page.url() may still be the list (a CI run once went back to the list below).
+      await page.waitForURL(/\/webhooks\/[0-9a-f-]{36}$/);
       await page.waitForLoadState('load');
       const endpointPage = page.url();
       const before = rx.received.length;
