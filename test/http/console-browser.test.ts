@@ -247,12 +247,16 @@ for (const backend of backends()) {
       await page.screenshot({ path: shot('webhook'), fullPage: true });
 
       // A real event: a user created on the API reaches the receiver; the console shows the delivery.
-      assert.equal((await call(srv.baseUrl, 'POST', '/v2/user', { key: teamKey, json: { client_user_id: 'hooked-user' } })).status, 200);
-      await rx.waitFor((all) => all.some((r) => r.body.includes('hooked-user')), 20_000, 'the user.created delivery');
+      // The receiver is shared by both backends' runs of this file: wait for this run's delivery,
+      // not the one the previous backend's run left (a CI run once read the page before it came).
+      const seen = rx.received.length;
+      const hooked = `hooked-user-${backend.name}`;
+      assert.equal((await call(srv.baseUrl, 'POST', '/v2/user', { key: teamKey, json: { client_user_id: hooked } })).status, 200);
+      await rx.waitFor((all) => all.slice(seen).some((r) => r.body.includes(hooked)), 20_000, 'the user.created delivery');
       await page.goto(endpointPage);
       await page.locator('#deliveries-h + form + table a').first().click();
       await page.waitForLoadState('load');
-      assert.match(await page.locator('pre.payload').innerText(), /hooked-user/);
+      assert.match(await page.locator('pre.payload').innerText(), new RegExp(hooked));
       assert.match(await page.locator('#attempts-h + table').innerText(), /204/);
       await check(page, 'webhook delivery');
       await page.screenshot({ path: shot('webhook-delivery'), fullPage: true });
