@@ -13,11 +13,11 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { HOST, freePort, rosterStartArgs, sleep, startServer, type Server } from './lib/proc.ts';
 import { BENCH_KEY } from './scenarios.ts';
 import { teamOfKey } from './seed.ts';
 import { ulidTime } from '../src/domain/webhooks/events.ts';
+import { embeddedUrl, withClient as sqlOn, withDatabase as withDb } from './lib/pg.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : def; };
@@ -31,16 +31,6 @@ const ADMIN = 'rst_bench_admin_0123456789abcdef';
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-ab-'));
 fs.chmodSync(WORK, 0o755); // the embedded PostgreSQL runs as another user
 
-const withDb = (url: string, db: string) => { const u = new URL(url); u.pathname = `/${db}`; return u.toString(); };
-async function sqlOn<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try { return await fn(c); } finally { await c.end(); }
-}
-const embeddedUrl = (dataDir: string) => {
-  const s = JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded.json'), 'utf8')) as { user: string; password: string; port: number };
-  return `postgres://${s.user}:${encodeURIComponent(s.password)}@${HOST}:${s.port}/roster`;
-};
 
 interface Instance { name: string; server: Server; url: string; hookKey: string; hookTeam: string }
 

@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { HOST, freePort, rosterStartArgs, startServer, type Server } from './lib/proc.ts';
 import { BENCH_KEY } from './scenarios.ts';
 import { sampleSeeded, seedUsers, teamOfKey } from './seed.ts';
 import type { LoadSpec, RunResult } from './lib/types.ts';
+import { embeddedUrl, withClient as sqlOn, withDatabase as withDb } from './lib/pg.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : def; };
@@ -27,16 +27,6 @@ const VARIANTS = arg('variants', 'default;autovacuum=off;io_method=sync;server')
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-tail-'));
 fs.chmodSync(WORK, 0o755); // the embedded PostgreSQL runs as another user
 
-const withDb = (url: string, db: string) => { const u = new URL(url); u.pathname = `/${db}`; return u.toString(); };
-async function sqlOn<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try { return await fn(c); } finally { await c.end(); }
-}
-const embeddedUrl = (dataDir: string) => {
-  const s = JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded.json'), 'utf8')) as { user: string; password: string; port: number };
-  return `postgres://${s.user}:${encodeURIComponent(s.password)}@${HOST}:${s.port}/roster`;
-};
 
 interface V { name: string; server: Server; url: string; ids: string[]; cids: string[] }
 

@@ -41,6 +41,7 @@ import { ensurePeers, type PeerInstall } from './peers.ts';
 import { formatRows, formatTargets, stat, summarize, target, type Row, type Target } from './report.ts';
 import { analyzeProfile, formatProfile, type CpuProfile, type ProfileSummary } from './profile.ts';
 import { ulidTime } from '../src/domain/webhooks/events.ts';
+import { embeddedUrl, withClient, withDatabase } from './lib/pg.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Where the peers are installed (git-ignored). CPU profiles go to the system's temp folder. */
@@ -404,21 +405,7 @@ async function settleDatabase(url: string): Promise<void> {
   }).catch((e: Error) => notes.push(`could not vacuum before a scenario: ${e.message}`));
 }
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
 
 async function createServerDb(db: string): Promise<string> {
   await withClient(O.serverUrl, async (c) => {
@@ -433,10 +420,6 @@ async function dropServerDb(db: string): Promise<void> {
   await withClient(O.serverUrl, (c) => c.query(`drop database if exists ${db} with (force)`)).catch(() => {});
 }
 
-function embeddedUrl(dataDir: string): string {
-  const s = JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded.json'), 'utf8')) as { user: string; password: string; port: number };
-  return `postgres://${s.user}:${encodeURIComponent(s.password)}@${HOST}:${s.port}/roster`;
-}
 
 async function serverPgPids(url: string, db: string): Promise<(() => number[]) | null> {
   try {

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { HOST, Sampler, freePort, postgresPids, postmasterPid, rosterStartArgs, sleep, startServer, type Server } from './lib/proc.ts';
+import { embeddedUrl } from './lib/pg.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : def; };
@@ -44,8 +45,8 @@ const rx = http.createServer((req, res) => {
 await new Promise<void>((r) => rx.listen(0, HOST, r));
 
 const a = await start('serving', { DATA_DIR: dataDir, ROSTER_WEBHOOK_WORKER: '0' });
-const s = JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded.json'), 'utf8')) as { user: string; password: string; port: number };
-const url = `postgres://${s.user}:${encodeURIComponent(s.password)}@${HOST}:${s.port}/roster`;
+const url = embeddedUrl(dataDir);
+
 const admin = async (method: string, p: string, body?: unknown) => (await fetch(`${a.url}/admin${p}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) })).json() as Promise<Record<string, string>>;
 const team = await admin('POST', '/teams', { name: 'drain', mode: 'production' });
 await admin('POST', `/teams/${team.team_id}/webhooks`, { url: `http://${HOST}:${(rx.address() as { port: number }).port}/hook`, format: 'junction', filter_types: ['user.created'] });
