@@ -300,6 +300,11 @@ for (const backend of backends()) {
       };
       try {
         const t = await newTeamWith(rx.url);
+        // docs/webhooks.md: another instance learns of a new endpoint by NOTIFY, within
+        // milliseconds, and writes in flight before that make no event. Under CI's load those
+        // milliseconds once outlasted the first creates on `second`, whose events were then never
+        // written. This test is about delivery across instances, so it waits for that first.
+        await eventually(async () => second.built.webhooks.outbox.wants(t.teamId), 'the endpoint known to the second instance');
         const outs = await Promise.all(Array.from({ length: 60 }, (_, i) => fetch(`${(i % 2 ? second : srv).baseUrl}/v2/user`, { method: 'POST', headers: { 'x-vital-api-key': t.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ client_user_id: `two-${i}` }) })));
         assert.ok(outs.every((r) => r.status === 200));
         await rx.waitFor((all) => all.length >= 60, 30_000);
