@@ -221,6 +221,17 @@ for (const backend of backends()) {
       for (const x of ['console.retryWebhookDelivery 202', 'console.recoverWebhook 200']) assert.ok(a.includes(x), x);
     });
 
+    test('a path id that is not a UUID is a 404 page naming what it is not, with the way back', async () => {
+      const d = await c.get(`${wh}/deliveries/not-a-uuid`);
+      assert.equal(d.status, 404);
+      assert.match(d.text, /<title>Delivery not found/);
+      assert.match(d.text, new RegExp(`This is not a delivery id. <a href="${wh}">All endpoints</a>`));
+      const u = await c.get(`${BASE}/t/${team.teamId}/users/nope`);
+      assert.equal(u.status, 404);
+      assert.match(u.text, /<title>User not found/);
+      assert.match(u.text, new RegExp(`This is not a user id. <a href="${BASE}/t/${team.teamId}/users">All users</a>`));
+    });
+
     test('delete needs the tick; then the endpoint is gone and its page a 404', async () => {
       assert.equal((await c.post(`${epUrl}/delete`, { _csrf: csrf })).status, 400);
       assert.equal((await endpoints()).length, 1);

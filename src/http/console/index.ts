@@ -89,6 +89,18 @@ export async function consolePages(app: FastifyInstance, deps: ConsoleDeps) {
       }
       return t;
     },
+    async teamAndId(req, reply, o) {
+      const team = await kit.team(req, reply);
+      if (!team) return null;
+      const id = parseUuid((req.params as Record<string, string | undefined>)[o.param] ?? '');
+      if (!id) {
+        const [href, text] = o.back(team.id);
+        const what = o.what.charAt(0).toUpperCase() + o.what.slice(1);
+        await kit.page(req, reply, { title: `${what} not found`, team, current: o.current, body: html`<p>This is not a ${o.what} id. <a href="${href}">${text}</a></p>` }, 404);
+        return null;
+      }
+      return { team, id };
+    },
     async audit(req, teamId, operation, userId, status = 200) {
       await deps.services.audit.record({ teamId, id: newId(), keyId: null, action: `console.${operation}`, userId, requestId: req.id, clientRequestId: clientRequestId(req.headers), status, at: now() });
     },

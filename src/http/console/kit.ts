@@ -45,6 +45,11 @@ export interface ConsoleKit {
   page(req: FastifyRequest, reply: FastifyReply, p: PageInput, status?: number): Promise<FastifyReply>;
   /** The team named by `:team` in the path, or a 404 page has been sent (then null). */
   team(req: FastifyRequest, reply: FastifyReply): Promise<ConsoleTeam | null>;
+  /**
+   * The team and the UUID in path parameter `param`, or a 404 page has been sent (then null):
+   * "This is not a {what} id", with a link back to `back` (its href and text) in the team.
+   */
+  teamAndId(req: FastifyRequest, reply: FastifyReply, o: { param: string; what: string; current: PageInput['current']; back: (teamId: string) => [string, string] }): Promise<{ team: ConsoleTeam; id: string } | null>;
   /** Records a console mutation in the audit trail (key id null: the operator, not an API key). */
   audit(req: FastifyRequest, teamId: string, operation: string, userId: string | null, status?: number): Promise<void>;
   /** 303 to a console path, with an optional status message code. */

@@ -238,14 +238,8 @@ export function usersRoutes(app: FastifyInstance, kit: ConsoleKit) {
   };
 
   const target = async (req: FastifyRequest, reply: FastifyReply): Promise<{ team: ConsoleTeam; userId: string } | null> => {
-    const team = await kit.team(req, reply);
-    if (!team) return null;
-    const userId = parseUuid((req.params as { id: string }).id);
-    if (!userId) {
-      await kit.page(req, reply, { title: 'User not found', team, current: 'users', body: html`<p>This is not a user id. <a href="${BASE}/t/${team.id}/users">All users</a></p>` }, 404);
-      return null;
-    }
-    return { team, userId };
+    const t = await kit.teamAndId(req, reply, { param: 'id', what: 'user', current: 'users', back: (teamId) => [`${BASE}/t/${teamId}/users`, 'All users'] });
+    return t ? { team: t.team, userId: t.id } : null;
   };
 
   app.get('/t/:team/users/:id', async (req, reply) => {

@@ -2,7 +2,6 @@
 // the start of the response body) and a manual retry, through WebhooksService as the admin API.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsoleTeam } from '../../../domain/console.ts';
-import { parseUuid } from '../../../domain/ids.ts';
 import { html, fmtTime } from '../html.ts';
 import { BASE, csrfField } from '../layout.ts';
 import type { ConsoleKit } from '../kit.ts';
@@ -51,16 +50,8 @@ export function deliveryRoutes(app: FastifyInstance, kit: ConsoleKit) {
     return kit.page(req, reply, { title: `Delivery ${d.eventType}`, team, current: 'webhooks', body, status: msg }, status);
   };
 
-  const target = async (req: FastifyRequest, reply: FastifyReply) => {
-    const team = await kit.team(req, reply);
-    if (!team) return null;
-    const id = parseUuid((req.params as { did: string }).did);
-    if (!id) {
-      await kit.page(req, reply, { title: 'Delivery not found', team, current: 'webhooks', body: html`<p>This is not a delivery id. <a href="${webhooksUrl(team.id)}">All endpoints</a></p>` }, 404);
-      return null;
-    }
-    return { team, id };
-  };
+  const target = (req: FastifyRequest, reply: FastifyReply) =>
+    kit.teamAndId(req, reply, { param: 'did', what: 'delivery', current: 'webhooks', back: (t) => [webhooksUrl(t), 'All endpoints'] });
 
   app.get('/t/:team/webhooks/deliveries/:did', async (req, reply) => {
     const t = await target(req, reply);
