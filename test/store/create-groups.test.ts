@@ -78,7 +78,7 @@ for (const backend of backends()) {
 
     test('members without a client id (the basic face) are named basic:<n> after their number, in the group, with the others', async () => {
       const team = await newTeam();
-      const nameless = (o: { cap?: number; event?: boolean } = {}) => { const x = item(team, 'unused', o); return { ...x, row: { ...x.row, client_user_id: null as unknown as string } }; };
+      const nameless = (o: { cap?: number; event?: boolean } = {}) => { const x = item(team, 'unused', o); return { ...x, row: { ...x.row, client_user_id: null } }; };
       const a = nameless({ event: true });
       const b = item(team, 'named');
       const c = nameless();
@@ -115,7 +115,7 @@ for (const backend of backends()) {
     test('a sandbox group of members without a client id: each takes a place, none is refused as a duplicate of another', async () => {
       const team = await newTeam('sandbox');
       const cap = 4;
-      const nameless = () => { const x = item(team, 'unused', { cap }); return { ...x, row: { ...x.row, client_user_id: null as unknown as string } }; };
+      const nameless = () => { const x = item(team, 'unused', { cap }); return { ...x, row: { ...x.row, client_user_id: null } }; };
       const rs = await inOneGroup(item(team, 'lone-s', { cap }), [nameless(), nameless(), nameless(), nameless()]);
       assert.deepEqual(rs.map((r) => (r === 'retry' ? 'retry' : r.ok ? 'ok' : r.reason)), ['ok', 'ok', 'ok', 'cap']);
       assert.equal(await liveCount(team), cap);

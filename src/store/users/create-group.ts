@@ -34,9 +34,12 @@ export const MAX_IN_FLIGHT = 4;
 /** Creates in one statement at most (one JSON parameter; keeps a group's statement short). */
 const MAX_GROUP = 64;
 
+/** A user row whose client id may be left to the numbering trigger (0020: `basic:<n>`). */
+export type GroupRowInput = Omit<NewUserRow, 'client_user_id'> & { client_user_id: string | null };
+
 export interface GroupedCreate {
   /** client_user_id null: named `basic:<n>` after its number by the insert trigger (0020). */
-  row: NewUserRow;
+  row: GroupRowInput;
   /** The team's cap of live users (sandbox teams), if it has one. */
   cap?: number;
   event?: DomainEvent;
@@ -95,7 +98,7 @@ export const GROUP_SQL = groupSql(false);
 interface GroupRow { basic_id: string | number | null; client_user_id: string | null; holder_id: string | null; holder_at: Date | null }
 
 /** A user row as JSON, without its null columns (jsonb_populate_recordset fills them). */
-function rowJson(r: NewUserRow): Record<string, unknown> {
+function rowJson(r: GroupRowInput): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const c of ROW_COLUMNS) {
     const v = r[c];

@@ -69,7 +69,7 @@ export class PgUsersRepo implements UsersRepo {
     // settle exactly, and that is settled here, alone. A create named after its number goes with
     // no client id: the numbering trigger names it (0020_basic_name_in_trigger.sql).
     if (this.groups && !currentScope()?.trx) {
-      const member = opts.nameFromNumber ? { ...row, client_user_id: null as unknown as string } : row;
+      const member = opts.nameFromNumber ? { ...row, client_user_id: null } : row;
       const r = await this.groups.submit({ row: member, ...(opts.liveCap ? { cap: opts.liveCap } : {}), ...(opts.event ? { event: opts.event } : {}) });
       if (r !== 'retry') return r;
     }
@@ -137,10 +137,7 @@ export class PgUsersRepo implements UsersRepo {
   }
 
   async listLiveViews(teamId: string, offset: number, limit: number) {
-    const views = (page: PageEntry[]) => page.map((e) => {
-      const { user, conns } = fromPageEntry(teamId, e);
-      return { user, connections: conns ? conns.map(fromJsonConnection) : [] };
-    });
+    const views = (page: PageEntry[]) => page.map((e) => fromPageEntry(teamId, e));
     if (limit === 0) return { views: [], total: await this.liveCount(teamId) };
     if (offset < DEEP_OFFSET) {
       // One statement, one row: the page as one JSON value and the count beside it.

@@ -167,8 +167,8 @@ export type PageEntry = [string, string, string, string, Text, Text, Text, Text,
 const jsonTime = (s: string): Date => parseIsoTimestamptz(s) ?? new Date(s);
 const jsonTimeOrNull = (s: string | null): Date | null => (s === null ? null : jsonTime(s));
 
-/** A live user of `teamId` from its list entry, mapped as a row is (toUser). */
-export function fromPageEntry(teamId: string, e: PageEntry): { user: User; conns: JsonConnection[] | null } {
+/** A live user of `teamId` and its connections from its list entry, mapped as a row is (toUser). */
+export function fromPageEntry(teamId: string, e: PageEntry): { user: User; connections: Connection[] } {
   return {
     user: toUser({
       team_id: teamId, id: e[0], client_user_id: e[1], created_at: jsonTime(e[2]), updated_at: jsonTime(e[3]), deleted_at: null,
@@ -176,6 +176,6 @@ export function fromPageEntry(teamId: string, e: PageEntry): { user: User; conns
       fallback_birth_date: e[7], fallback_birth_date_source: e[8], fallback_birth_date_updated_at: jsonTimeOrNull(e[9]),
       ingestion_start: e[10], ingestion_end: e[11],
     }),
-    conns: e[12],
+    connections: e[12] ? e[12].map(fromJsonConnection) : [],
   };
 }
