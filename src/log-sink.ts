@@ -26,6 +26,12 @@ export interface LogSink {
   stats: LogSinkStats;
   /** One synchronous attempt to write what is buffered (at exit); never throws, never waits. */
   flushSync(): void;
+  /**
+   * Waits until what is buffered has been written (a clean stop, before process.exit): flushSync
+   * cannot write behind an async write still in flight without reordering lines, so the last
+   * lines ("stopped cleanly") were lost when one was. Bounded by `timeoutMs`; never throws.
+   */
+  drain(timeoutMs?: number): Promise<void>;
 }
 
 /** Says something on stderr without ever throwing (stderr may be on the same full disk). */
@@ -39,6 +45,7 @@ export function createLogSink(fd = 1, say: (line: string) => void = tellStderr, 
   let queued = 0;
   let inFlight = 0; // bytes being written by the one fs.write in progress
   let failing = false; // the last write failed: wait for the timer instead of trying on every line
+  let written: (() => void)[] = []; // drain() calls waiting for the write in flight
   let told = false;
 
   const failed = (err: NodeJS.ErrnoException) => {
@@ -58,6 +65,9 @@ export function createLogSink(fd = 1, say: (line: string) => void = tellStderr, 
     inFlight = out.length;
     fs.write(fd, out, 0, out.length, null, (err, n) => {
       inFlight = 0;
+      const waiting = written;
+      written = [];
+      for (const w of waiting) w();
       const rest = err ? out : out.subarray(n);
       if (rest.length) { queue.unshift(rest); queued += rest.length; }
       if (err) return failed(err);
@@ -80,6 +90,13 @@ export function createLogSink(fd = 1, say: (line: string) => void = tellStderr, 
         if (!failing && queued >= MIN_WRITE_BYTES) flush();
         return true;
       },
+    },
+    async drain(timeoutMs = 2000) {
+      const end = Date.now() + timeoutMs;
+      while ((inFlight || queued) && !failing && Date.now() < end) {
+        if (!inFlight) flush();
+        if (inFlight) await new Promise<void>((r) => { written.push(r); setTimeout(r, Math.max(0, end - Date.now())).unref(); });
+      }
     },
     flushSync() {
       if (inFlight || queued === 0) return; // an async write is out: writing now would reorder lines

@@ -126,6 +126,7 @@ export async function serve(config: Config = loadConfig()): Promise<void> {
       await readDb?.close();
       await opened.close();     // pool, then the embedded database last
       log.info('stopped cleanly');
+      await sink.drain();
       process.exit(0);
     } catch (e) {
       log.error({ err: (e as Error).message }, 'error during shutdown');

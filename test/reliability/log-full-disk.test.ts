@@ -91,3 +91,19 @@ describe('the log buffer is bounded: past it lines are dropped and counted', () 
     }
   });
 });
+
+describe('a clean stop writes the last lines (drain)', () => {
+  test('lines buffered while an async write is in flight are written by drain(); flushSync alone would skip them', async () => {
+    const file = path.join(tempDir('roster-logdrain-'), 'log');
+    const fd = fs.openSync(file, 'w');
+    const sink = createLogSink(fd, () => {});
+    const line = (i: number) => `${JSON.stringify({ i, msg: 'x'.repeat(100) })}\n`;
+    for (let i = 0; i < 100; i++) sink.dest.write(line(i)); // past 4 KB: an async write is now in flight
+    sink.dest.write(line(100)); // buffered behind it, like "stopped cleanly"
+    sink.flushSync(); // refuses to write behind the write in flight (it would reorder lines)
+    await sink.drain();
+    fs.closeSync(fd);
+    const got = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+    assert.deepEqual(got, Array.from({ length: 101 }, (_, i) => i), 'every line, in order');
+  });
+});
